@@ -1,0 +1,485 @@
+package logs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRetryInterval is how long a stream whose file failed to be written
+// drops bytes before it tries the file again, unless Options says otherwise.
+const DefaultRetryInterval = time.Second
+
+// ErrClosed is returned by operations on a closed Capture or Stream.
+var ErrClosed = errors.New("logs: closed")
+
+// Options configures a Capture. The zero value is usable.
+type Options struct {
+	// OnDrop, if set, is called by the capture goroutine when a stream starts
+	// dropping bytes because its file cannot be written, and again when
+	// writing resumes. It must return quickly and never block: capture of
+	// every stream waits for it.
+	OnDrop func(DropEvent)
+
+	// RetryInterval is how long a failing stream drains and drops bytes
+	// before it tries its file again. Zero means DefaultRetryInterval.
+	RetryInterval time.Duration
+
+	// Logger receives write and rotation failures. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DropEvent reports an outage of one stream's log file.
+type DropEvent struct {
+	Path    string // the stream's log file
+	Err     error  // the error that started the outage
+	Dropped int64  // bytes dropped in this outage so far (all of them when Resumed)
+	Resumed bool   // false when the outage starts, true when writing resumed
+}
+
+// Capture moves the bytes of many pipes into log files from one goroutine.
+// Its methods are safe for concurrent use.
+type Capture struct {
+	opts   Options
+	log    *slog.Logger
+	epfd   int
+	wakefd int
+	done   chan struct{} // closed when the loop goroutine has returned
+
+	mu      sync.Mutex
+	cmds    []func()
+	closed  bool
+	streams map[*Stream]struct{}
+
+	// Owned by the loop goroutine.
+	pipes map[int32]*pipe
+	buf   []byte
+	stop  bool
+}
+
+// pipe is the read end of one pipe, owned by the loop goroutine.
+type pipe struct {
+	fd   int
+	s    *Stream
+	done chan struct{}
+}
+
+const (
+	// serviceBudget bounds the bytes moved from one pipe per wake-up, so a
+	// chatty program cannot starve the others.
+	serviceBudget = 256 << 10
+	bufSize       = 64 << 10
+)
+
+// New starts a Capture and its one goroutine.
+func New(opts Options) (*Capture, error) {
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = DefaultRetryInterval
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("logs: epoll_create1: %w", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("logs: eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		unix.Close(wakefd)
+		unix.Close(epfd)
+		return nil, fmt.Errorf("logs: epoll_ctl: %w", err)
+	}
+	c := &Capture{
+		opts:    opts,
+		log:     log,
+		epfd:    epfd,
+		wakefd:  wakefd,
+		done:    make(chan struct{}),
+		streams: make(map[*Stream]struct{}),
+		pipes:   make(map[int32]*pipe),
+		buf:     make([]byte, bufSize),
+	}
+	go c.loop()
+	return c, nil
+}
+
+// Close stops the capture goroutine. Bytes already in the pipes are moved
+// to their files first; then every pipe's read end is closed (a program that
+// writes afterwards gets EPIPE), every done channel is closed and every
+// stream's file is closed. Close waits for all of this and is idempotent.
+func (c *Capture) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		<-c.done
+		return nil
+	}
+	c.closed = true
+	c.cmds = append(c.cmds, func() { c.stop = true })
+	c.mu.Unlock()
+	c.wake()
+	<-c.done
+	return nil
+}
+
+// do queues f to run on the loop goroutine.
+func (c *Capture) do(f func()) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.cmds = append(c.cmds, f)
+	c.mu.Unlock()
+	c.wake()
+	return nil
+}
+
+func (c *Capture) wake() {
+	one := [8]byte{1}
+	// EAGAIN means the counter is already non-zero: the loop will wake.
+	_, _ = unix.Write(c.wakefd, one[:])
+}
+
+func (c *Capture) loop() {
+	defer close(c.done)
+	events := make([]unix.EpollEvent, 256)
+	for !c.stop {
+		n, err := unix.EpollWait(c.epfd, events, -1)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			// Only a programming error (bad fd, bad buffer) gets here.
+			c.log.Error("logs: epoll_wait failed, capture stops", "err", err)
+			c.mu.Lock()
+			c.closed = true
+			c.mu.Unlock()
+			break
+		}
+		commands := false
+		for i := range n {
+			fd := events[i].Fd
+			if fd == int32(c.wakefd) {
+				commands = true
+				continue
+			}
+			if p := c.pipes[fd]; p != nil {
+				c.service(p)
+			}
+		}
+		if commands {
+			var b [8]byte
+			_, _ = unix.Read(c.wakefd, b[:])
+			c.mu.Lock()
+			cmds := c.cmds
+			c.cmds = nil
+			c.mu.Unlock()
+			for _, f := range cmds {
+				f()
+			}
+		}
+	}
+	c.shutdown()
+}
+
+// shutdown moves what the pipes hold now, then releases everything.
+func (c *Capture) shutdown() {
+	c.mu.Lock()
+	cmds := c.cmds // queued before Close: register their pipes, then drain them
+	c.cmds = nil
+	c.mu.Unlock()
+	for _, f := range cmds {
+		f()
+	}
+	for _, p := range c.pipes {
+		// Bounded: a program still writing must not hold up Close.
+		for budget := serviceBudget; budget > 0; {
+			n, eof := c.move(p, budget)
+			if eof || n == 0 {
+				break
+			}
+			budget -= n
+		}
+		c.finish(p)
+	}
+	c.mu.Lock()
+	streams := c.streams
+	c.streams = nil
+	c.mu.Unlock()
+	for s := range streams {
+		c.finalize(s)
+	}
+	unix.Close(c.wakefd)
+	unix.Close(c.epfd)
+}
+
+// service moves a bounded amount from one readable (or hung up) pipe.
+func (c *Capture) service(p *pipe) {
+	budget := serviceBudget
+	for budget > 0 {
+		n, eof := c.move(p, budget)
+		if eof {
+			c.finish(p)
+			return
+		}
+		if n == 0 {
+			return
+		}
+		budget -= n
+	}
+}
+
+// addPipe registers the read end of a pipe; it runs on the loop goroutine.
+func (c *Capture) addPipe(p *pipe) {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(p.fd)}
+	if err := unix.EpollCtl(c.epfd, unix.EPOLL_CTL_ADD, p.fd, &ev); err != nil {
+		// Cannot happen for a fresh pipe; never leave a writer with no reader
+		// silently: the write end will see EPIPE.
+		c.log.Error("logs: epoll_ctl add", "path", p.s.path, "err", err)
+		unix.Close(p.fd)
+		close(p.done)
+		return
+	}
+	c.pipes[int32(p.fd)] = p
+	p.s.npipes++
+	p.s.pipes.Add(1)
+}
+
+// finish releases a pipe that reached end of file (or the Capture closes).
+func (c *Capture) finish(p *pipe) {
+	if _, ok := c.pipes[int32(p.fd)]; !ok {
+		return
+	}
+	_ = unix.EpollCtl(c.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
+	unix.Close(p.fd)
+	delete(c.pipes, int32(p.fd))
+	close(p.done)
+	s := p.s
+	s.npipes--
+	s.pipes.Add(-1)
+	if s.closing && s.npipes == 0 {
+		c.finalize(s)
+	}
+}
+
+// move moves at most max bytes from p to its stream's file. It returns the
+// number of bytes taken from the pipe (0 when the pipe is empty) and whether
+// the pipe reached end of file.
+func (c *Capture) move(p *pipe, max int) (int, bool) {
+	s := p.s
+	if s.fd < 0 {
+		n, eof := c.drain(p, max)
+		s.read.Add(int64(n))
+		return n, eof
+	}
+	if s.failing && time.Now().Before(s.retryAt) {
+		n, eof := c.drain(p, max)
+		c.dropped(s, n, nil)
+		return n, eof
+	}
+	// A full file rotates only once there are bytes for the new one, which
+	// the shared buffer holds meanwhile; otherwise splice up to the limit.
+	full := s.rotates() && s.size >= s.maxBytes && !time.Now().Before(s.rotateAt)
+	if s.splice && !full {
+		want := max
+		if room := s.maxBytes - s.size; s.rotates() && room > 0 && room < int64(want) {
+			want = int(room)
+		}
+		for {
+			n, err := unix.Splice(p.fd, nil, s.fd, nil, want, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+			switch {
+			case err == nil && n == 0:
+				return 0, true
+			case err == nil:
+				c.wrote(s, int(n))
+				return int(n), false
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return 0, false
+			case err == unix.EINVAL:
+				// This file (or file system) cannot be spliced into.
+				s.splice = false
+			default:
+				n, eof := c.drain(p, max)
+				c.dropped(s, n, err)
+				return n, eof
+			}
+			break
+		}
+	}
+	n, eof := c.drain(p, max)
+	if n == 0 {
+		return 0, eof
+	}
+	c.store(s, c.buf[:n])
+	return n, false
+}
+
+// store writes b to s's file, rotating at MaxBytes, and accounts for every
+// byte: stored, or dropped if the file cannot be written.
+func (c *Capture) store(s *Stream, b []byte) {
+	for len(b) > 0 {
+		chunk := b
+		if s.rotates() {
+			if s.size >= s.maxBytes {
+				c.rotate(s)
+			}
+			if room := s.maxBytes - s.size; room > 0 && room < int64(len(chunk)) {
+				chunk = chunk[:room]
+			}
+		}
+		k, err := writeAll(s.fd, chunk)
+		if k > 0 {
+			c.wrote(s, k)
+			b = b[k:]
+		}
+		if err != nil {
+			c.dropped(s, len(b), err)
+			return
+		}
+	}
+}
+
+func writeAll(fd int, b []byte) (int, error) {
+	w := 0
+	for w < len(b) {
+		k, err := unix.Write(fd, b[w:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return w, err
+		}
+		if k == 0 {
+			return w, io.ErrShortWrite
+		}
+		w += k
+	}
+	return w, nil
+}
+
+// drain reads at most max bytes from p into the shared buffer.
+func (c *Capture) drain(p *pipe, max int) (int, bool) {
+	if max > len(c.buf) {
+		max = len(c.buf)
+	}
+	for {
+		n, err := unix.Read(p.fd, c.buf[:max])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, false
+		case err != nil:
+			// A pipe read end fails only if the fd is broken; treat it as
+			// closed rather than spin on it.
+			c.log.Error("logs: read pipe", "path", p.s.path, "err", err)
+			return 0, true
+		case n == 0:
+			return 0, true
+		}
+		return n, false
+	}
+}
+
+// wrote accounts n bytes stored in s's current file.
+func (c *Capture) wrote(s *Stream, n int) {
+	s.size += int64(n)
+	s.read.Add(int64(n))
+	s.written.Add(int64(n))
+	s.end.Add(int64(n))
+	if s.failing {
+		s.failing = false
+		ev := DropEvent{Path: s.path, Err: s.failErr, Dropped: s.outage, Resumed: true}
+		s.outage = 0
+		s.failErr = nil
+		c.log.Info("logs: writing resumed", "path", s.path, "dropped", ev.Dropped)
+		if c.opts.OnDrop != nil {
+			c.opts.OnDrop(ev)
+		}
+	}
+	s.notify()
+}
+
+// dropped accounts n bytes drained from a pipe of s but not stored. err is
+// the write error, or nil while an outage is already under way.
+func (c *Capture) dropped(s *Stream, n int, err error) {
+	if n == 0 && err == nil {
+		return
+	}
+	s.read.Add(int64(n))
+	s.dropped.Add(int64(n))
+	s.retryAt = time.Now().Add(c.opts.RetryInterval)
+	if s.failing {
+		s.outage += int64(n)
+		return
+	}
+	s.failing = true
+	s.failErr = err
+	s.outage = int64(n)
+	c.log.Warn("logs: cannot write log file, dropping bytes until it can", "path", s.path, "err", err)
+	if c.opts.OnDrop != nil {
+		c.opts.OnDrop(DropEvent{Path: s.path, Err: err, Dropped: int64(n)})
+	}
+}
+
+// finalize closes a stream's file once it is closing and has no pipes left.
+func (c *Capture) finalize(s *Stream) {
+	if s.fd >= 0 {
+		unix.Close(s.fd)
+		s.fd = -1
+	}
+	c.mu.Lock()
+	if c.streams != nil {
+		delete(c.streams, s)
+	}
+	c.mu.Unlock()
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.closedCh)
+	}
+	s.mu.Unlock()
+}
+
+// newPipe makes a pipe for s and queues its read end for the loop.
+func (c *Capture) newPipe(s *Stream) (*os.File, <-chan struct{}, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, fmt.Errorf("logs: pipe for %q: %w", s.path, err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, fmt.Errorf("logs: pipe for %q: %w", s.path, err)
+	}
+	p := &pipe{fd: fds[0], s: s, done: make(chan struct{})}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Queued under s.mu so that a concurrent Close is ordered after it.
+	if s.closeRequested {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, ErrClosed
+	}
+	if err := c.do(func() { c.addPipe(p) }); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[1]), "|"+s.path), p.done, nil
+}

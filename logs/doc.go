@@ -1,0 +1,45 @@
+// Package logs captures the stdout and stderr of supervised programs into
+// size-rotated log files, the way supervisord does, at a fixed cost in
+// goroutines and threads whatever the number of programs.
+//
+// # Model
+//
+// A [Capture] owns the read ends of every program's output pipes. One
+// goroutine, blocked in epoll_wait(2), moves the bytes of every pipe into its
+// log file with splice(2) (or, where splice does not apply, through one
+// buffer shared by all pipes). Capturing the output of 1 program or 10,000
+// costs the same goroutine and the same OS thread.
+//
+// A [Stream] is one log file: a path, a size at which it rotates
+// ([StreamConfig.MaxBytes]) and a number of backups ([StreamConfig.Backups]).
+// Rotation renames name.log.(N-1) to name.log.N, ..., name.log to
+// name.log.1 and starts a new name.log, so the backups read oldest to newest
+// followed by name.log give the exact byte stream, split at exactly MaxBytes.
+// A Stream with an empty path drains its pipes and discards the bytes.
+//
+// [Stream.NewPipe] makes one pipe: the caller hands the write end to the
+// child (as its stdout, and also as its stderr to redirect stderr into
+// stdout), closes it in the parent right after the spawn, and waits on the
+// returned done channel, which is closed once the pipe reached end of file
+// and every byte written into it is in the log file. A process's exit event
+// is final when its pipes are done. Each restart makes new pipes; several
+// pipes may feed one Stream.
+//
+// Bytes are addressed by their position in the stream: a monotonic count that
+// starts at 0 with the oldest backup found when the Stream was opened and
+// spans rotations. [Stream.ReadAt], [Stream.Tail] and [Follower] read the
+// files by position, never through the capture goroutine; a follower that
+// falls so far behind that its bytes were rotated away receives a [GapError]
+// giving the number of bytes it missed.
+//
+// # What it must never do
+//
+// The capture goroutine never blocks on a reader or a follower, and a
+// program is never blocked forever by the disk: when a file cannot be
+// written (disk full, I/O error) the pipe is still drained, the bytes are
+// counted as dropped ([StreamStats.Dropped]), reported through
+// [Options.OnDrop], and writing is tried again after [Options.RetryInterval].
+// The package never starts a goroutine or a thread per program, per pipe or
+// per follower, never reaps processes, and never drops a byte without
+// counting it.
+package logs
