@@ -1,0 +1,688 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Config is one configuration file (with the files it includes) after
+// parsing and validation.
+type Config struct {
+	// File is the path the configuration was read from.
+	File string
+	// Daemon holds the daemon's own settings: [daemon] in TOML,
+	// [supervisord] in INI.
+	Daemon Daemon
+	// Programs are the configured programs in the order they appear, one per
+	// [program.x] or [program:x] section. A program with NumProcs > 1 is
+	// still one Program; see Program.Processes.
+	Programs []Program
+	// Groups are the explicit groups ([group.x] or [group:x]). A program
+	// that no group lists is in its own group named after it.
+	Groups []Group
+	// UnixHTTP is supervisord's [unix_http_server], or nil.
+	UnixHTTP *UnixHTTPServer
+	// InetHTTP is supervisord's [inet_http_server], or nil.
+	InetHTTP *InetHTTPServer
+	// Warnings lists settings that were read but are not supported, each as
+	// "file:line: [section] key ...; ignored".
+	Warnings []string
+}
+
+// Program returns the program with the given name, or nil.
+func (c *Config) Program(name string) *Program {
+	for i := range c.Programs {
+		if c.Programs[i].Name == name {
+			return &c.Programs[i]
+		}
+	}
+	return nil
+}
+
+// Daemon holds the settings of the daemon itself.
+type Daemon struct {
+	// Socket is the path of the API's unix socket. Default
+	// /run/corral/corral.sock for root, $XDG_RUNTIME_DIR/corral.sock for
+	// other users.
+	Socket string
+	// SocketMode is the permission of the socket file (default 0600).
+	SocketMode os.FileMode
+	// SocketGroup, when set, is the group that owns the socket.
+	SocketGroup string
+	// StateDir holds the daemon's state database. Default /var/lib/corral,
+	// or $XDG_STATE_HOME/corral for other users.
+	StateDir string
+	// LogDir is where "AUTO" program logs go (supervisord's childlogdir).
+	// Default /var/log/corral, or $XDG_STATE_HOME/corral/log.
+	LogDir string
+	// Logfile is the daemon's own log file; empty means standard error.
+	Logfile string
+	// Pidfile, when set, is where the daemon writes its pid.
+	Pidfile string
+	// LogLevel is the daemon's log level (debug, info, warn, error).
+	LogLevel string
+	// NoDaemon is supervisord's nodaemon. corral never forks into the
+	// background, so it is only recorded.
+	NoDaemon bool
+	// MinFDs and MinProcs are supervisord's minimum resource limits; 0
+	// means unset.
+	MinFDs, MinProcs int
+	// Environment is added to every program's environment, "KEY=value"
+	// sorted by key.
+	Environment []string
+}
+
+// Program is one configured program.
+type Program struct {
+	// Name is the program's name, from [program.NAME] or [program:NAME].
+	Name string
+	// Command is the argv to run. A string in the file is split into words
+	// like a shell would (see SplitCommand); no shell runs.
+	Command []string
+	// ProcessName is the pattern naming each process. It may use
+	// %(program_name)s, %(group_name)s, %(host_node_name)s and
+	// %(process_num)d (with a printf width, as in %(process_num)02d); it
+	// must use %(process_num) when NumProcs > 1.
+	ProcessName string
+	// NumProcs is the number of processes to run (default 1).
+	NumProcs int
+	// NumProcsStart is the first process_num (default 0).
+	NumProcsStart int
+	// Directory, when set, is the working directory of the processes.
+	Directory string
+	// Environment is added to the daemon's environment, "KEY=value" sorted
+	// by key.
+	Environment []string
+	// User, when set, is the user (name or uid) the processes run as.
+	User string
+	// Umask is the processes' umask; nil inherits the daemon's.
+	Umask *uint32
+	// Autostart starts the program when the daemon starts (default true).
+	Autostart bool
+	// Restart is the restart policy. TOML default on-failure; supervisord
+	// default (autorestart) unexpected.
+	Restart Restart
+	// RestartLimit is N of on-failure:N, the number of restarts after which
+	// the program stays stopped; 0 means no limit.
+	RestartLimit int
+	// ExitCodes are the expected exit codes (default [0]).
+	ExitCodes []int
+	// StartPeriod (start_secs, supervisord's startsecs) is how long a
+	// process must stay up to count as started (default 1s).
+	StartPeriod time.Duration
+	// StartRetries is the number of failed starts in a row before the
+	// program goes FATAL (default 3).
+	StartRetries int
+	// Backoff is the delay between restarts.
+	Backoff Backoff
+	// FatalRetry, when not 0, restarts a FATAL program after this delay.
+	FatalRetry time.Duration
+	// StopSignal is the signal that asks a process to stop (default TERM).
+	StopSignal syscall.Signal
+	// StopTimeout is how long to wait after StopSignal before SIGKILL
+	// (default 10s).
+	StopTimeout time.Duration
+	// StopAsGroup sends StopSignal to the whole process group. TOML default
+	// true; supervisord default false.
+	StopAsGroup bool
+	// KillAsGroup sends SIGKILL to the whole process group. TOML default
+	// true; supervisord default is the value of stopasgroup.
+	KillAsGroup bool
+	// Priority orders starts (ascending) and stops (descending); default 999.
+	Priority int
+	// Stdout and Stderr say where the output goes.
+	Stdout, Stderr LogSpec
+	// Group is the group the program belongs to: the [group] that lists it,
+	// otherwise its own name.
+	Group string
+	// Source is where the program's section starts.
+	Source Position
+}
+
+// Restart is a restart policy.
+type Restart string
+
+// The restart policies. On-failure and unexpected both restart when the exit
+// code is not in ExitCodes; on-failure also counts toward RestartLimit and,
+// as in Docker, a stop by the user is never a failure.
+const (
+	RestartNo            Restart = "no"
+	RestartAlways        Restart = "always"
+	RestartOnFailure     Restart = "on-failure"
+	RestartUnlessStopped Restart = "unless-stopped"
+	RestartUnexpected    Restart = "unexpected"
+)
+
+// Backoff is the delay between restarts: Initial, multiplied by Factor
+// after each restart, capped at Max, and back to Initial once a process
+// has run for ResetAfter.
+type Backoff struct {
+	Initial    time.Duration // default 100ms
+	Max        time.Duration // default 1m
+	Factor     float64       // default 2
+	ResetAfter time.Duration // default 10s
+}
+
+// LogAuto is the LogSpec.File value that asks for a log file named by the
+// daemon under Daemon.LogDir.
+const LogAuto = "AUTO"
+
+// LogSpec says where one output stream of a program goes.
+type LogSpec struct {
+	// File is "" (discard), LogAuto, or a path.
+	File string
+	// MaxBytes rotates the file when it grows past this size; 0 never
+	// rotates. Default 50MB.
+	MaxBytes int64
+	// Backups is the number of rotated files kept (default 10).
+	Backups int
+	// Redirect (stderr only) sends stderr to stdout's destination; File is
+	// then ignored.
+	Redirect bool
+}
+
+// Group is an explicit group of programs.
+type Group struct {
+	Name     string
+	Programs []string // program names, in the order listed
+	Priority int      // default 999
+	Source   Position
+}
+
+// UnixHTTPServer is supervisord's [unix_http_server], the socket that
+// supervisorctl talks XML-RPC to.
+type UnixHTTPServer struct {
+	File     string
+	Chmod    os.FileMode // default 0700
+	Chown    string      // "user" or "user:group"; empty keeps the daemon's
+	Username string
+	Password string // plain text or "{SHA}" followed by a hex SHA-1
+	Source   Position
+}
+
+// InetHTTPServer is supervisord's [inet_http_server].
+type InetHTTPServer struct {
+	Port     string // "host:port"; a bare port listens on all addresses
+	Username string
+	Password string
+	Source   Position
+}
+
+// Position is a place in a configuration file.
+type Position struct {
+	File string
+	Line int
+}
+
+// String returns "file:line", or just the file when the line is unknown.
+func (p Position) String() string {
+	if p.Line <= 0 {
+		return p.File
+	}
+	return p.File + ":" + strconv.Itoa(p.Line)
+}
+
+// Error is a configuration error. Its message names the place and the key:
+//
+//	corral.toml:12: program "web": key "stop_signal": unknown signal "TERMX"
+type Error struct {
+	Pos     Position
+	Section string // e.g. `program "web"` or `[unix_http_server]`; may be empty
+	Key     string // may be empty
+	Err     error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if s := e.Pos.String(); s != "" {
+		b.WriteString(s)
+		b.WriteString(": ")
+	}
+	if e.Section != "" {
+		b.WriteString(e.Section)
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, "key %q: ", e.Key)
+	}
+	if e.Err == nil {
+		b.WriteString("invalid configuration")
+	} else {
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Default values shared by both formats.
+const (
+	// MaxNumProcs bounds numprocs.
+	MaxNumProcs = 100000
+
+	DefaultPriority     = 999
+	DefaultStartPeriod  = time.Second
+	DefaultStartRetries = 3
+	DefaultStopTimeout  = 10 * time.Second
+	DefaultLogMaxBytes  = 50 << 20
+	DefaultLogBackups   = 10
+)
+
+// DefaultBackoff is Docker's restart manager backoff.
+var DefaultBackoff = Backoff{Initial: 100 * time.Millisecond, Max: time.Minute, Factor: 2, ResetAfter: 10 * time.Second}
+
+// NewProgram returns a program named name with the TOML defaults. The
+// supervisord reader starts from it and changes what supervisord defaults
+// differently.
+func NewProgram(name string) Program {
+	return Program{
+		Name:         name,
+		ProcessName:  "%(program_name)s",
+		NumProcs:     1,
+		Autostart:    true,
+		Restart:      RestartOnFailure,
+		ExitCodes:    []int{0},
+		StartPeriod:  DefaultStartPeriod,
+		StartRetries: DefaultStartRetries,
+		Backoff:      DefaultBackoff,
+		StopSignal:   syscall.SIGTERM,
+		StopTimeout:  DefaultStopTimeout,
+		StopAsGroup:  true,
+		KillAsGroup:  true,
+		Priority:     DefaultPriority,
+		Stdout:       LogSpec{File: LogAuto, MaxBytes: DefaultLogMaxBytes, Backups: DefaultLogBackups},
+		Stderr:       LogSpec{File: LogAuto, MaxBytes: DefaultLogMaxBytes, Backups: DefaultLogBackups},
+		Group:        name,
+	}
+}
+
+// DefaultDaemon returns the daemon defaults for the current user.
+func DefaultDaemon() Daemon { return defaultDaemon(os.Geteuid(), os.Getenv) }
+
+func defaultDaemon(euid int, getenv func(string) string) Daemon {
+	d := Daemon{SocketMode: 0o600, LogLevel: "info"}
+	if euid == 0 {
+		d.Socket = "/run/corral/corral.sock"
+		d.StateDir = "/var/lib/corral"
+		d.LogDir = "/var/log/corral"
+		return d
+	}
+	run := getenv("XDG_RUNTIME_DIR")
+	if run == "" {
+		run = filepath.Join(os.TempDir(), "corral-"+strconv.Itoa(euid))
+	}
+	state := getenv("XDG_STATE_HOME")
+	if state == "" {
+		if home := getenv("HOME"); home != "" {
+			state = filepath.Join(home, ".local", "state")
+		} else {
+			state = filepath.Join(os.TempDir(), "corral-"+strconv.Itoa(euid), "state")
+		}
+	}
+	d.Socket = filepath.Join(run, "corral.sock")
+	d.StateDir = filepath.Join(state, "corral")
+	d.LogDir = filepath.Join(state, "corral", "log")
+	return d
+}
+
+// Load reads the configuration file at path. Files ending in .toml are
+// TOML; .conf and .ini are supervisord INI; for any other name the content
+// decides (a [supervisord] or [program:...] section means INI). INI files
+// see the process environment for %(ENV_X)s.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if IsINI(path, data) {
+		return ParseINI(path, data, os.Environ())
+	}
+	return ParseTOML(path, data)
+}
+
+// IsINI reports whether Load would read the file as supervisord INI.
+func IsINI(path string, data []byte) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".toml":
+		return false
+	case ".conf", ".ini":
+		return true
+	}
+	for line := range bytes.Lines(data) {
+		l := strings.TrimSpace(string(line))
+		if l == "[supervisord]" || strings.HasPrefix(l, "[program:") || strings.HasPrefix(l, "[group:") || l == "[unix_http_server]" || l == "[include]" {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks a program on its own (the parsers also check names
+// across programs). Its errors are *Error values naming p.Source and the
+// TOML key at fault; the API uses it for programs added at run time.
+func (p *Program) Validate() error {
+	if key, err := p.validate(); err != nil {
+		return &Error{Pos: p.Source, Section: fmt.Sprintf("program %q", p.Name), Key: key, Err: err}
+	}
+	return nil
+}
+
+// validate returns the TOML name of the faulty key with the error.
+func (p *Program) validate() (string, error) {
+	if err := checkName(p.Name); err != nil {
+		return "", err
+	}
+	if len(p.Command) == 0 || p.Command[0] == "" {
+		return "command", errors.New("program has no command")
+	}
+	if p.NumProcs < 1 {
+		return "numprocs", fmt.Errorf("must be >= 1, not %d", p.NumProcs)
+	}
+	if p.NumProcsStart < 0 {
+		return "numprocs_start", fmt.Errorf("must be >= 0, not %d", p.NumProcsStart)
+	}
+	if p.NumProcs > MaxNumProcs {
+		return "numprocs", fmt.Errorf("%d is too many processes (the limit is %d)", p.NumProcs, MaxNumProcs)
+	}
+	if p.NumProcsStart > math.MaxInt32-p.NumProcs {
+		return "numprocs_start", fmt.Errorf("%d is too large", p.NumProcsStart)
+	}
+	if p.NumProcs > 1 && !strings.Contains(p.ProcessName, "%(process_num)") {
+		return "process_name", fmt.Errorf("%q must include %%(process_num)d when numprocs > 1", p.ProcessName)
+	}
+	if p.Umask != nil && *p.Umask > 0o777 {
+		return "umask", fmt.Errorf("invalid umask %#o", *p.Umask)
+	}
+	if _, _, err := ParseRestart(string(p.Restart)); err != nil {
+		return "restart", err
+	}
+	if p.RestartLimit < 0 {
+		return "restart", errors.New("on-failure:N needs N >= 0")
+	}
+	for _, c := range p.ExitCodes {
+		if c < 0 || c > 255 {
+			return "exit_codes", fmt.Errorf("exit code %d is not between 0 and 255", c)
+		}
+	}
+	if p.StartPeriod < 0 {
+		return "start_secs", errors.New("must be >= 0")
+	}
+	if p.StartRetries < 0 {
+		return "start_retries", fmt.Errorf("must be >= 0, not %d", p.StartRetries)
+	}
+	if b := p.Backoff; b.Initial <= 0 || b.Max < b.Initial || !(b.Factor >= 1) || b.Factor > 1000 || b.ResetAfter < 0 {
+		return "backoff", fmt.Errorf("need 0 < initial <= max, 1 <= factor <= 1000 and reset_after >= 0 (have initial %v, max %v, factor %v, reset_after %v)", b.Initial, b.Max, b.Factor, b.ResetAfter)
+	}
+	if p.FatalRetry < 0 {
+		return "fatal_retry", errors.New("must be >= 0")
+	}
+	if p.StopSignal < 1 || p.StopSignal > 64 {
+		return "stop_signal", fmt.Errorf("unknown signal %d", int(p.StopSignal))
+	}
+	if p.StopAsGroup && !p.KillAsGroup {
+		return "kill_as_group", errors.New("cannot stop the process group but kill only its leader (set kill_as_group too)")
+	}
+	if p.StopTimeout < 0 {
+		return "stop_timeout", errors.New("must be >= 0")
+	}
+	for _, l := range []struct {
+		key  string
+		spec LogSpec
+	}{{"stdout", p.Stdout}, {"stderr", p.Stderr}} {
+		if l.spec.MaxBytes < 0 {
+			return l.key, errors.New("max_bytes must be >= 0")
+		}
+		if l.spec.Backups < 0 {
+			return l.key, errors.New("backups must be >= 0")
+		}
+	}
+	if p.Stdout.Redirect {
+		return "stdout", errors.New("redirect is only valid for stderr")
+	}
+	for _, kv := range p.Environment {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsRune(kv, 0) {
+			return "environment", fmt.Errorf("invalid variable %q", kv)
+		}
+	}
+	if err := checkName(p.Group); err != nil {
+		return "group", err
+	}
+	seen := make(map[string]bool)
+	for _, pr := range p.processes(true) {
+		if pr.err != nil {
+			return pr.key, pr.err
+		}
+		if err := checkName(pr.Name); err != nil {
+			return "process_name", fmt.Errorf("process %d: %w", pr.Num, err)
+		}
+		if seen[pr.Name] {
+			return "process_name", fmt.Errorf("%q names two processes %q", p.ProcessName, pr.Name)
+		}
+		seen[pr.Name] = true
+	}
+	return "", nil
+}
+
+// checkName applies supervisord's rule for program, group and process
+// names, which become parts of "group:process" names and of log file names.
+func checkName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("empty name")
+	}
+	if i := strings.IndexAny(name, " :/\t\n\r\x00"); i >= 0 {
+		return fmt.Errorf("invalid name %q: it contains %q", name, name[i])
+	}
+	return nil
+}
+
+// Process is one process of a program after numprocs expansion.
+type Process struct {
+	// Name is the expanded process_name.
+	Name string
+	// Num is the process_num, from NumProcsStart on.
+	Num int
+	// Program is the program with %(process_num)d expanded in its command,
+	// directory, environment and log file names; its ProcessName is Name.
+	Program Program
+}
+
+// FullName is the name supervisorctl shows: "group:process", or just the
+// process name when it equals its group's name.
+func (p Process) FullName() string {
+	if p.Program.Group == p.Name || p.Program.Group == "" {
+		return p.Name
+	}
+	return p.Program.Group + ":" + p.Name
+}
+
+// Processes expands the program into its NumProcs processes, numbered from
+// NumProcsStart, substituting %(process_num)d (and the other names that
+// ProcessName may use) in ProcessName, Command, Directory, Environment and
+// the log file names.
+func (p Program) Processes() []Process {
+	prs := p.processes(false)
+	out := make([]Process, len(prs))
+	for i, pr := range prs {
+		out[i] = pr.Process
+	}
+	return out
+}
+
+type processResult struct {
+	Process
+	key string
+	err error
+}
+
+func (p Program) processes(stopOnErr bool) []processResult {
+	n := max(p.NumProcs, 1)
+	out := make([]processResult, 0, n)
+	host, _ := os.Hostname()
+	for i := range n {
+		num := p.NumProcsStart + i
+		vars := map[string]any{
+			"program_name":   p.Name,
+			"group_name":     p.Group,
+			"host_node_name": host,
+			"numprocs":       p.NumProcs,
+			"process_num":    num,
+		}
+		ex := expander{vars: vars}
+		q := p
+		r := processResult{Process: Process{Num: num}}
+		do := func(key string, s *string) {
+			if r.err != nil {
+				return
+			}
+			v, err := ex.expand(*s)
+			if err != nil {
+				r.key, r.err = key, err
+				return
+			}
+			*s = v
+		}
+		q.Command = slices.Clone(p.Command)
+		for j := range q.Command {
+			do("command", &q.Command[j])
+		}
+		q.Environment = slices.Clone(p.Environment)
+		for j := range q.Environment {
+			do("environment", &q.Environment[j])
+		}
+		do("process_name", &q.ProcessName)
+		do("directory", &q.Directory)
+		do("stdout", &q.Stdout.File)
+		do("stderr", &q.Stderr.File)
+		r.Name = q.ProcessName
+		r.Program = q
+		out = append(out, r)
+		if r.err != nil && stopOnErr {
+			break
+		}
+	}
+	return out
+}
+
+// expandNames substitutes the names that are the same for every process
+// of p, leaving %(process_num)d for Processes. The INI reader has already
+// done this (strictly); for TOML this is the only pass.
+func (p *Program) expandNames(host string) {
+	ex := expander{vars: map[string]any{
+		"program_name":   p.Name,
+		"group_name":     p.Group,
+		"host_node_name": host,
+		"numprocs":       p.NumProcs,
+	}}
+	do := func(s *string) { *s, _ = ex.expand(*s) } // lenient: never fails
+	do(&p.ProcessName)
+	for i := range p.Command {
+		do(&p.Command[i])
+	}
+	for i := range p.Environment {
+		do(&p.Environment[i])
+	}
+	do(&p.Directory)
+	do(&p.Stdout.File)
+	do(&p.Stderr.File)
+}
+
+// envList turns a map into sorted "KEY=value" strings.
+func envList(m map[string]string) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k + "=" + m[k]
+	}
+	return out
+}
+
+// finish checks what needs all programs and groups together: unique
+// names, group membership, and each program's own validation. lineOf maps a
+// program and one of its TOML key names to a line.
+func (c *Config) finish(section func(name string) string, keyName func(string) string, lineOf func(p *Program, key string) int) error {
+	byName := make(map[string]*Program, len(c.Programs))
+	for i := range c.Programs {
+		p := &c.Programs[i]
+		p.Group = p.Name
+		byName[p.Name] = p
+	}
+	groupNames := make(map[string]bool)
+	member := make(map[string]bool)
+	for _, g := range c.Groups {
+		sec := strings.Replace(section(g.Name), "program", "group", 1)
+		if err := checkName(g.Name); err != nil {
+			return &Error{Pos: g.Source, Section: sec, Err: err}
+		}
+		if groupNames[g.Name] {
+			return &Error{Pos: g.Source, Section: sec, Err: errors.New("duplicate group")}
+		}
+		groupNames[g.Name] = true
+		for _, name := range g.Programs {
+			p := byName[name]
+			if p == nil {
+				return &Error{Pos: g.Source, Section: sec, Key: "programs", Err: fmt.Errorf("no program named %q", name)}
+			}
+			if member[name] {
+				return &Error{Pos: g.Source, Section: sec, Key: "programs", Err: fmt.Errorf("program %q is already in group %q", name, p.Group)}
+			}
+			member[name] = true
+			p.Group = g.Name
+		}
+	}
+	fullNames := make(map[string]string)
+	host, _ := os.Hostname()
+	for i := range c.Programs {
+		p := &c.Programs[i]
+		p.expandNames(host)
+		if groupNames[p.Name] && !member[p.Name] {
+			return &Error{Pos: p.Source, Section: section(p.Name), Err: fmt.Errorf("a group is also named %q", p.Name)}
+		}
+		if p.ProcessName == "" {
+			// TOML's default for numprocs > 1: "web:0" when the program is
+			// its own group, "site:web_0" inside a named group.
+			p.ProcessName = "%(process_num)d"
+			if p.Group != p.Name {
+				p.ProcessName = "%(program_name)s_%(process_num)d"
+			}
+		}
+		if key, err := p.validate(); err != nil {
+			e := &Error{Pos: p.Source, Section: section(p.Name), Err: err}
+			if key != "" {
+				e.Key = keyName(key)
+				if l := lineOf(p, key); l > 0 {
+					e.Pos.Line = l
+				}
+			}
+			return e
+		}
+		for _, pr := range p.Processes() {
+			full := pr.FullName()
+			if other, dup := fullNames[full]; dup {
+				e := &Error{Pos: p.Source, Section: section(p.Name), Key: keyName("process_name"), Err: fmt.Errorf("process %q is also a process of program %q", full, other)}
+				if l := lineOf(p, "process_name"); l > 0 {
+					e.Pos.Line = l
+				}
+				return e
+			}
+			fullNames[full] = p.Name
+		}
+	}
+	return nil
+}

@@ -1,0 +1,653 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ParseTOML parses a corral TOML configuration. name is used in error
+// messages and to resolve relative paths (against its directory).
+// Unknown keys, wrong types, and bad durations, sizes or signals are errors
+// naming the file, line and key.
+func ParseTOML(name string, data []byte) (*Config, error) {
+	tp := &tomlParser{file: name, data: string(data), base: filepath.Dir(name)}
+	var raw map[string]any
+	md, err := toml.Decode(tp.data, &raw)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{Pos: Position{name, pe.Position.Line}, Err: errors.New(pe.Message)}
+		}
+		return nil, &Error{Pos: Position{File: name}, Err: err}
+	}
+	cfg := &Config{File: name, Daemon: DefaultDaemon()}
+	var progNames, groupNames []string
+	seen := map[string]bool{}
+	for _, k := range md.Keys() {
+		switch {
+		case len(k) == 1 && k[0] != "daemon" && k[0] != "program" && k[0] != "group":
+			return nil, tp.errAt(nil, "", fmt.Errorf("unknown section or key %q (want daemon, program or group)", k[0]), k[0])
+		case len(k) >= 2 && (k[0] == "program" || k[0] == "group") && !seen[k[0]+"\x00"+k[1]]:
+			seen[k[0]+"\x00"+k[1]] = true
+			if k[0] == "program" {
+				progNames = append(progNames, k[1])
+			} else {
+				groupNames = append(groupNames, k[1])
+			}
+		}
+	}
+	if err := tp.daemon(&cfg.Daemon, raw["daemon"]); err != nil {
+		return nil, err
+	}
+	progs, err := tp.tables(raw["program"], "program")
+	if err != nil {
+		return nil, err
+	}
+	groups, err := tp.tables(raw["group"], "group")
+	if err != nil {
+		return nil, err
+	}
+	tp.headers = tomlHeaders(tp.data)
+	for _, g := range groupNames {
+		grp, err := tp.group(g, groups[g])
+		if err != nil {
+			return nil, err
+		}
+		cfg.Groups = append(cfg.Groups, grp)
+	}
+	for _, n := range progNames {
+		p, err := tp.program(n, progs[n])
+		if err != nil {
+			return nil, err
+		}
+		cfg.Programs = append(cfg.Programs, p)
+	}
+	err = cfg.finish(func(n string) string { return fmt.Sprintf("program %q", n) },
+		func(k string) string { return k },
+		func(p *Program, key string) int { return tp.line("program", p.Name, key) })
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+type tomlParser struct {
+	file, data, base string
+	headers          map[string]int
+}
+
+// errAt builds an error for key (a dotted TOML key below section) with the
+// line of path+key, or of the section when the key has no position.
+func (tp *tomlParser) errAt(path []string, section string, err error, key ...string) *Error {
+	full := append(append([]string{}, path...), key...)
+	line := tp.line(full...)
+	for i := len(full) - 1; line == 0 && i > 0; i-- {
+		line = tp.line(full[:i]...)
+	}
+	return &Error{Pos: Position{tp.file, line}, Section: section, Key: strings.Join(key, "."), Err: err}
+}
+
+// line finds the line of a key. BurntSushi/toml keeps key positions to
+// itself but reports them in the ParseError of a failing Unmarshaler, so
+// line decodes into a struct with one field per key part ending in such a
+// probe. It parses the file again, so callers use it on errors (and
+// tomlHeaders for the common case of section lines).
+func (tp *tomlParser) line(path ...string) int {
+	if len(path) == 0 {
+		return 0
+	}
+	if len(path) == 2 && tp.headers != nil {
+		if l, ok := tp.headers[path[0]+"\x00"+path[1]]; ok {
+			return l
+		}
+	}
+	t := reflect.TypeFor[lineProbe]()
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i] == "" || path[i] == "-" || strings.ContainsAny(path[i], ",\"\\") {
+			return 0
+		}
+		t = reflect.StructOf([]reflect.StructField{{Name: "F", Type: t, Tag: reflect.StructTag(`toml:"` + path[i] + `"`)}})
+	}
+	_, err := toml.Decode(tp.data, reflect.New(t).Interface())
+	var pe toml.ParseError
+	if errors.As(err, &pe) && pe.Message == errLineProbe.Error() {
+		return pe.Position.Line
+	}
+	return 0
+}
+
+type lineProbe struct{}
+
+var errLineProbe = errors.New("line probe")
+
+func (lineProbe) UnmarshalTOML(any) error { return errLineProbe }
+
+// tomlHeaders finds the lines of simple "[a.b]" table headers in one pass.
+func tomlHeaders(data string) map[string]int {
+	h := make(map[string]int)
+	for i, line := range strings.Split(data, "\n") {
+		l := strings.TrimSpace(line)
+		if !strings.HasPrefix(l, "[") || strings.HasPrefix(l, "[[") {
+			continue
+		}
+		end := strings.IndexByte(l, ']')
+		if end < 0 {
+			continue
+		}
+		parts := strings.Split(l[1:end], ".")
+		if len(parts) != 2 {
+			continue
+		}
+		key := ""
+		ok := true
+		for j, p := range parts {
+			p = strings.TrimSpace(p)
+			if len(p) >= 2 && (p[0] == '"' || p[0] == '\'') && p[len(p)-1] == p[0] && !strings.ContainsAny(p, "\\") {
+				p = p[1 : len(p)-1]
+			} else if strings.ContainsAny(p, "\"' \\") || p == "" {
+				ok = false
+			}
+			if j > 0 {
+				key += "\x00"
+			}
+			key += p
+		}
+		if _, dup := h[key]; ok && !dup {
+			h[key] = i + 1
+		}
+	}
+	return h
+}
+
+func (tp *tomlParser) tables(v any, what string) (map[string]map[string]any, error) {
+	out := map[string]map[string]any{}
+	if v == nil {
+		return out, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, tp.errAt(nil, "", fmt.Errorf("must be a table of %ss such as [%s.NAME], not %s", what, what, typeName(v)), what)
+	}
+	for name, t := range m {
+		tm, ok := t.(map[string]any)
+		if !ok {
+			return nil, tp.errAt([]string{what}, fmt.Sprintf("%s %q", what, name), fmt.Errorf("must be a table, not %s", typeName(t)), name)
+		}
+		out[name] = tm
+	}
+	return out, nil
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	case time.Time:
+		return "a date/time"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// tsec reads typed values out of one TOML table.
+type tsec struct {
+	tp      *tomlParser
+	path    []string // the table's key path
+	section string   // for messages: `program "web"`, `daemon`
+}
+
+func (s tsec) err(err error, key ...string) error { return s.tp.errAt(s.path, s.section, err, key...) }
+
+func (s tsec) wrongType(v any, want string, key ...string) error {
+	return s.err(fmt.Errorf("must be %s, not %s", want, typeName(v)), key...)
+}
+
+func (s tsec) str(v any, key ...string) (string, error) {
+	if x, ok := v.(string); ok {
+		return x, nil
+	}
+	return "", s.wrongType(v, "a string", key...)
+}
+
+func (s tsec) integer(v any, min int, key ...string) (int, error) {
+	x, ok := v.(int64)
+	if !ok {
+		return 0, s.wrongType(v, "an integer", key...)
+	}
+	if x < int64(min) || x > math.MaxInt32 {
+		return 0, s.err(fmt.Errorf("%d is out of range (must be between %d and %d)", x, min, math.MaxInt32), key...)
+	}
+	return int(x), nil
+}
+
+func (s tsec) boolean(v any, key ...string) (bool, error) {
+	if x, ok := v.(bool); ok {
+		return x, nil
+	}
+	return false, s.wrongType(v, "true or false", key...)
+}
+
+// duration accepts "10s" or a number of seconds.
+func (s tsec) duration(v any, key ...string) (time.Duration, error) {
+	var d time.Duration
+	var err error
+	switch x := v.(type) {
+	case string:
+		d, err = ParseDuration(x)
+	case int64:
+		d, err = ParseDuration(strconv.FormatInt(x, 10))
+	case float64:
+		d, err = ParseDuration(strconv.FormatFloat(x, 'g', -1, 64))
+	default:
+		return 0, s.wrongType(v, `a duration such as "10s"`, key...)
+	}
+	if err != nil {
+		return 0, s.err(err, key...)
+	}
+	return d, nil
+}
+
+func (s tsec) size(v any, key ...string) (int64, error) {
+	switch x := v.(type) {
+	case string:
+		n, err := ParseSize(x)
+		if err != nil {
+			return 0, s.err(err, key...)
+		}
+		return n, nil
+	case int64:
+		if x < 0 {
+			return 0, s.err(fmt.Errorf("invalid size %d (must be >= 0)", x), key...)
+		}
+		return x, nil
+	}
+	return 0, s.wrongType(v, `a size such as "50MB"`, key...)
+}
+
+func (s tsec) table(v any, key ...string) (map[string]any, error) {
+	if x, ok := v.(map[string]any); ok {
+		return x, nil
+	}
+	return nil, s.wrongType(v, "a table", key...)
+}
+
+func (s tsec) env(v any, key string) ([]string, error) {
+	m, err := s.table(v, key)
+	if err != nil {
+		return nil, err
+	}
+	env := make(map[string]string, len(m))
+	for k, val := range m {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, s.err(fmt.Errorf("invalid variable name %q", k), key)
+		}
+		switch x := val.(type) {
+		case string:
+			env[k] = x
+		case int64:
+			env[k] = strconv.FormatInt(x, 10)
+		case bool:
+			env[k] = strconv.FormatBool(x)
+		default:
+			return nil, s.wrongType(val, "a string", key, k)
+		}
+		if strings.ContainsRune(env[k], 0) {
+			return nil, s.err(errors.New("value contains a NUL byte"), key, k)
+		}
+	}
+	return envList(env), nil
+}
+
+// path resolves a relative path against the configuration's directory.
+func (tp *tomlParser) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || p == LogAuto {
+		return p
+	}
+	return filepath.Join(tp.base, p)
+}
+
+func (tp *tomlParser) daemon(d *Daemon, v any) error {
+	if v == nil {
+		return nil
+	}
+	s := tsec{tp: tp, path: []string{"daemon"}, section: "daemon"}
+	m, err := s.table(v)
+	if err != nil {
+		return tp.errAt(nil, "", fmt.Errorf("must be a table, not %s", typeName(v)), "daemon")
+	}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		var err error
+		switch k {
+		case "socket", "state_dir", "log_dir", "logfile", "pidfile", "socket_group", "log_level":
+			var x string
+			if x, err = s.str(v, k); err != nil {
+				return err
+			}
+			switch k {
+			case "socket":
+				d.Socket = tp.path(x)
+			case "state_dir":
+				d.StateDir = tp.path(x)
+			case "log_dir":
+				d.LogDir = tp.path(x)
+			case "logfile":
+				d.Logfile = tp.path(x)
+			case "pidfile":
+				d.Pidfile = tp.path(x)
+			case "socket_group":
+				d.SocketGroup = x
+			case "log_level":
+				if d.LogLevel, err = parseLogLevel(x); err != nil {
+					return s.err(err, k)
+				}
+			}
+		case "socket_mode":
+			var x string
+			if x, err = s.str(v, k); err != nil {
+				return err
+			}
+			m, perr := ParseUmask(x)
+			if perr != nil {
+				return s.err(fmt.Errorf("invalid mode %q (want an octal number such as 0660)", x), k)
+			}
+			d.SocketMode = os.FileMode(m)
+		case "min_fds":
+			d.MinFDs, err = s.integer(v, 0, k)
+		case "min_procs":
+			d.MinProcs, err = s.integer(v, 0, k)
+		case "environment":
+			d.Environment, err = s.env(v, k)
+		default:
+			return s.err(errors.New("unknown key"), k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseLogLevel(s string) (string, error) {
+	switch l := strings.ToLower(strings.TrimSpace(s)); l {
+	case "debug", "info", "warn", "error":
+		return l, nil
+	case "trace", "blather":
+		return "debug", nil
+	case "warning":
+		return "warn", nil
+	case "critical":
+		return "error", nil
+	}
+	return "", fmt.Errorf("invalid log level %q (want debug, info, warn or error)", s)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	return keys
+}
+
+func (tp *tomlParser) group(name string, m map[string]any) (Group, error) {
+	s := tsec{tp: tp, path: []string{"group", name}, section: fmt.Sprintf("group %q", name)}
+	g := Group{Name: name, Priority: DefaultPriority, Source: Position{tp.file, tp.line("group", name)}}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		switch k {
+		case "programs":
+			arr, ok := v.([]any)
+			if !ok {
+				return g, s.wrongType(v, "an array of program names", k)
+			}
+			for _, e := range arr {
+				n, ok := e.(string)
+				if !ok {
+					return g, s.wrongType(e, "an array of program names", k)
+				}
+				g.Programs = append(g.Programs, n)
+			}
+		case "priority":
+			x, ok := v.(int64)
+			if !ok || x < math.MinInt32 || x > math.MaxInt32 {
+				return g, s.wrongType(v, "an integer", k)
+			}
+			g.Priority = int(x)
+		default:
+			return g, s.err(errors.New("unknown key"), k)
+		}
+	}
+	return g, nil
+}
+
+func (tp *tomlParser) program(name string, m map[string]any) (Program, error) {
+	s := tsec{tp: tp, path: []string{"program", name}, section: fmt.Sprintf("program %q", name)}
+	p := NewProgram(name)
+	p.Source = Position{tp.file, tp.line("program", name)}
+	if p.Source.Line == 0 {
+		for k := range m {
+			if l := tp.line("program", name, k); l > 0 && (p.Source.Line == 0 || l < p.Source.Line) {
+				p.Source.Line = l
+			}
+		}
+	}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		var err error
+		switch k {
+		case "command":
+			switch x := v.(type) {
+			case string:
+				if p.Command, err = SplitCommand(x); err != nil {
+					return p, s.err(err, k)
+				}
+			case []any:
+				p.Command = nil
+				for _, e := range x {
+					w, ok := e.(string)
+					if !ok {
+						return p, s.wrongType(e, "a string or an array of strings", k)
+					}
+					p.Command = append(p.Command, w)
+				}
+			default:
+				return p, s.wrongType(v, "a string or an array of strings", k)
+			}
+		case "process_name":
+			p.ProcessName, err = s.str(v, k)
+		case "numprocs":
+			p.NumProcs, err = s.integer(v, 1, k)
+		case "numprocs_start":
+			p.NumProcsStart, err = s.integer(v, 0, k)
+		case "directory":
+			p.Directory, err = s.str(v, k)
+		case "environment":
+			p.Environment, err = s.env(v, k)
+		case "user":
+			p.User, err = s.str(v, k)
+		case "umask":
+			var u uint32
+			switch x := v.(type) {
+			case string:
+				if u, err = ParseUmask(x); err != nil {
+					return p, s.err(err, k)
+				}
+			case int64:
+				if x < 0 || x > 0o777 {
+					return p, s.err(fmt.Errorf("invalid umask %d (write it as a string, umask = \"022\")", x), k)
+				}
+				u = uint32(x)
+			default:
+				return p, s.wrongType(v, `an octal string such as "022"`, k)
+			}
+			p.Umask = &u
+		case "autostart":
+			p.Autostart, err = s.boolean(v, k)
+		case "restart":
+			var x string
+			if x, err = s.str(v, k); err != nil {
+				return p, err
+			}
+			if p.Restart, p.RestartLimit, err = ParseRestart(x); err != nil {
+				return p, s.err(err, k)
+			}
+		case "exit_codes":
+			arr, ok := v.([]any)
+			if !ok {
+				return p, s.wrongType(v, "an array of integers", k)
+			}
+			p.ExitCodes = []int{}
+			for _, e := range arr {
+				c, ok := e.(int64)
+				if !ok {
+					return p, s.wrongType(e, "an array of integers", k)
+				}
+				if c < 0 || c > 255 {
+					return p, s.err(fmt.Errorf("exit code %d is not between 0 and 255", c), k)
+				}
+				p.ExitCodes = append(p.ExitCodes, int(c))
+			}
+		case "start_secs":
+			p.StartPeriod, err = s.duration(v, k)
+		case "start_retries":
+			p.StartRetries, err = s.integer(v, 0, k)
+		case "backoff":
+			err = s.backoff(&p.Backoff, v)
+		case "fatal_retry":
+			p.FatalRetry, err = s.duration(v, k)
+		case "stop_signal":
+			switch x := v.(type) {
+			case string:
+				p.StopSignal, err = ParseSignal(x)
+			case int64:
+				p.StopSignal, err = ParseSignal(strconv.FormatInt(x, 10))
+			default:
+				return p, s.wrongType(v, `a signal such as "TERM"`, k)
+			}
+			if err != nil {
+				return p, s.err(err, k)
+			}
+		case "stop_timeout":
+			p.StopTimeout, err = s.duration(v, k)
+		case "stop_as_group":
+			p.StopAsGroup, err = s.boolean(v, k)
+		case "kill_as_group":
+			p.KillAsGroup, err = s.boolean(v, k)
+		case "priority":
+			x, ok := v.(int64)
+			if !ok || x < math.MinInt32 || x > math.MaxInt32 {
+				return p, s.wrongType(v, "an integer", k)
+			}
+			p.Priority = int(x)
+		case "stdout":
+			err = s.logSpec(&p.Stdout, v, k)
+		case "stderr":
+			err = s.logSpec(&p.Stderr, v, k)
+		default:
+			return p, s.err(errors.New("unknown key"), k)
+		}
+		if err != nil {
+			return p, err
+		}
+	}
+	if _, set := m["process_name"]; !set && p.NumProcs > 1 {
+		p.ProcessName = "" // Config.finish picks the default
+	}
+	return p, nil
+}
+
+func (s tsec) backoff(b *Backoff, v any) error {
+	m, err := s.table(v, "backoff")
+	if err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		switch k {
+		case "initial":
+			b.Initial, err = s.duration(v, "backoff", k)
+		case "max":
+			b.Max, err = s.duration(v, "backoff", k)
+		case "reset_after":
+			b.ResetAfter, err = s.duration(v, "backoff", k)
+		case "factor":
+			switch x := v.(type) {
+			case float64:
+				b.Factor = x
+			case int64:
+				b.Factor = float64(x)
+			default:
+				return s.wrongType(v, "a number", "backoff", k)
+			}
+			if !(b.Factor >= 1 && b.Factor <= 1000) {
+				return s.err(fmt.Errorf("factor %v must be between 1 and 1000", b.Factor), "backoff", k)
+			}
+		default:
+			return s.err(errors.New("unknown key (want initial, max, factor or reset_after)"), "backoff", k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s tsec) logSpec(l *LogSpec, v any, key string) error {
+	m, err := s.table(v, key)
+	if err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		switch k {
+		case "file":
+			var f string
+			if f, err = s.str(v, key, k); err != nil {
+				return err
+			}
+			switch strings.ToUpper(f) {
+			case "NONE", "":
+				l.File = ""
+			case LogAuto:
+				l.File = LogAuto
+			default:
+				l.File = s.tp.path(f)
+			}
+		case "max_bytes":
+			l.MaxBytes, err = s.size(v, key, k)
+		case "backups":
+			l.Backups, err = s.integer(v, 0, key, k)
+		case "redirect":
+			if key != "stderr" {
+				return s.err(errors.New("redirect is only valid for stderr"), key, k)
+			}
+			l.Redirect, err = s.boolean(v, key, k)
+		default:
+			return s.err(errors.New("unknown key (want file, max_bytes, backups or redirect)"), key, k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
