@@ -1,0 +1,434 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestSubscriberThatNeverReadsGetsMissedMarker(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	stuck, err := m.Subscribe(8) // never read until the end
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := m.Subscribe(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := sh("exit 1")
+	spec.Name = "crasher"
+	spec.Restart = RestartPolicy{Kind: RestartAlways}
+	spec.Backoff = Backoff{Initial: time.Millisecond, Max: time.Millisecond}
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("crasher"); err != nil {
+		t.Fatal(err)
+	}
+	// Reaping and restarts go on although one subscriber never reads.
+	for i := 0; i < 20; i++ {
+		next(t, live, is("crasher", EventExited))
+	}
+	if err := m.StopWait(context.Background(), "crasher"); err != nil {
+		t.Fatal(err)
+	}
+	var got []Event
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for {
+		e, err := stuck.Next(ctx)
+		if err != nil {
+			break
+		}
+		got = append(got, e)
+	}
+	if len(got) != 9 {
+		t.Fatalf("stuck subscriber got %d events, want 8 and a marker", len(got))
+	}
+	mark := got[8]
+	if mark.Type != EventMissed || mark.Missed == 0 {
+		t.Fatalf("last event %+v, want an EventMissed marker", mark)
+	}
+	for i, e := range got[:8] {
+		if e.Seq != uint64(i)+got[0].Seq {
+			t.Fatalf("events before the marker are not contiguous: %v", got)
+		}
+	}
+	if st, _ := m.Stats(); st.SubscriberOverflows != mark.Missed {
+		t.Errorf("stats count %d overflows, marker says %d", st.SubscriberOverflows, mark.Missed)
+	}
+	// The snapshot is fresh after the marker.
+	procs, seq, err := m.Snapshot()
+	if err != nil || len(procs) != 1 || procs[0].State != StateStopped || seq < mark.Seq {
+		t.Fatalf("snapshot %+v seq %d err %v", procs, seq, err)
+	}
+}
+
+func TestSpawnErrorsAreFatalWithTheMessage(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "script")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"missing binary", Spec{Path: "/nonexistent/prog"}, "no such file or directory"},
+		{"not in PATH", Spec{Path: "no-such-program-xyz"}, `"no-such-program-xyz": executable file not found in $PATH`},
+		{"not executable", Spec{Path: notExec}, "permission denied"},
+		{"a directory", Spec{Path: dir}, "is a directory"},
+		{"bad directory", Spec{Path: "/bin/true", Dir: "/nonexistent/dir"}, "directory: stat /nonexistent/dir: no such file or directory"},
+		{"directory is a file", Spec{Path: "/bin/true", Dir: notExec}, "not a directory"},
+		{"unknown user", Spec{Path: "/bin/true", User: "no-such-user-xyz"}, `user "no-such-user-xyz": user: unknown user no-such-user-xyz`},
+		{"unknown group", Spec{Path: "/bin/true", Group: "no-such-group-xyz"}, `group "no-such-group-xyz"`},
+	}
+	m := newTestMonitor(t, Options{})
+	sub, err := m.Subscribe(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := tt.spec
+			spec.Name = tt.name
+			if err := m.Add(spec); err != nil {
+				t.Fatal(err)
+			}
+			err := m.StartWait(context.Background(), tt.name)
+			var se *StartError
+			if !errors.As(err, &se) || !se.Spawn || !strings.Contains(se.Err, tt.want) {
+				t.Fatalf("StartWait: %v, want a spawn error containing %q", err, tt.want)
+			}
+			e := next(t, sub, is(tt.name, EventFatal))
+			if !strings.Contains(e.Err, tt.want) {
+				t.Fatalf("fatal event says %q, want %q", e.Err, tt.want)
+			}
+			info, _ := m.Process(tt.name)
+			if info.State != StateFatal || !strings.Contains(info.Err, tt.want) {
+				t.Fatalf("process %s %q, want FATAL with %q", info.State, info.Err, tt.want)
+			}
+		})
+	}
+}
+
+// pidsInGroup lists the live processes of a process group.
+func pidsInGroup(pgid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if g, err := unix.Getpgid(pid); err == nil && g == pgid {
+			b, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] != 'Z' {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+func TestStopKillsTermIgnoringGroupAfterGrace(t *testing.T) {
+	clk := newFakeClock()
+	m := newTestMonitor(t, Options{Clock: clk, Subreaper: true})
+	sub, _ := m.Subscribe(0)
+	// A parent that ignores TERM, with three children that ignore it too.
+	spec := sh("trap '' TERM; for i in 1 2 3; do sleep 1000 & done; echo ready; wait")
+	spec.Name = "stubborn"
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	spec.Stdout = w
+	spec.StopAsGroup = true
+	spec.StopTimeout = 5 * time.Second
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("stubborn"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	line := make([]byte, 6)
+	if _, err := r.Read(line); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := m.Process("stubborn")
+	if n := len(pidsInGroup(info.Pid)); n != 4 {
+		t.Fatalf("group has %d processes, want 4", n)
+	}
+	if err := m.Stop("stubborn"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, sub, is("stubborn", EventStopping))
+	if n := len(pidsInGroup(info.Pid)); n != 4 {
+		t.Fatalf("TERM was not ignored: %d left of 4", n)
+	}
+	clk.Advance(5 * time.Second)
+	e := next(t, sub, is("stubborn", EventExited))
+	if e.Exit.Signal != syscall.SIGKILL {
+		t.Errorf("exit %+v, want death by SIGKILL", *e.Exit)
+	}
+	next(t, sub, is("stubborn", EventStopped))
+	deadline := time.Now().Add(hang)
+	for len(pidsInGroup(info.Pid)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if left := pidsInGroup(info.Pid); len(left) > 0 {
+		t.Fatalf("group members left after SIGKILL: %v", left)
+	}
+}
+
+func TestRestartPolicies(t *testing.T) {
+	tests := []struct {
+		policy  string
+		script  string
+		restart bool
+	}{
+		{"no", "exit 1", false},
+		{"always", "exit 0", true},
+		{"unless-stopped", "exit 0", true},
+		{"on-failure", "exit 2", true},
+		{"on-failure", "exit 0", false},
+		{"on-failure", "kill -9 $$", true},
+		{"unexpected", "exit 0", false},
+		{"unexpected", "exit 7", false}, // 7 is listed in ExitCodes
+		{"unexpected", "exit 3", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy+" "+tt.script, func(t *testing.T) {
+			m := newTestMonitor(t, Options{})
+			sub, _ := m.Subscribe(0)
+			pol, err := ParseRestartPolicy(tt.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := sh(tt.script)
+			spec.Name = "p"
+			spec.Restart = pol
+			spec.ExitCodes = []int{0, 7}
+			if err := m.Add(spec); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Start("p"); err != nil {
+				t.Fatal(err)
+			}
+			e := next(t, sub, is("p", EventExited))
+			if got := e.State != StateExited; got != tt.restart {
+				t.Fatalf("exit led to %s; restart=%v, want %v", e.State, got, tt.restart)
+			}
+			stopQuietly(m, "p")
+		})
+	}
+}
+
+func TestOnFailureStopsAfterMaxRetries(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	sub, _ := m.Subscribe(0)
+	spec := sh("exit 1")
+	spec.Name = "p"
+	spec.Restart = RestartPolicy{Kind: RestartOnFailure, MaxRetries: 3}
+	spec.Backoff = Backoff{Initial: time.Millisecond}
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("p"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		e := next(t, sub, is("p", EventExited))
+		if e.State == StateExited {
+			if i != 3 {
+				t.Fatalf("gave up after %d restarts, want 3", i)
+			}
+			break
+		}
+	}
+}
+
+func TestBackoffDoublesUpToTheCapAndResetsAfterTenSeconds(t *testing.T) {
+	clk := newFakeClock()
+	m := newTestMonitor(t, Options{Clock: clk})
+	sub, _ := m.Subscribe(0)
+	spec := sh("exec sleep 1000")
+	spec.Name = "p"
+	spec.Restart = RestartPolicy{Kind: RestartAlways}
+	spec.Backoff = Backoff{Initial: 100 * time.Millisecond, Factor: 2, Max: 500 * time.Millisecond}
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("p"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, sub, is("p", EventRunning))
+	var delays []time.Duration
+	for range 5 {
+		info, _ := m.Process("p")
+		_ = syscall.Kill(info.Pid, syscall.SIGKILL)
+		e := next(t, sub, is("p", EventBackoff))
+		delays = append(delays, e.Delay)
+		clk.Advance(e.Delay)
+		next(t, sub, is("p", EventRunning))
+	}
+	want := []time.Duration{100, 200, 400, 500, 500}
+	for i := range want {
+		want[i] *= time.Millisecond
+	}
+	if fmt.Sprint(delays) != fmt.Sprint(want) {
+		t.Fatalf("delays %v, want %v", delays, want)
+	}
+	// Ten seconds up: the next crash restarts at once and the delay resets.
+	clk.Advance(10 * time.Second)
+	info, _ := m.Process("p")
+	_ = syscall.Kill(info.Pid, syscall.SIGKILL)
+	e := next(t, sub, func(e Event) bool { return e.Name == "p" && (e.Type == EventStarting || e.Type == EventBackoff) })
+	if e.Type != EventStarting {
+		t.Fatalf("after 10s up: %s, want an immediate restart", e.Type)
+	}
+	next(t, sub, is("p", EventRunning))
+	info, _ = m.Process("p")
+	_ = syscall.Kill(info.Pid, syscall.SIGKILL)
+	if e := next(t, sub, is("p", EventBackoff)); e.Delay != 100*time.Millisecond {
+		t.Fatalf("delay after reset %v, want 100ms", e.Delay)
+	}
+	stopQuietly(m, "p")
+}
+
+func TestExitEventCarriesExitFacts(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	sub, _ := m.Subscribe(0)
+	// Burn a little CPU, then die by SIGSEGV.
+	spec := sh("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; kill -SEGV $$")
+	spec.Name = "p"
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("p"); err != nil {
+		t.Fatal(err)
+	}
+	start := next(t, sub, is("p", EventStarting))
+	e := next(t, sub, is("p", EventExited))
+	x := e.Exit
+	if x.Pid != start.Pid || x.Signal != syscall.SIGSEGV || x.Code != -1 || x.Expected {
+		t.Fatalf("exit %+v, want pid %d killed by SIGSEGV, unexpected", *x, start.Pid)
+	}
+	if x.UserCPU+x.SysCPU <= 0 || x.MaxRSS <= 0 || !x.Ended.After(x.Started) {
+		t.Fatalf("exit %+v lacks rusage or times", *x)
+	}
+}
+
+func TestCommandRunsThroughTheMonitor(t *testing.T) {
+	m := newTestMonitor(t, Options{Subreaper: true})
+	out, err := m.Command("/bin/sh", "-c", "echo out; echo err >&2").Output()
+	if err != nil || string(out) != "out\n" {
+		t.Fatalf("Output: %q, %v", out, err)
+	}
+	both, err := m.Command("/bin/sh", "-c", "echo out; echo err >&2").CombinedOutput()
+	if err != nil || !strings.Contains(string(both), "out\n") || !strings.Contains(string(both), "err\n") {
+		t.Fatalf("CombinedOutput: %q, %v", both, err)
+	}
+	c := m.Command("tr", "a-z", "A-Z")
+	c.Stdin = strings.NewReader("hello")
+	out, err = c.Output()
+	if err != nil || string(out) != "HELLO" {
+		t.Fatalf("stdin: %q, %v", out, err)
+	}
+	_, err = m.Command("/bin/sh", "-c", "echo oops >&2; exit 3").Output()
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 3 || string(ee.Stderr) != "oops\n" {
+		t.Fatalf("failing command: %v", err)
+	}
+	if err := m.Command("/nonexistent").Run(); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("missing command: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c = m.CommandContext(ctx, "sleep", "1000")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := c.Wait(); !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL {
+		t.Fatalf("cancelled command: %v", err)
+	}
+}
+
+func TestPidfdBackendLeavesExecCmdWorking(t *testing.T) {
+	m := newTestMonitor(t, Options{Backend: BackendPidfd})
+	sub, _ := m.Subscribe(0)
+	spec := sh("exit 4")
+	spec.Name = "p"
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	// An unrelated child started and waited for with os/exec, while the
+	// monitor's own children come and go.
+	unrelated := exec.Command("/bin/sh", "-c", "sleep 0.3; exit 5")
+	if err := unrelated.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := m.Start("p"); err != nil {
+			t.Fatal(err)
+		}
+		if e := next(t, sub, is("p", EventExited)); e.Exit.Code != 4 {
+			t.Fatalf("monitor child exit %+v, want code 4", *e.Exit)
+		}
+	}
+	err := unrelated.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
+		t.Fatalf("exec.Cmd.Wait: %v, want exit status 5", err)
+	}
+	out, err := m.Command("/bin/echo", "hi").Output()
+	if err != nil || string(out) != "hi\n" {
+		t.Fatalf("monitor Command on pidfd backend: %q %v", out, err)
+	}
+}
+
+func TestUmaskAndRlimitsAreApplied(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	dir := t.TempDir()
+	umask := uint32(0o027)
+	spec := sh("umask; ulimit -n; touch " + filepath.Join(dir, "f"))
+	spec.Name = "p"
+	spec.Umask = &umask
+	spec.Rlimits = []Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: 321, Max: 4096}}
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	spec.Stdout = w
+	sub, _ := m.Subscribe(0)
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("p"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	e := next(t, sub, is("p", EventExited))
+	if e.Exit.Code != 0 {
+		t.Fatalf("exit %+v", *e.Exit)
+	}
+	buf := make([]byte, 100)
+	n, _ := r.Read(buf)
+	if got := strings.Fields(string(buf[:n])); len(got) != 2 || got[0] != "0027" || got[1] != "321" {
+		t.Fatalf("child saw umask and nofile %q, want 0027 and 321", got)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "f"))
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("file made by the child: %v %v, want mode 0640", fi.Mode(), err)
+	}
+}

@@ -1,0 +1,892 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// Backend selects how the monitor learns that children exited.
+type Backend int
+
+const (
+	// BackendReaper reaps with wait4(-1) on every SIGCHLD: it sees every
+	// child of the process, orphans included. Nothing else in the process may
+	// wait for children (use Monitor.Command instead of os/exec).
+	BackendReaper Backend = iota
+	// BackendPidfd watches one pidfd per child in one epoll loop and reaps
+	// only its own children, so os/exec keeps working elsewhere in the
+	// process. It cannot reap orphans and needs Linux 5.4 or later.
+	BackendPidfd
+)
+
+// Options configure a Monitor. The zero value is valid.
+type Options struct {
+	Backend Backend
+	// Subreaper makes the process a child subreaper (PR_SET_CHILD_SUBREAPER)
+	// so orphaned grandchildren are re-parented to it and reaped. Reaper
+	// backend only.
+	Subreaper bool
+	// Clock replaces the real clock (tests).
+	Clock Clock
+	// Logger receives the monitor's own diagnostics; nil means slog.Default().
+	Logger *slog.Logger
+	// ShimPath is the executable used to apply Spec.Umask and Spec.Rlimits
+	// before exec; it must be a binary that imports this package. Default
+	// "/proc/self/exe".
+	ShimPath string
+}
+
+// Errors returned by Monitor methods, wrapped with the process name.
+var (
+	ErrClosed         = errors.New("monitor closed")
+	ErrNotFound       = errors.New("no such process")
+	ErrExists         = errors.New("process already exists")
+	ErrAlreadyStarted = errors.New("already started")
+	ErrNotRunning     = errors.New("not running")
+	ErrStillRunning   = errors.New("still running")
+)
+
+// StartError reports a process that did not reach RUNNING after StartWait.
+type StartError struct {
+	Name  string
+	State State
+	// Spawn is true when the process could not be spawned at all (its Err
+	// is the spawn error); otherwise it died before MinUptime.
+	Spawn bool
+	Err   string
+}
+
+func (e *StartError) Error() string {
+	if e.Spawn {
+		return fmt.Sprintf("start %q: spawn error: %s", e.Name, e.Err)
+	}
+	if e.Err != "" {
+		return fmt.Sprintf("start %q: %s (state %s)", e.Name, e.Err, e.State)
+	}
+	return fmt.Sprintf("start %q: abnormal termination (state %s)", e.Name, e.State)
+}
+
+// ProcessInfo is a snapshot of one process.
+type ProcessInfo struct {
+	Name  string
+	State State
+	// Since is when the process entered State.
+	Since time.Time
+	Pid   int
+	// Started is when the current (or last) pid was spawned.
+	Started time.Time
+	// Restarts counts automatic restarts since the process was added.
+	Restarts uint64
+	LastExit *ExitInfo
+	// Err is the last spawn error or the reason for FATAL.
+	Err  string
+	Spec Spec
+}
+
+// Stats are the monitor's counters.
+type Stats struct {
+	Processes           int
+	Spawns              uint64
+	Exits               uint64
+	OrphansReaped       uint64
+	SubscriberOverflows uint64
+	Subscribers         int
+}
+
+// Monitor supervises processes from one event loop goroutine. All methods may
+// be called from any goroutine; they talk to the loop by message.
+type Monitor struct {
+	cmds chan func(*loop)
+	done chan struct{}
+	opts Options
+	log  *slog.Logger
+}
+
+// New starts a monitor's event loop.
+func New(opts Options) (*Monitor, error) {
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if opts.ShimPath == "" {
+		opts.ShimPath = "/proc/self/exe"
+	}
+	m := &Monitor{cmds: make(chan func(*loop)), done: make(chan struct{}), opts: opts}
+	m.log = opts.Logger
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	l, err := newLoop(m)
+	if err != nil {
+		return nil, err
+	}
+	go l.run()
+	return m, nil
+}
+
+// do runs f on the loop goroutine and waits for it.
+func (m *Monitor) do(f func(*loop)) error {
+	ran := make(chan struct{})
+	select {
+	case m.cmds <- func(l *loop) { f(l); close(ran) }:
+	case <-m.done:
+		return ErrClosed
+	}
+	<-ran
+	return nil
+}
+
+// call runs f on the loop and returns its error.
+func (m *Monitor) call(f func(*loop) error) error {
+	var err error
+	if e := m.do(func(l *loop) { err = f(l) }); e != nil {
+		return e
+	}
+	return err
+}
+
+// Done is closed when the loop has ended after Shutdown.
+func (m *Monitor) Done() <-chan struct{} { return m.done }
+
+// Add registers a process in state STOPPED. Use Start to run it.
+func (m *Monitor) Add(spec Spec) error {
+	if spec.Name == "" {
+		return errors.New("add: empty process name")
+	}
+	if spec.Path == "" {
+		return fmt.Errorf("add %q: empty path", spec.Name)
+	}
+	spec = withDefaults(spec)
+	return m.call(func(l *loop) error { return l.add(spec) })
+}
+
+func withDefaults(s Spec) Spec {
+	if len(s.Args) == 0 {
+		s.Args = []string{s.Path}
+	}
+	if s.ExitCodes == nil {
+		s.ExitCodes = []int{0}
+	}
+	if s.StopSignal == 0 {
+		s.StopSignal = syscall.SIGTERM
+	}
+	if s.StopTimeout <= 0 {
+		s.StopTimeout = 10 * time.Second
+	}
+	if s.StartRetries < 0 {
+		s.StartRetries = 0
+	}
+	s.Backoff = s.Backoff.withDefaults()
+	return s
+}
+
+// Remove deletes a process that is not active (use StopWait first).
+func (m *Monitor) Remove(name string) error {
+	return m.call(func(l *loop) error {
+		p, err := l.get(name)
+		if err != nil {
+			return err
+		}
+		if p.state.Active() {
+			return fmt.Errorf("remove %q: %w (state %s)", name, ErrStillRunning, p.state)
+		}
+		l.remove(p)
+		return nil
+	})
+}
+
+// Start spawns the process and returns without waiting for RUNNING. A spawn
+// error is returned and also leaves the process FATAL (or BACKOFF when the
+// error may pass, like EAGAIN).
+func (m *Monitor) Start(name string) error {
+	return m.call(func(l *loop) error {
+		p, err := l.get(name)
+		if err != nil {
+			return err
+		}
+		return l.start(p)
+	})
+}
+
+// StartWait starts the process and waits until it is RUNNING. It returns a
+// *StartError when the process failed to start, with supervisord's semantics:
+// any state other than STARTING or RUNNING ends the wait.
+func (m *Monitor) StartWait(ctx context.Context, name string) error {
+	ch := make(chan error, 1)
+	err := m.call(func(l *loop) error {
+		p, err := l.get(name)
+		if err != nil {
+			return err
+		}
+		if err := l.start(p); err != nil {
+			var se *StartError
+			if errors.As(err, &se) {
+				ch <- err
+				return nil
+			}
+			return err
+		}
+		l.wait(p, ch, func(p *process) (bool, error) {
+			switch p.state {
+			case StateRunning:
+				return true, nil
+			case StateStarting:
+				return false, nil
+			}
+			return true, &StartError{Name: p.spec.Name, State: p.state, Err: p.err}
+		})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return m.await(ctx, ch)
+}
+
+func (m *Monitor) await(ctx context.Context, ch chan error) error {
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.done:
+		select {
+		case err := <-ch:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// Stop sends the stop signal and returns; SIGKILL follows after StopTimeout.
+// A process in BACKOFF is stopped at once.
+func (m *Monitor) Stop(name string) error {
+	return m.call(func(l *loop) error {
+		p, err := l.get(name)
+		if err != nil {
+			return err
+		}
+		return l.stop(p)
+	})
+}
+
+// StopWait stops the process and waits until it is no longer active.
+func (m *Monitor) StopWait(ctx context.Context, name string) error {
+	ch := make(chan error, 1)
+	err := m.call(func(l *loop) error {
+		p, err := l.get(name)
+		if err != nil {
+			return err
+		}
+		if err := l.stop(p); err != nil {
+			return err
+		}
+		l.wait(p, ch, func(p *process) (bool, error) { return !p.state.Active(), nil })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return m.await(ctx, ch)
+}
+
+// Restart stops the process if it is active, waits, and starts it again
+// without waiting for RUNNING.
+func (m *Monitor) Restart(ctx context.Context, name string) error {
+	if err := m.StopWait(ctx, name); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	return m.Start(name)
+}
+
+// Signal sends sig to the process (not its group).
+func (m *Monitor) Signal(name string, sig syscall.Signal) error {
+	return m.call(func(l *loop) error {
+		p, err := l.get(name)
+		if err != nil {
+			return err
+		}
+		if p.pid == 0 {
+			return fmt.Errorf("signal %q: %w (state %s)", name, ErrNotRunning, p.state)
+		}
+		if err := syscall.Kill(p.pid, sig); err != nil {
+			return fmt.Errorf("signal %q (pid %d): %w", name, p.pid, err)
+		}
+		return nil
+	})
+}
+
+// Process returns a snapshot of one process.
+func (m *Monitor) Process(name string) (ProcessInfo, error) {
+	var info ProcessInfo
+	err := m.call(func(l *loop) error {
+		p, err := l.get(name)
+		if err != nil {
+			return err
+		}
+		info = p.info()
+		return nil
+	})
+	return info, err
+}
+
+// Snapshot returns every process, sorted by name, and the sequence number of
+// the last event emitted before it was taken: events with a higher Seq
+// happened after the snapshot.
+func (m *Monitor) Snapshot() ([]ProcessInfo, uint64, error) {
+	var out []ProcessInfo
+	var seq uint64
+	err := m.do(func(l *loop) {
+		out = make([]ProcessInfo, 0, len(l.procs))
+		for _, p := range l.procs {
+			out = append(out, p.info())
+		}
+		seq = l.seq
+	})
+	slices.SortFunc(out, func(a, b ProcessInfo) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return out, seq, err
+}
+
+// Stats returns the monitor's counters.
+func (m *Monitor) Stats() (Stats, error) {
+	var s Stats
+	err := m.do(func(l *loop) {
+		s = l.stats
+		s.Processes = len(l.procs)
+		s.Subscribers = len(l.subs)
+	})
+	return s, err
+}
+
+// Subscribe returns a subscription to all events from now on. queue bounds
+// the events held for a slow reader (0 means 1024).
+func (m *Monitor) Subscribe(queue int) (*Subscription, error) {
+	s := newSubscription(m, queue)
+	if err := m.do(func(l *loop) { l.subs[s] = struct{}{} }); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Shutdown stops every process (each with its stop signal and grace period),
+// waits until all are stopped, then ends the loop. When ctx ends first, every
+// process group is killed with SIGKILL and reaped before the loop ends.
+func (m *Monitor) Shutdown(ctx context.Context) error {
+	if err := m.do(func(l *loop) { l.shutdown() }); err != nil {
+		return nil // already closed
+	}
+	select {
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+		_ = m.do(func(l *loop) { l.killAll() })
+		<-m.done
+		return ctx.Err()
+	}
+}
+
+// Close is Shutdown without a deadline.
+func (m *Monitor) Close() error { return m.Shutdown(context.Background()) }
+
+// process is the loop's record of one supervised process. Only the loop
+// goroutine touches it.
+type process struct {
+	spec     Spec
+	state    State
+	since    time.Time
+	pid      int
+	started  time.Time
+	gen      uint64 // bumps on every state change: older timers are void
+	failures int    // failed starts in a row
+	crashes  int    // restarts in the current crash loop, for the backoff
+	retries  int    // on-failure restarts since the last Start
+	restarts uint64
+	lastExit *ExitInfo
+	err      string
+	waiters  []waiter
+}
+
+type waiter struct {
+	ch   chan error
+	done func(*process) (bool, error)
+}
+
+func (p *process) info() ProcessInfo {
+	return ProcessInfo{
+		Name: p.spec.Name, State: p.state, Since: p.since, Pid: p.pid,
+		Started: p.started, Restarts: p.restarts, LastExit: p.lastExit,
+		Err: p.err, Spec: p.spec,
+	}
+}
+
+// loop is the state owned by the event loop goroutine.
+type loop struct {
+	m        *Monitor
+	clock    Clock
+	log      *slog.Logger
+	procs    map[string]*process
+	byPid    map[int]*process
+	oneshots map[int]chan *ExitInfo
+	subs     map[*Subscription]struct{}
+	timers   timerHeap
+	timer    Timer
+	armed    time.Time
+	seq      uint64
+	stats    Stats
+	closing  bool
+	sigchld  chan os.Signal
+	pidfds   *pidfdWatcher
+	devnull  *os.File
+}
+
+func newLoop(m *Monitor) (*loop, error) {
+	l := &loop{
+		m: m, clock: m.opts.Clock, log: m.log,
+		procs: map[string]*process{}, byPid: map[int]*process{},
+		oneshots: map[int]chan *ExitInfo{}, subs: map[*Subscription]struct{}{},
+	}
+	var err error
+	if l.devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	switch m.opts.Backend {
+	case BackendReaper:
+		if m.opts.Subreaper {
+			if err := setSubreaper(); err != nil {
+				l.devnull.Close()
+				return nil, fmt.Errorf("monitor: become child subreaper: %w", err)
+			}
+		}
+		// Subscribe before the first reap, so no exit falls between them.
+		l.sigchld = make(chan os.Signal, 1)
+		signal.Notify(l.sigchld, syscall.SIGCHLD)
+	case BackendPidfd:
+		if m.opts.Subreaper {
+			l.devnull.Close()
+			return nil, errors.New("monitor: the pidfd backend cannot be a subreaper: it reaps only its own children")
+		}
+		if l.pidfds, err = newPidfdWatcher(m.done); err != nil {
+			l.devnull.Close()
+			return nil, fmt.Errorf("monitor: pidfd backend: %w", err)
+		}
+	default:
+		l.devnull.Close()
+		return nil, fmt.Errorf("monitor: unknown backend %d", m.opts.Backend)
+	}
+	l.timer = l.clock.NewTimer(time.Hour)
+	l.timer.Stop()
+	return l, nil
+}
+
+func (l *loop) run() {
+	defer l.finish()
+	if l.sigchld != nil {
+		l.reapAll()
+	}
+	var ready <-chan []int
+	if l.pidfds != nil {
+		ready = l.pidfds.ready
+	}
+	for {
+		select {
+		case f := <-l.m.cmds:
+			f(l)
+		case <-l.sigchld:
+			l.reapAll()
+		case fds := <-ready:
+			l.reapPidfds(fds)
+		case <-l.timer.C():
+			l.armed = time.Time{}
+			l.fireTimers()
+		}
+		if l.closing && l.idle() {
+			return
+		}
+		l.armTimer()
+	}
+}
+
+func (l *loop) finish() {
+	if l.sigchld != nil {
+		signal.Stop(l.sigchld)
+	}
+	l.timer.Stop()
+	close(l.m.done)
+	if l.pidfds != nil {
+		l.pidfds.close()
+	}
+	l.devnull.Close()
+	for s := range l.subs {
+		s.mu.Lock()
+		s.closed = len(s.q) == 0 && s.n == 0
+		s.mu.Unlock()
+	}
+}
+
+func (l *loop) idle() bool {
+	for _, p := range l.procs {
+		if p.state.Active() {
+			return false
+		}
+	}
+	return len(l.oneshots) == 0
+}
+
+func (l *loop) armTimer() {
+	if len(l.timers) == 0 {
+		return
+	}
+	at := l.timers[0].at
+	if !l.armed.IsZero() && !at.Before(l.armed) {
+		return
+	}
+	l.armed = at
+	d := at.Sub(l.clock.Now())
+	if d < 0 {
+		d = 0
+	}
+	l.timer.Reset(d)
+}
+
+func (l *loop) fireTimers() {
+	now := l.clock.Now()
+	for {
+		t, ok := l.timers.popDue(now)
+		if !ok {
+			return
+		}
+		if t.gen != t.p.gen || l.procs[t.p.spec.Name] != t.p {
+			continue // void: the process moved on
+		}
+		l.onTimer(t)
+	}
+}
+
+func (l *loop) after(p *process, d time.Duration, k timerKind) {
+	l.timers.add(timer{at: l.clock.Now().Add(d), kind: k, p: p, gen: p.gen})
+}
+
+func (l *loop) get(name string) (*process, error) {
+	p, ok := l.procs[name]
+	if !ok {
+		return nil, fmt.Errorf("%q: %w", name, ErrNotFound)
+	}
+	return p, nil
+}
+
+func (l *loop) emit(e Event) {
+	l.seq++
+	e.Seq = l.seq
+	if e.Time.IsZero() {
+		e.Time = l.clock.Now()
+	}
+	for s := range l.subs {
+		if s.push(e) {
+			l.stats.SubscriberOverflows++
+		}
+	}
+}
+
+// transition moves p to state to and emits e, which reports the change.
+func (l *loop) transition(p *process, to State, e Event) {
+	e.Name, e.From, e.State = p.spec.Name, p.state, to
+	l.setState(p, to)
+	l.emit(e)
+}
+
+// setState moves p to s, voids its timers and wakes its waiters.
+func (l *loop) setState(p *process, s State) {
+	p.state = s
+	p.since = l.clock.Now()
+	p.gen++
+	if len(p.waiters) == 0 {
+		return
+	}
+	keep := p.waiters[:0]
+	for _, w := range p.waiters {
+		if done, err := w.done(p); done {
+			w.ch <- err
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	p.waiters = keep
+}
+
+func (l *loop) wait(p *process, ch chan error, done func(*process) (bool, error)) {
+	if ok, err := done(p); ok {
+		ch <- err
+		return
+	}
+	p.waiters = append(p.waiters, waiter{ch: ch, done: done})
+}
+
+func (l *loop) add(spec Spec) error {
+	if l.closing {
+		return fmt.Errorf("add %q: %w", spec.Name, ErrClosed)
+	}
+	if _, ok := l.procs[spec.Name]; ok {
+		return fmt.Errorf("add %q: %w", spec.Name, ErrExists)
+	}
+	p := &process{spec: spec, state: StateStopped, since: l.clock.Now()}
+	l.procs[spec.Name] = p
+	l.emit(Event{Type: EventAdded, Name: spec.Name, State: StateStopped})
+	return nil
+}
+
+func (l *loop) remove(p *process) {
+	delete(l.procs, p.spec.Name)
+	p.gen++
+	for _, w := range p.waiters {
+		w.ch <- fmt.Errorf("%q: %w", p.spec.Name, ErrNotFound)
+	}
+	p.waiters = nil
+	l.emit(Event{Type: EventRemoved, Name: p.spec.Name, State: p.state})
+}
+
+// start handles a user's start: counters begin afresh.
+func (l *loop) start(p *process) error {
+	if l.closing {
+		return fmt.Errorf("start %q: %w", p.spec.Name, ErrClosed)
+	}
+	switch p.state {
+	case StateStopped, StateExited, StateFatal:
+	default:
+		return fmt.Errorf("start %q: %w (state %s)", p.spec.Name, ErrAlreadyStarted, p.state)
+	}
+	p.failures, p.crashes, p.retries = 0, 0, 0
+	return l.spawn(p)
+}
+
+// spawn starts a new pid for p. On failure p goes FATAL (an error that will
+// not pass by itself) or is counted as a failed start.
+func (l *loop) spawn(p *process) error {
+	pid, err := l.startProcess(&p.spec, l.watch)
+	now := l.clock.Now()
+	if err != nil {
+		p.err = err.Error()
+		l.log.Warn("spawn failed", "program", p.spec.Name, "err", err)
+		if isPermanent(err) {
+			l.fatal(p, err.Error())
+		} else {
+			l.failedStart(p, err.Error())
+		}
+		return &StartError{Name: p.spec.Name, State: p.state, Spawn: true, Err: err.Error()}
+	}
+	l.stats.Spawns++
+	p.pid, p.started, p.err = pid, now, ""
+	l.byPid[pid] = p
+	l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid})
+	if p.spec.MinUptime <= 0 {
+		l.running(p)
+	} else {
+		l.after(p, p.spec.MinUptime, timerStarted)
+	}
+	return nil
+}
+
+func (l *loop) running(p *process) {
+	p.failures = 0
+	l.transition(p, StateRunning, Event{Type: EventRunning, Pid: p.pid})
+}
+
+func (l *loop) fatal(p *process, why string) {
+	p.err = why
+	l.transition(p, StateFatal, Event{Type: EventFatal, Err: why})
+	if p.spec.FatalRetry > 0 && !l.closing {
+		l.after(p, p.spec.FatalRetry, timerFatalRetry)
+	}
+}
+
+// failedStart counts a death before MinUptime (or a passing spawn error).
+func (l *loop) failedStart(p *process, why string) {
+	p.failures++
+	if p.failures > p.spec.StartRetries {
+		if why == "" {
+			why = "exited too quickly"
+		}
+		l.fatal(p, fmt.Sprintf("%s (%d failed starts in a row)", why, p.failures))
+		return
+	}
+	l.backoff(p, p.spec.Backoff.delay(p.failures), why)
+}
+
+func (l *loop) backoff(p *process, d time.Duration, why string) {
+	l.transition(p, StateBackoff, Event{Type: EventBackoff, Delay: d, Err: why})
+	l.after(p, d, timerBackoff)
+}
+
+func (l *loop) stop(p *process) error {
+	switch p.state {
+	case StateStarting, StateRunning:
+		target := p.pid
+		if p.spec.StopAsGroup {
+			target = -p.pid
+		}
+		if err := syscall.Kill(target, p.spec.StopSignal); err != nil && err != syscall.ESRCH {
+			l.log.Warn("stop signal failed", "program", p.spec.Name, "pid", p.pid, "err", err)
+		}
+		l.transition(p, StateStopping, Event{Type: EventStopping, Pid: p.pid})
+		l.after(p, p.spec.StopTimeout, timerKill)
+	case StateBackoff:
+		l.transition(p, StateStopped, Event{Type: EventStopped})
+	case StateStopping:
+	default:
+		return fmt.Errorf("stop %q: %w (state %s)", p.spec.Name, ErrNotRunning, p.state)
+	}
+	return nil
+}
+
+func (l *loop) onTimer(t timer) {
+	p := t.p
+	switch t.kind {
+	case timerStarted:
+		if p.state == StateStarting {
+			l.running(p)
+		}
+	case timerBackoff:
+		if p.state == StateBackoff {
+			_ = l.spawn(p)
+		}
+	case timerFatalRetry:
+		if p.state == StateFatal {
+			p.failures, p.crashes = 0, 0
+			_ = l.spawn(p)
+		}
+	case timerKill:
+		if p.state == StateStopping && p.pid != 0 {
+			l.log.Info("grace period over, killing process group", "program", p.spec.Name, "pid", p.pid)
+			killGroup(p.pid)
+			// Stay STOPPING until the exit is reaped; keep the timer's
+			// generation valid for nothing else.
+		}
+	}
+}
+
+func killGroup(pgid int) {
+	if err := syscall.Kill(-pgid, syscall.SIGKILL); err == syscall.ESRCH {
+		_ = syscall.Kill(pgid, syscall.SIGKILL)
+	}
+}
+
+// exited handles one reaped pid. It is the only place exits enter the state
+// machine, so each is seen once.
+func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
+	l.stats.Exits++
+	now := l.clock.Now()
+	if ch, ok := l.oneshots[pid]; ok {
+		delete(l.oneshots, pid)
+		e := exitInfo(pid, ws, ru)
+		e.Ended = now
+		ch <- e
+		return
+	}
+	p, ok := l.byPid[pid]
+	if !ok {
+		l.stats.OrphansReaped++
+		e := exitInfo(pid, ws, ru)
+		e.Ended = now
+		l.log.Debug("reaped a process the monitor did not start", "pid", pid, "code", e.Code, "signal", e.Signal)
+		l.emit(Event{Type: EventOrphanReaped, Pid: pid, Exit: e})
+		return
+	}
+	delete(l.byPid, pid)
+	e := exitInfo(pid, ws, ru)
+	e.Started, e.Ended = p.started, now
+	e.Expected = ws.Exited() && slices.Contains(p.spec.ExitCodes, e.Code)
+	p.lastExit = e
+	p.pid = 0
+	prev := p.state
+
+	if prev == StateStopping || l.closing {
+		e.Expected = e.Expected || prev == StateStopping
+		if p.spec.StopAsGroup {
+			// Members of the group that outlived their leader go too.
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+		l.emit(Event{Type: EventExited, Name: p.spec.Name, Pid: pid, From: prev, State: StateStopped, Exit: e})
+		l.transition(p, StateStopped, Event{Type: EventStopped})
+		return
+	}
+	if prev == StateStarting {
+		// Died before MinUptime: a failed start, whatever the policy.
+		next := StateBackoff
+		if p.failures+1 > p.spec.StartRetries {
+			next = StateFatal
+		}
+		l.emit(Event{Type: EventExited, Name: p.spec.Name, Pid: pid, From: prev, State: next, Exit: e})
+		l.failedStart(p, "")
+		return
+	}
+	// RUNNING: the restart policy decides.
+	if !l.shouldRestart(p, e) {
+		l.transition(p, StateExited, Event{Type: EventExited, Pid: pid, Exit: e})
+		return
+	}
+	p.restarts++
+	if now.Sub(p.started) >= p.spec.Backoff.ResetAfter {
+		p.crashes = 0
+		l.transition(p, StateExited, Event{Type: EventExited, Pid: pid, Exit: e})
+		_ = l.spawn(p)
+		return
+	}
+	p.crashes++
+	d := p.spec.Backoff.delay(p.crashes)
+	l.emit(Event{Type: EventExited, Name: p.spec.Name, Pid: pid, From: prev, State: StateBackoff, Exit: e})
+	l.backoff(p, d, "")
+}
+
+func (l *loop) shouldRestart(p *process, e *ExitInfo) bool {
+	pol := p.spec.Restart
+	switch pol.Kind {
+	case RestartAlways, RestartUnlessStopped:
+		return true
+	case RestartUnexpected:
+		return !e.Expected
+	case RestartOnFailure:
+		if e.Expected {
+			return false
+		}
+		if pol.MaxRetries > 0 && p.retries >= pol.MaxRetries {
+			return false
+		}
+		p.retries++
+		return true
+	}
+	return false
+}
+
+func (l *loop) shutdown() {
+	l.closing = true
+	for _, p := range l.procs {
+		if p.state.Active() {
+			_ = l.stop(p)
+		}
+	}
+}
+
+func (l *loop) killAll() {
+	for _, p := range l.procs {
+		if p.pid != 0 {
+			killGroup(p.pid)
+		}
+	}
+	for pid := range l.oneshots {
+		killGroup(pid)
+	}
+}

@@ -1,0 +1,303 @@
+package monitor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// spawnError is an error in the spec itself (missing binary, bad directory,
+// unknown user): retrying will not help, so the process goes FATAL at once.
+type spawnError struct{ err error }
+
+func (e *spawnError) Error() string { return e.err.Error() }
+func (e *spawnError) Unwrap() error { return e.err }
+
+func permanent(format string, args ...any) error {
+	return &spawnError{fmt.Errorf(format, args...)}
+}
+
+func isPermanent(err error) bool {
+	var se *spawnError
+	if errors.As(err, &se) {
+		return true
+	}
+	// Errors from execve itself that describe the file, not the moment.
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES) ||
+		errors.Is(err, syscall.ENOEXEC) || errors.Is(err, syscall.ENOTDIR) ||
+		errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EISDIR) ||
+		errors.Is(err, syscall.ELIBBAD) || errors.Is(err, syscall.ETXTBSY)
+}
+
+func setSubreaper() error {
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+}
+
+// lookPath resolves a program name the way a shell would, using PATH from env.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, checkExecutable(file)
+	}
+	path, ok := "", false
+	for _, kv := range env {
+		if v, found := strings.CutPrefix(kv, "PATH="); found {
+			path, ok = v, true
+		}
+	}
+	if !ok {
+		if env == nil {
+			return exec.LookPath(file)
+		}
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return &fs.PathError{Op: "exec", Path: path, Err: syscall.EISDIR}
+	}
+	if fi.Mode()&0o111 == 0 {
+		return &fs.PathError{Op: "exec", Path: path, Err: fs.ErrPermission}
+	}
+	return nil
+}
+
+// credential resolves the spec's user and groups.
+func credential(s *Spec) (*syscall.Credential, error) {
+	if s.User == "" && s.Group == "" && s.Groups == nil && !s.DropGroups {
+		return nil, nil
+	}
+	c := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid()), NoSetGroups: true}
+	var u *user.User
+	if s.User != "" {
+		var err error
+		u, err = lookupUser(s.User)
+		if err != nil {
+			return nil, permanent("user %q: %w", s.User, err)
+		}
+		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+		c.Uid, c.Gid = uint32(uid), uint32(gid)
+	}
+	if s.Group != "" {
+		gid, err := lookupGroup(s.Group)
+		if err != nil {
+			return nil, permanent("group %q: %w", s.Group, err)
+		}
+		c.Gid = gid
+	}
+	switch {
+	case s.DropGroups:
+		c.NoSetGroups = false
+		c.Groups = []uint32{}
+	case s.Groups != nil:
+		c.NoSetGroups = false
+		for _, g := range s.Groups {
+			gid, err := lookupGroup(g)
+			if err != nil {
+				return nil, permanent("supplementary group %q: %w", g, err)
+			}
+			c.Groups = append(c.Groups, gid)
+		}
+	case u != nil:
+		// initgroups(3): the user's own groups.
+		ids, err := u.GroupIds()
+		if err != nil {
+			return nil, permanent("groups of user %q: %w", s.User, err)
+		}
+		c.NoSetGroups = false
+		for _, id := range ids {
+			gid, _ := strconv.ParseUint(id, 10, 32)
+			c.Groups = append(c.Groups, uint32(gid))
+		}
+	}
+	return c, nil
+}
+
+func lookupUser(name string) (*user.User, error) {
+	if _, err := strconv.ParseUint(name, 10, 32); err == nil {
+		if u, err := user.LookupId(name); err == nil {
+			return u, nil
+		}
+		// A bare uid with no passwd entry is allowed.
+		return &user.User{Uid: name, Gid: name, Username: name}, nil
+	}
+	return user.Lookup(name)
+}
+
+func lookupGroup(name string) (uint32, error) {
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := strconv.ParseUint(g.Gid, 10, 32)
+	return uint32(n), nil
+}
+
+// startProcess forks and execs one process of s in its own process group. It
+// runs on the loop goroutine, so the pid is known to the loop before any exit
+// can be reaped. watch receives the pid and, on the pidfd backend, its pidfd.
+func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
+	path, err := lookPath(s.Path, s.Env)
+	if err != nil {
+		return 0, permanent("%w", err)
+	}
+	if s.Dir != "" {
+		fi, err := os.Stat(s.Dir)
+		if err != nil {
+			return 0, permanent("directory: %w", err)
+		}
+		if !fi.IsDir() {
+			return 0, permanent("directory %s: not a directory", s.Dir)
+		}
+	}
+	cred, err := credential(s)
+	if err != nil {
+		return 0, err
+	}
+	stdin, stdout, stderr := s.Stdin, s.Stdout, s.Stderr
+	if s.Stdio != nil {
+		in, out, errf, err := s.Stdio()
+		for _, f := range []*os.File{in, out, errf} {
+			if f != nil {
+				defer f.Close()
+			}
+		}
+		if err != nil {
+			return 0, fmt.Errorf("stdio: %w", err)
+		}
+		stdin, stdout, stderr = in, out, errf
+	}
+	fd := func(f *os.File) uintptr {
+		if f == nil {
+			return l.devnull.Fd()
+		}
+		return f.Fd()
+	}
+	env := s.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	argv := s.Args
+	if s.Umask != nil || len(s.Rlimits) > 0 {
+		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	pidfd := -1
+	if l.pidfds != nil {
+		sys.PidFD = &pidfd
+	}
+	pid, _, err := syscall.StartProcess(path, argv, &syscall.ProcAttr{
+		Dir:   s.Dir,
+		Env:   env,
+		Files: []uintptr{fd(stdin), fd(stdout), fd(stderr)},
+		Sys:   sys,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("exec %s: %w", path, err)
+	}
+	watch(pid, pidfd)
+	return pid, nil
+}
+
+// watch arranges for the exit of pid to be seen: the reaper backend sees every
+// child anyway; the pidfd backend adds the pidfd to its epoll set.
+func (l *loop) watch(pid, pidfd int) {
+	if l.pidfds == nil {
+		return
+	}
+	if pidfd < 0 {
+		l.lost(pid, "the kernel gave no pidfd")
+		return
+	}
+	if err := l.pidfds.add(pidfd, pid); err != nil {
+		unix.Close(pidfd)
+		l.lost(pid, err.Error())
+	}
+}
+
+// lost handles a child whose exit cannot be watched: it is killed and reaped
+// at once so it never runs unsupervised.
+func (l *loop) lost(pid int, why string) {
+	l.log.Error("cannot watch child; killing it", "pid", pid, "err", why)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	var ws syscall.WaitStatus
+	var ru syscall.Rusage
+	if _, err := syscall.Wait4(pid, &ws, 0, &ru); err == nil {
+		name := ""
+		if p, ok := l.byPid[pid]; ok {
+			name = p.spec.Name
+		}
+		l.emit(Event{Type: EventLost, Name: name, Pid: pid, Err: why})
+		l.exited(pid, ws, &ru)
+	}
+}
+
+// reapAll reaps every child that has exited: one SIGCHLD may stand for many.
+func (l *loop) reapAll() {
+	for {
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, &ru)
+		if err == syscall.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+		l.exited(pid, ws, &ru)
+	}
+}
+
+// reapPidfds reaps the children whose pidfds became readable.
+func (l *loop) reapPidfds(fds []int) {
+	for _, fd := range fds {
+		pid, ok := l.pidfds.pids[fd]
+		if !ok {
+			continue
+		}
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, &ru)
+		for err == syscall.EINTR {
+			got, err = syscall.Wait4(pid, &ws, syscall.WNOHANG, &ru)
+		}
+		if got == 0 && err == nil {
+			l.pidfds.rearm(fd) // not exited after all
+			continue
+		}
+		l.pidfds.remove(fd)
+		if err != nil {
+			l.log.Error("wait4 on a watched child failed", "pid", pid, "err", err)
+			l.emit(Event{Type: EventLost, Pid: pid, Err: err.Error()})
+			continue
+		}
+		l.exited(got, ws, &ru)
+	}
+}

@@ -1,0 +1,250 @@
+package monitor
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Spec describes one supervised process: what to run, how, and what to do when
+// it exits. The zero value of every field but Name and Path is a usable default.
+type Spec struct {
+	// Name identifies the process in the monitor; it must be unique.
+	Name string
+	// Path is the program to run. A path without a slash is looked up in the
+	// PATH of Env (or of the monitor's own environment when Env is nil).
+	Path string
+	// Args holds the command line, including argv[0]. Empty means [Path].
+	Args []string
+	// Env is the environment as KEY=value strings; nil means the monitor's own.
+	Env []string
+	// Dir is the working directory; empty means the monitor's.
+	Dir string
+
+	// User runs the process as this user (a name or a numeric uid). Empty
+	// keeps the monitor's credentials.
+	User string
+	// Group overrides the user's primary group (a name or a numeric gid).
+	Group string
+	// Groups sets the supplementary groups (names or gids). When it is nil and
+	// User is set, the user's groups from the group database are used, as
+	// initgroups(3) does; DropGroups drops them all instead.
+	Groups     []string
+	DropGroups bool
+
+	// Umask, when not nil, is the file mode creation mask of the process.
+	// Umask and Rlimits are applied by a small exec shim (see ShimPath).
+	Umask *uint32
+	// Rlimits are resource limits set in the process before it runs.
+	Rlimits []Rlimit
+
+	// Stdin, Stdout and Stderr are given to every process as they are; nil
+	// means /dev/null. The monitor never closes them.
+	Stdin, Stdout, Stderr *os.File
+	// Stdio, when set, is called on the loop goroutine before each spawn and
+	// its files replace Stdin/Stdout/Stderr for that spawn. The monitor closes
+	// the files it returns once the spawn is done (its own copies, not the
+	// child's), so a pipe's write end lives only in the child.
+	Stdio func() (stdin, stdout, stderr *os.File, err error)
+
+	// Restart is the policy applied when a RUNNING process exits.
+	Restart RestartPolicy
+	// ExitCodes are the expected exit codes (default [0]).
+	ExitCodes []int
+	// MinUptime (supervisord's startsecs, pm2's min_uptime) is how long a
+	// process must stay up to count as started (RUNNING). A death before that
+	// is a failed start. Zero means RUNNING as soon as it is spawned.
+	MinUptime time.Duration
+	// StartRetries is the number of failed starts in a row tolerated before
+	// the process goes FATAL.
+	StartRetries int
+	// Backoff shapes the delay before each restart.
+	Backoff Backoff
+	// FatalRetry, when positive, starts a FATAL process again after this delay.
+	FatalRetry time.Duration
+
+	// StopSignal is sent to stop the process (default SIGTERM).
+	StopSignal syscall.Signal
+	// StopTimeout is the grace period before SIGKILL (default 10s).
+	StopTimeout time.Duration
+	// StopAsGroup sends StopSignal to the whole process group instead of the
+	// process alone. SIGKILL always goes to the whole group.
+	StopAsGroup bool
+}
+
+// Rlimit is one resource limit, as setrlimit(2) takes it.
+type Rlimit struct {
+	Resource int // for example unix.RLIMIT_NOFILE
+	Cur, Max uint64
+}
+
+// Backoff shapes restart delays. Zero fields take Docker's defaults: Initial
+// 100ms, Factor 2, Max 1m, ResetAfter 10s.
+type Backoff struct {
+	// Initial is the delay before the first retry of a crashing process.
+	Initial time.Duration
+	// Factor multiplies the delay after each further crash.
+	Factor float64
+	// Max caps the delay.
+	Max time.Duration
+	// ResetAfter: a process that ran at least this long is restarted at once
+	// and its delay starts over from Initial.
+	ResetAfter time.Duration
+}
+
+func (b Backoff) withDefaults() Backoff {
+	if b.Initial <= 0 {
+		b.Initial = 100 * time.Millisecond
+	}
+	if b.Factor < 1 {
+		b.Factor = 2
+	}
+	if b.Max <= 0 {
+		b.Max = time.Minute
+	}
+	if b.ResetAfter <= 0 {
+		b.ResetAfter = 10 * time.Second
+	}
+	return b
+}
+
+// delay returns the n-th delay (n >= 1) of a crash loop.
+func (b Backoff) delay(n int) time.Duration {
+	d := float64(b.Initial)
+	for i := 1; i < n && d < float64(b.Max); i++ {
+		d *= b.Factor
+	}
+	if d > float64(b.Max) {
+		return b.Max
+	}
+	return time.Duration(d)
+}
+
+// RestartKind is the kind of a RestartPolicy.
+type RestartKind int
+
+// The restart policies: Docker's no, always, on-failure and unless-stopped,
+// and supervisord's unexpected.
+const (
+	RestartNo RestartKind = iota
+	RestartAlways
+	RestartOnFailure
+	RestartUnlessStopped
+	RestartUnexpected
+)
+
+// RestartPolicy decides whether a process that exited after reaching RUNNING is
+// started again. A failed start (death before MinUptime) is governed by
+// StartRetries instead, as in supervisord.
+type RestartPolicy struct {
+	Kind RestartKind
+	// MaxRetries limits on-failure restarts since the last Start; 0 means no
+	// limit. It is Docker's on-failure:N.
+	MaxRetries int
+}
+
+// ParseRestartPolicy parses "no", "always", "on-failure", "on-failure:N",
+// "unless-stopped" and "unexpected". supervisord's autorestart values "true"
+// and "false" are accepted as always and no.
+func ParseRestartPolicy(s string) (RestartPolicy, error) {
+	name, arg, hasArg := strings.Cut(s, ":")
+	var p RestartPolicy
+	switch name {
+	case "no", "false":
+		p.Kind = RestartNo
+	case "always", "true":
+		p.Kind = RestartAlways
+	case "on-failure":
+		p.Kind = RestartOnFailure
+	case "unless-stopped":
+		p.Kind = RestartUnlessStopped
+	case "unexpected":
+		p.Kind = RestartUnexpected
+	default:
+		return p, fmt.Errorf("unknown restart policy %q (want no, always, on-failure[:N], unless-stopped or unexpected)", s)
+	}
+	if hasArg {
+		if p.Kind != RestartOnFailure {
+			return p, fmt.Errorf("restart policy %q takes no :N", name)
+		}
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 0 {
+			return p, fmt.Errorf("restart policy %q: bad retry count %q", s, arg)
+		}
+		p.MaxRetries = n
+	}
+	return p, nil
+}
+
+func (p RestartPolicy) String() string {
+	switch p.Kind {
+	case RestartNo:
+		return "no"
+	case RestartAlways:
+		return "always"
+	case RestartOnFailure:
+		if p.MaxRetries > 0 {
+			return "on-failure:" + strconv.Itoa(p.MaxRetries)
+		}
+		return "on-failure"
+	case RestartUnlessStopped:
+		return "unless-stopped"
+	case RestartUnexpected:
+		return "unexpected"
+	}
+	return "RestartKind(" + strconv.Itoa(int(p.Kind)) + ")"
+}
+
+// State is a process state. The numbers are supervisord's, so they can be
+// shown to supervisorctl as they are.
+type State int
+
+// Process states, with supervisord's numbers.
+const (
+	StateStopped  State = 0
+	StateStarting State = 10
+	StateRunning  State = 20
+	StateBackoff  State = 30
+	StateStopping State = 40
+	StateExited   State = 100
+	StateFatal    State = 200
+	StateUnknown  State = 1000
+)
+
+var stateNames = map[State]string{
+	StateStopped:  "STOPPED",
+	StateStarting: "STARTING",
+	StateRunning:  "RUNNING",
+	StateBackoff:  "BACKOFF",
+	StateStopping: "STOPPING",
+	StateExited:   "EXITED",
+	StateFatal:    "FATAL",
+	StateUnknown:  "UNKNOWN",
+}
+
+// String returns the state's name as supervisorctl shows it, e.g. "RUNNING".
+func (s State) String() string {
+	if n, ok := stateNames[s]; ok {
+		return n
+	}
+	return "UNKNOWN"
+}
+
+// ParseState is the inverse of State.String.
+func ParseState(name string) (State, bool) {
+	for s, n := range stateNames {
+		if n == name {
+			return s, true
+		}
+	}
+	return StateUnknown, false
+}
+
+// Active reports whether a process in this state has, or is about to have, a
+// live pid: STARTING, RUNNING, STOPPING and BACKOFF.
+func (s State) Active() bool {
+	return s == StateStarting || s == StateRunning || s == StateStopping || s == StateBackoff
+}
