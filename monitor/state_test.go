@@ -1,8 +1,8 @@
 package monitor
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
