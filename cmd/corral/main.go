@@ -1,0 +1,77 @@
+// Command corral is an evented process supervisor: a daemon (corral daemon),
+// its client (corral status, start, stop, ...), and a PID 1 for containers
+// (corral init).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// commands are added to the root by each subcommand's file, in its init.
+var commands []func() *cobra.Command
+
+func register(f func() *cobra.Command) { commands = append(commands, f) }
+
+// exitError carries a specific exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "corral",
+		Short:         "An evented process supervisor for Linux",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print corral's version",
+		Args:  cobra.NoArgs,
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "corral", version) },
+	})
+	for _, f := range commands {
+		root.AddCommand(f())
+	}
+	return root
+}
+
+// run executes corral with args and returns its exit code: 0 success, 1 a
+// failed operation, 2 a usage error, or a code a command chose.
+func run(args []string) int {
+	root := newRoot()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "corral:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "corral:", err)
+	if isUsageError(err) {
+		return 2
+	}
+	return 1
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
