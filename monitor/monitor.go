@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -494,6 +495,11 @@ func newLoop(m *Monitor) (*loop, error) {
 }
 
 func (l *loop) run() {
+	// The kernel sends a child's death signal when the thread that forked it
+	// exits, so every spawn happens on this one thread, which lives as long
+	// as the loop.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	defer l.finish()
 	if l.sigchld != nil {
 		l.reapAll()

@@ -208,7 +208,7 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	if s.Umask != nil || len(s.Rlimits) > 0 {
 		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: s.DeathSignal}
 	pidfd := -1
 	if l.pidfds != nil {
 		sys.PidFD = &pidfd

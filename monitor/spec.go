@@ -70,6 +70,11 @@ type Spec struct {
 	StopSignal syscall.Signal
 	// StopTimeout is the grace period before SIGKILL (default 10s).
 	StopTimeout time.Duration
+	// DeathSignal, when not 0, is sent to the process by the kernel if the
+	// monitor's process dies (PR_SET_PDEATHSIG), so a crashed supervisor
+	// does not leave unsupervised processes behind.
+	DeathSignal syscall.Signal
+
 	// StopAsGroup sends StopSignal to the whole process group instead of the
 	// process alone. SIGKILL always goes to the whole group.
 	StopAsGroup bool
