@@ -241,6 +241,8 @@ type Error struct {
 	Err     error
 }
 
+// Error formats the error as "file:line: section: key \"k\": message",
+// leaving out the parts that are unknown.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if s := e.Pos.String(); s != "" {
@@ -268,7 +270,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Default values shared by both formats.
 const (
 	// MaxNumProcs bounds numprocs.
-	MaxNumProcs = 100000
+	MaxNumProcs = 10000
 
 	DefaultPriority     = 999
 	DefaultStartPeriod  = time.Second
@@ -457,18 +459,15 @@ func (p *Program) validate() (string, error) {
 	if err := checkName(p.Group); err != nil {
 		return "group", err
 	}
-	seen := make(map[string]bool)
-	for _, pr := range p.processes(true) {
-		if pr.err != nil {
-			return pr.key, pr.err
+	seen := make(map[string]bool, p.NumProcs)
+	for i, name := range p.processNames() {
+		if err := checkName(name); err != nil {
+			return "process_name", fmt.Errorf("process %d: %w", p.NumProcsStart+i, err)
 		}
-		if err := checkName(pr.Name); err != nil {
-			return "process_name", fmt.Errorf("process %d: %w", pr.Num, err)
+		if seen[name] {
+			return "process_name", fmt.Errorf("%q names two processes %q", p.ProcessName, name)
 		}
-		if seen[pr.Name] {
-			return "process_name", fmt.Errorf("%q names two processes %q", p.ProcessName, pr.Name)
-		}
-		seen[pr.Name] = true
+		seen[name] = true
 	}
 	return "", nil
 }
@@ -510,79 +509,59 @@ func (p Process) FullName() string {
 // ProcessName may use) in ProcessName, Command, Directory, Environment and
 // the log file names.
 func (p Program) Processes() []Process {
-	prs := p.processes(false)
-	out := make([]Process, len(prs))
-	for i, pr := range prs {
-		out[i] = pr.Process
-	}
-	return out
-}
-
-type processResult struct {
-	Process
-	key string
-	err error
-}
-
-func (p Program) processes(stopOnErr bool) []processResult {
-	n := max(p.NumProcs, 1)
-	out := make([]processResult, 0, n)
-	host, _ := os.Hostname()
-	for i := range n {
+	ex := p.expander()
+	out := make([]Process, 0, max(p.NumProcs, 1))
+	for i := range max(p.NumProcs, 1) {
 		num := p.NumProcsStart + i
-		vars := map[string]any{
-			"program_name":   p.Name,
-			"group_name":     p.Group,
-			"host_node_name": host,
-			"numprocs":       p.NumProcs,
-			"process_num":    num,
-		}
-		ex := expander{vars: vars}
+		ex.vars["process_num"] = num
 		q := p
-		r := processResult{Process: Process{Num: num}}
-		do := func(key string, s *string) {
-			if r.err != nil {
-				return
-			}
-			v, err := ex.expand(*s)
-			if err != nil {
-				r.key, r.err = key, err
-				return
-			}
-			*s = v
-		}
 		q.Command = slices.Clone(p.Command)
-		for j := range q.Command {
-			do("command", &q.Command[j])
-		}
 		q.Environment = slices.Clone(p.Environment)
+		do := func(s *string) { *s, _ = ex.expand(*s) } // lenient: never fails
+		for j := range q.Command {
+			do(&q.Command[j])
+		}
 		for j := range q.Environment {
-			do("environment", &q.Environment[j])
+			do(&q.Environment[j])
 		}
-		do("process_name", &q.ProcessName)
-		do("directory", &q.Directory)
-		do("stdout", &q.Stdout.File)
-		do("stderr", &q.Stderr.File)
-		r.Name = q.ProcessName
-		r.Program = q
-		out = append(out, r)
-		if r.err != nil && stopOnErr {
-			break
-		}
+		do(&q.ProcessName)
+		do(&q.Directory)
+		do(&q.Stdout.File)
+		do(&q.Stderr.File)
+		out = append(out, Process{Name: q.ProcessName, Num: num, Program: q})
 	}
 	return out
 }
 
-// expandNames substitutes the names that are the same for every process
-// of p, leaving %(process_num)d for Processes. The INI reader has already
-// done this (strictly); for TOML this is the only pass.
-func (p *Program) expandNames(host string) {
-	ex := expander{vars: map[string]any{
+// processNames is Processes without the copies, for validation.
+func (p Program) processNames() []string {
+	ex := p.expander()
+	out := make([]string, 0, max(p.NumProcs, 1))
+	for i := range max(p.NumProcs, 1) {
+		ex.vars["process_num"] = p.NumProcsStart + i
+		name, _ := ex.expand(p.ProcessName)
+		out = append(out, name)
+	}
+	return out
+}
+
+// expander returns the lenient expander of the names every process of p
+// shares.
+func (p Program) expander() expander {
+	host, _ := os.Hostname()
+	return expander{vars: map[string]any{
 		"program_name":   p.Name,
 		"group_name":     p.Group,
 		"host_node_name": host,
 		"numprocs":       p.NumProcs,
 	}}
+}
+
+// expandNames substitutes the names that are the same for every process
+// of p, leaving %(process_num)d for Processes. The INI reader has already
+// done this (strictly); for TOML this is the only pass.
+func (p *Program) expandNames() {
+	ex := p.expander()
 	do := func(s *string) { *s, _ = ex.expand(*s) } // lenient: never fails
 	do(&p.ProcessName)
 	for i := range p.Command {
@@ -647,10 +626,9 @@ func (c *Config) finish(section func(name string) string, keyName func(string) s
 		}
 	}
 	fullNames := make(map[string]string)
-	host, _ := os.Hostname()
 	for i := range c.Programs {
 		p := &c.Programs[i]
-		p.expandNames(host)
+		p.expandNames()
 		if groupNames[p.Name] && !member[p.Name] {
 			return &Error{Pos: p.Source, Section: section(p.Name), Err: fmt.Errorf("a group is also named %q", p.Name)}
 		}
@@ -672,8 +650,8 @@ func (c *Config) finish(section func(name string) string, keyName func(string) s
 			}
 			return e
 		}
-		for _, pr := range p.Processes() {
-			full := pr.FullName()
+		for _, name := range p.processNames() {
+			full := Process{Name: name, Program: Program{Group: p.Group}}.FullName()
 			if other, dup := fullNames[full]; dup {
 				e := &Error{Pos: p.Source, Section: section(p.Name), Key: keyName("process_name"), Err: fmt.Errorf("process %q is also a process of program %q", full, other)}
 				if l := lineOf(p, "process_name"); l > 0 {

@@ -12,6 +12,43 @@
 //
 //	corral.toml:12: program "web": key "stop_signal": unknown signal "TERMX"
 //
+// Defaults, where the two formats differ they are shown TOML / INI:
+//
+//	TOML key            INI key                   default
+//	command             command                   (required)
+//	process_name        process_name              %(program_name)s; numprocs > 1: %(process_num)d / (required)
+//	numprocs            numprocs                  1
+//	numprocs_start      numprocs_start            0
+//	directory           directory                 inherit
+//	environment         environment               none
+//	user                user                      inherit
+//	umask               umask                     inherit
+//	autostart           autostart                 true
+//	restart             autorestart               on-failure / unexpected
+//	exit_codes          exitcodes                 [0]
+//	start_secs          startsecs                 1s
+//	start_retries       startretries              3
+//	backoff             -                         100ms, doubling, max 1m, reset after 10s
+//	fatal_retry         -                         0 (off)
+//	stop_signal         stopsignal                TERM
+//	stop_timeout        stopwaitsecs              10s
+//	stop_as_group       stopasgroup               true / false
+//	kill_as_group       killasgroup               true / stopasgroup
+//	priority            priority                  999
+//	stdout.file         stdout_logfile            AUTO
+//	stdout.max_bytes    stdout_logfile_maxbytes   50MB
+//	stdout.backups      stdout_logfile_backups    10
+//	stderr.redirect     redirect_stderr           false
+//	stderr.*            stderr_logfile*           as stdout
+//
+// In INI files every value may use %(ENV_X)s, %(here)s (the directory of
+// the file holding the section) and %(host_node_name)s, and program values
+// also %(program_name)s, %(group_name)s, %(numprocs)d and
+// %(process_num)d; a literal % is written %%. TOML files expand the
+// program names the same way but leave any other % alone. Relative log,
+// socket and state paths are relative to the configuration file's
+// directory.
+//
 // Settings that corral reads but does not act on (most supervisord keys of
 // event listeners, syslog or capture mode) are never dropped silently: each
 // one adds a line to [Config.Warnings].
