@@ -1,0 +1,400 @@
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/logs"
+	"github.com/corralhq/corral/monitor"
+	"github.com/corralhq/corral/store"
+)
+
+// Version is corral's version, reported by the API.
+var Version = "0.1.0-dev"
+
+// Errors that the API maps to 4xx statuses.
+var (
+	ErrNoSuchProcess = errors.New("no such process")
+	ErrNoSuchProgram = errors.New("no such program")
+	ErrProgramExists = errors.New("program already exists")
+	ErrBadRequest    = errors.New("bad request")
+	ErrShuttingDown  = errors.New("daemon is shutting down")
+)
+
+// Options configure a Daemon.
+type Options struct {
+	// Logger receives the daemon's log; nil means slog.Default().
+	Logger *slog.Logger
+	// Monitor options; Subreaper is forced on.
+	Monitor monitor.Options
+}
+
+// Daemon supervises the programs of one configuration.
+type Daemon struct {
+	log     *slog.Logger
+	mon     *monitor.Monitor
+	capture *logs.Capture
+	store   *store.Store
+	started time.Time
+	metrics *metrics
+	quit    chan struct{}
+	quitMu  sync.Once
+	pumpEnd chan struct{}
+
+	// mu guards the configuration below. Process state is the monitor's.
+	mu       sync.Mutex
+	cfg      *config.Config
+	programs map[string]*program // by program name
+	procs    map[string]*proc    // by full process name
+	closing  bool
+}
+
+type program struct {
+	cfg     config.Program
+	runtime bool // added through the API, persisted in the store
+	procs   []*proc
+}
+
+type proc struct {
+	name     string
+	program  *program
+	priority int
+	stdout   *logs.Stream
+	stderr   *logs.Stream // nil when redirected into stdout
+	logErr   string
+
+	mu      sync.Mutex
+	drained []<-chan struct{} // the latest spawn's pipes
+}
+
+// New opens the state store, the log capture and the monitor, re-reads the
+// programs added at run time, ends processes a crashed daemon left behind,
+// and registers every process. Nothing starts until Start.
+func New(cfg *config.Config, opts Options) (*Daemon, error) {
+	d := &Daemon{
+		log: opts.Logger, cfg: cfg, started: time.Now(),
+		programs: map[string]*program{}, procs: map[string]*proc{},
+		quit: make(chan struct{}), pumpEnd: make(chan struct{}),
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn("config: " + w)
+	}
+	var err error
+	if d.store, err = store.Open(cfg.Daemon.StateDir); err != nil {
+		return nil, err
+	}
+	d.capture, err = logs.New(logs.Options{Logger: d.log, OnDrop: d.onDrop})
+	if err != nil {
+		d.store.Close()
+		return nil, err
+	}
+	mopts := opts.Monitor
+	mopts.Subreaper = mopts.Backend == monitor.BackendReaper
+	mopts.Logger = d.log
+	if d.mon, err = monitor.New(mopts); err != nil {
+		d.capture.Close()
+		d.store.Close()
+		return nil, err
+	}
+	d.metrics = newMetrics(d)
+	d.reclaim()
+
+	for _, p := range cfg.Programs {
+		if err := d.addProgram(p, false); err != nil {
+			d.abort()
+			return nil, err
+		}
+	}
+	saved, err := d.store.Programs()
+	if err != nil {
+		d.abort()
+		return nil, err
+	}
+	for name, raw := range saved {
+		var p config.Program
+		if err := json.Unmarshal(raw, &p); err != nil {
+			d.log.Error("state: cannot read a program added at run time; skipped", "program", name, "err", err)
+			continue
+		}
+		if _, dup := d.programs[p.Name]; dup {
+			d.log.Warn("state: a program added at run time now exists in the config file; the file wins", "program", name)
+			continue
+		}
+		if err := d.addProgram(p, true); err != nil {
+			d.log.Error("state: cannot restore a program added at run time", "program", name, "err", err)
+		}
+	}
+	go d.pump()
+	return d, nil
+}
+
+func (d *Daemon) abort() {
+	_ = d.mon.Close()
+	d.capture.Close()
+	d.store.Close()
+}
+
+// Config returns the configuration the daemon runs.
+func (d *Daemon) Config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// Monitor returns the daemon's monitor (for event subscriptions).
+func (d *Daemon) Monitor() *monitor.Monitor { return d.mon }
+
+// Quit is closed when a client asks the daemon to shut down.
+func (d *Daemon) Quit() <-chan struct{} { return d.quit }
+
+// RequestShutdown asks the daemon's owner to shut it down (see Quit).
+func (d *Daemon) RequestShutdown() { d.quitMu.Do(func() { close(d.quit) }) }
+
+// addProgram registers a program's processes with the monitor. Caller holds
+// no lock (it takes d.mu).
+func (d *Daemon) addProgram(p config.Program, runtime bool) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return ErrShuttingDown
+	}
+	if _, ok := d.programs[p.Name]; ok {
+		return fmt.Errorf("%w: %q", ErrProgramExists, p.Name)
+	}
+	prog := &program{cfg: p, runtime: runtime}
+	for _, cp := range p.Processes() {
+		name := cp.FullName()
+		if _, ok := d.procs[name]; ok {
+			d.unregister(prog)
+			return fmt.Errorf("%w: process %q of program %q", ErrProgramExists, name, p.Name)
+		}
+		pr, err := d.register(prog, cp, name)
+		if err != nil {
+			d.unregister(prog)
+			return err
+		}
+		prog.procs = append(prog.procs, pr)
+	}
+	d.programs[p.Name] = prog
+	return nil
+}
+
+// register opens a process's log streams and adds it to the monitor.
+func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc, error) {
+	pr := &proc{name: name, program: prog, priority: cp.Program.Priority}
+	pr.stdout, pr.logErr = d.openStream(name, "stdout", cp.Program.Stdout)
+	if !cp.Program.Stderr.Redirect {
+		var errText string
+		pr.stderr, errText = d.openStream(name, "stderr", cp.Program.Stderr)
+		if pr.logErr == "" {
+			pr.logErr = errText
+		}
+	}
+	spec, err := Spec(cp, name, append(os.Environ(), d.cfg.Daemon.Environment...))
+	if err != nil {
+		pr.closeStreams()
+		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
+	}
+	spec.Stdio = pr.stdio
+	if err := d.mon.Add(spec); err != nil {
+		pr.closeStreams()
+		return nil, err
+	}
+	d.procs[name] = pr
+	return pr, nil
+}
+
+// openStream opens a log stream. A log file that cannot be opened is an
+// error the process carries (and the daemon logs), not a reason to refuse
+// running the program: its output is then discarded.
+func (d *Daemon) openStream(proc, stream string, ls config.LogSpec) (*logs.Stream, string) {
+	path := ls.File
+	if path == config.LogAuto {
+		// A stable name, unlike supervisord's random one, so a process's
+		// log is still there to read after a daemon restart.
+		path = filepath.Join(d.cfg.Daemon.LogDir, strings.ReplaceAll(proc, "/", "_")+"-"+stream+".log")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			d.log.Error("cannot create log directory", "program", proc, "dir", filepath.Dir(path), "err", err)
+		}
+	}
+	maxBytes, backups := ls.MaxBytes, ls.Backups
+	if maxBytes == 0 {
+		maxBytes = -1
+	}
+	if backups == 0 {
+		backups = -1
+	}
+	s, err := d.capture.OpenStream(logs.StreamConfig{Path: path, MaxBytes: maxBytes, Backups: backups})
+	if err == nil {
+		return s, ""
+	}
+	msg := fmt.Sprintf("%s log: %v", stream, err)
+	d.log.Error("cannot open log file; output will be discarded", "program", proc, "stream", stream, "err", err)
+	s, err = d.capture.OpenStream(logs.StreamConfig{})
+	if err != nil {
+		return nil, msg
+	}
+	return s, msg
+}
+
+// stdio is called by the monitor before each spawn.
+func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
+	if pr.stdout == nil {
+		return nil, nil, nil, nil
+	}
+	out, outDone, err := pr.stdout.NewPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	errw, drained := out, []<-chan struct{}{outDone}
+	if pr.stderr != nil {
+		w, errDone, err := pr.stderr.NewPipe()
+		if err != nil {
+			out.Close()
+			return nil, nil, nil, err
+		}
+		errw = w
+		drained = append(drained, errDone)
+	}
+	pr.mu.Lock()
+	pr.drained = drained
+	pr.mu.Unlock()
+	return nil, out, errw, nil
+}
+
+// awaitDrained waits (a bounded time) until the last spawn's output is stored,
+// so an exit is reported after the bytes written before it.
+func (pr *proc) awaitDrained(limit time.Duration) {
+	pr.mu.Lock()
+	chans := pr.drained
+	pr.mu.Unlock()
+	timeout := time.NewTimer(limit)
+	defer timeout.Stop()
+	for _, c := range chans {
+		select {
+		case <-c:
+		case <-timeout.C:
+			return // a grandchild still holds the pipe open
+		}
+	}
+}
+
+func (pr *proc) closeStreams() {
+	if pr.stdout != nil {
+		pr.stdout.Close()
+	}
+	if pr.stderr != nil {
+		pr.stderr.Close()
+	}
+}
+
+// unregister forgets a program's processes (already stopped) from the maps
+// and the monitor. Caller holds d.mu.
+func (d *Daemon) unregister(prog *program) {
+	for _, pr := range prog.procs {
+		if err := d.mon.Remove(pr.name); err != nil && !errors.Is(err, monitor.ErrNotFound) {
+			d.log.Error("remove from monitor", "program", pr.name, "err", err)
+		}
+		pr.closeStreams()
+		delete(d.procs, pr.name)
+	}
+	delete(d.programs, prog.cfg.Name)
+}
+
+// Start starts the autostart processes (and those a user left started),
+// lowest priority first, skipping those a user left stopped.
+func (d *Daemon) Start() {
+	desired, err := d.store.DesiredStates()
+	if err != nil {
+		d.log.Error("state: cannot read desired states", "err", err)
+	}
+	var names []string
+	d.mu.Lock()
+	for _, pr := range d.sortedProcs(false) {
+		want := pr.program.cfg.Autostart
+		switch desired[pr.name] {
+		case store.Started:
+			want = true
+		case store.Stopped:
+			want = false
+		}
+		if want {
+			names = append(names, pr.name)
+		}
+	}
+	d.mu.Unlock()
+	for _, n := range names {
+		if err := d.mon.Start(n); err != nil {
+			d.log.Warn("autostart failed", "program", n, "err", err)
+		}
+	}
+	d.log.Info("daemon started", "processes", len(d.procs), "autostarted", len(names))
+}
+
+// sortedProcs returns processes by priority (descending when reverse), then
+// name. Caller holds d.mu.
+func (d *Daemon) sortedProcs(reverse bool) []*proc {
+	out := make([]*proc, 0, len(d.procs))
+	for _, pr := range d.procs {
+		out = append(out, pr)
+	}
+	slices.SortFunc(out, func(a, b *proc) int {
+		c := cmp.Compare(a.priority, b.priority)
+		if reverse {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+		return cmp.Compare(a.name, b.name)
+	})
+	return out
+}
+
+// Shutdown stops every process, highest priority first (each priority tier
+// together, each process with its own grace period), then closes the monitor,
+// the log capture and the store.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.mu.Lock()
+	d.closing = true
+	tiers := map[int][]string{}
+	var prios []int
+	for _, pr := range d.sortedProcs(true) {
+		if _, ok := tiers[pr.priority]; !ok {
+			prios = append(prios, pr.priority)
+		}
+		tiers[pr.priority] = append(tiers[pr.priority], pr.name)
+	}
+	d.mu.Unlock()
+	for _, p := range prios {
+		if _, err := d.stopWait(ctx, tiers[p], false); err != nil && ctx.Err() != nil {
+			break
+		}
+	}
+	err := d.mon.Shutdown(ctx)
+	<-d.pumpEnd
+	d.capture.Close()
+	if e := d.store.ClearRunning(); e != nil {
+		d.log.Error("state: clear live processes", "err", e)
+	}
+	d.store.Close()
+	d.log.Info("daemon stopped")
+	return err
+}

@@ -1,0 +1,215 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/corralhq/corral/logs"
+	"github.com/corralhq/corral/monitor"
+	"github.com/corralhq/corral/store"
+)
+
+// pump follows the monitor's events on one goroutine: it logs them, counts
+// them for metrics and records live processes in the store, in batches so
+// 10,000 starts cost a handful of writes.
+func (d *Daemon) pump() {
+	defer close(d.pumpEnd)
+	sub, err := d.mon.Subscribe(1 << 16)
+	if err != nil {
+		return
+	}
+	defer sub.Close()
+	// A done context makes Next return only what is already queued.
+	drained, cancel := context.WithCancel(context.Background())
+	cancel()
+	for {
+		e, err := sub.Next(context.Background())
+		if err != nil {
+			return
+		}
+		batch := map[string]*store.Running{}
+		resync := false
+		for {
+			if e.Type == monitor.EventMissed {
+				resync = true
+				d.metrics.missed.Add(float64(e.Missed))
+				d.log.Warn("daemon fell behind the monitor's events; re-reading all processes", "missed", e.Missed)
+			} else {
+				d.onEvent(e, batch)
+			}
+			if len(batch) >= 4096 {
+				break
+			}
+			if e, err = sub.Next(drained); err != nil {
+				break
+			}
+		}
+		if resync {
+			d.resyncRunning()
+		}
+		for name, r := range batch {
+			if err := d.store.SetRunning(name, r); err != nil {
+				d.log.Error("state: cannot record live process", "program", name, "err", err)
+			}
+		}
+	}
+}
+
+func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running) {
+	switch e.Type {
+	case monitor.EventStarting:
+		batch[e.Name] = &store.Running{Pid: e.Pid, StartTicks: startTicks(e.Pid)}
+		d.log.Debug("process spawned", "program", e.Name, "pid", e.Pid)
+	case monitor.EventRunning:
+		d.log.Info("process running", "program", e.Name, "pid", e.Pid)
+	case monitor.EventExited:
+		batch[e.Name] = nil
+		d.mu.Lock()
+		pr := d.procs[e.Name]
+		d.mu.Unlock()
+		if pr != nil {
+			pr.awaitDrained(100 * time.Millisecond)
+		}
+		x := e.Exit
+		d.metrics.exit(e.Name, x)
+		level := d.log.Info
+		if !x.Expected {
+			level = d.log.Warn
+		}
+		if x.Signal != 0 {
+			level("process exited", "program", e.Name, "pid", x.Pid, "signal", x.Signal.String(), "expected", x.Expected, "state", e.State.String())
+		} else {
+			level("process exited", "program", e.Name, "pid", x.Pid, "code", x.Code, "expected", x.Expected, "state", e.State.String())
+		}
+	case monitor.EventBackoff:
+		d.log.Info("process backing off", "program", e.Name, "delay", e.Delay, "err", e.Err)
+	case monitor.EventFatal:
+		d.log.Error("process gave up (FATAL)", "program", e.Name, "err", e.Err)
+	case monitor.EventStopped:
+		d.log.Info("process stopped", "program", e.Name)
+	case monitor.EventOrphanReaped:
+		d.log.Debug("reaped an orphan", "pid", e.Pid)
+	case monitor.EventLost:
+		d.log.Error("lost track of a process", "program", e.Name, "pid", e.Pid, "err", e.Err)
+	}
+}
+
+// resyncRunning rewrites the store's live processes from a snapshot.
+func (d *Daemon) resyncRunning() {
+	infos, _, err := d.mon.Snapshot()
+	if err != nil {
+		return
+	}
+	if err := d.store.ClearRunning(); err != nil {
+		d.log.Error("state: resync", "err", err)
+		return
+	}
+	for _, i := range infos {
+		if i.Pid != 0 {
+			_ = d.store.SetRunning(i.Name, &store.Running{Pid: i.Pid, StartTicks: startTicks(i.Pid)})
+		}
+	}
+}
+
+func (d *Daemon) onDrop(e logs.DropEvent) {
+	if d.metrics == nil {
+		return
+	}
+	if e.Resumed {
+		d.log.Warn("log file writable again", "file", e.Path, "dropped_bytes", e.Dropped)
+	} else {
+		d.log.Error("log file not writable; dropping output", "file", e.Path, "err", e.Err)
+	}
+}
+
+// reclaim ends what a daemon that died without stopping left behind: each
+// recorded process's group members that are still alive and not younger
+// pids reused by someone else.
+func (d *Daemon) reclaim() {
+	left, err := d.store.RunningProcesses()
+	if err != nil || len(left) == 0 {
+		return
+	}
+	all := scanProc()
+	for name, r := range left {
+		for _, p := range all {
+			if p.pgrp == r.Pid && p.start >= r.StartTicks && p.pid != os.Getpid() {
+				d.log.Warn("killing a process left by a previous daemon", "program", name, "pid", p.pid)
+				_ = syscall.Kill(p.pid, syscall.SIGKILL)
+			}
+		}
+	}
+	if err := d.store.ClearRunning(); err != nil {
+		d.log.Error("state: clear live processes", "err", err)
+	}
+}
+
+type procEntry struct {
+	pid, pgrp int
+	start     uint64
+}
+
+func scanProc() []procEntry {
+	ents, _ := os.ReadDir("/proc")
+	var out []procEntry
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f := statFields(pid)
+		if len(f) < 20 {
+			continue
+		}
+		pgrp, _ := strconv.Atoi(f[2])
+		start, _ := strconv.ParseUint(f[19], 10, 64)
+		out = append(out, procEntry{pid: pid, pgrp: pgrp, start: start})
+	}
+	return out
+}
+
+// statFields returns /proc/PID/stat's fields after the command name: index 0
+// is the state (field 3), so field N is at N-3.
+func statFields(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
+}
+
+func startTicks(pid int) uint64 {
+	f := statFields(pid)
+	if len(f) < 20 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[19], 10, 64)
+	return n
+}
+
+func pidSelf() int     { return os.Getpid() }
+func goroutines() int { return runtime.NumGoroutine() }
+
+func threadCount() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,53 @@
+package daemon
+
+import (
+	"os"
+	"slices"
+	"syscall"
+
+	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/monitor"
+)
+
+// Spec maps one configured process to a monitor spec, without its output
+// (the caller sets Stdout/Stderr or Stdio). env is the base environment.
+func Spec(p config.Process, name string, env []string) (monitor.Spec, error) {
+	prog := p.Program
+	pol, err := monitor.ParseRestartPolicy(string(prog.Restart))
+	if err != nil {
+		return monitor.Spec{}, err
+	}
+	if pol.Kind == monitor.RestartOnFailure {
+		pol.MaxRetries = prog.RestartLimit
+	}
+	e := slices.Clone(env)
+	if e == nil {
+		e = os.Environ()
+	}
+	e = append(e, prog.Environment...)
+	s := monitor.Spec{
+		Name:         name,
+		Path:         prog.Command[0],
+		Args:         prog.Command,
+		Env:          e,
+		Dir:          prog.Directory,
+		User:         prog.User,
+		Umask:        prog.Umask,
+		Restart:      pol,
+		ExitCodes:    prog.ExitCodes,
+		MinUptime:    prog.StartPeriod,
+		StartRetries: prog.StartRetries,
+		Backoff: monitor.Backoff{
+			Initial: prog.Backoff.Initial, Factor: prog.Backoff.Factor,
+			Max: prog.Backoff.Max, ResetAfter: prog.Backoff.ResetAfter,
+		},
+		FatalRetry:  prog.FatalRetry,
+		StopSignal:  prog.StopSignal,
+		StopTimeout: prog.StopTimeout,
+		StopAsGroup: prog.StopAsGroup,
+		// A daemon killed with SIGKILL must not leave unsupervised copies:
+		// its children die with it, and the next daemon ends their groups.
+		DeathSignal: syscall.SIGKILL,
+	}
+	return s, nil
+}
