@@ -16,7 +16,6 @@ type metrics struct {
 	registry *prometheus.Registry
 	exits    *prometheus.CounterVec
 	missed   prometheus.Counter
-
 }
 
 var (

@@ -197,7 +197,7 @@ func startTicks(pid int) uint64 {
 	return n
 }
 
-func pidSelf() int     { return os.Getpid() }
+func pidSelf() int    { return os.Getpid() }
 func goroutines() int { return runtime.NumGoroutine() }
 
 func threadCount() int {
