@@ -56,6 +56,7 @@ type Capture struct {
 	cmds    []func()
 	closed  bool
 	streams map[*Stream]struct{}
+	files   map[string]*Stream // regular log files of open streams
 
 	// Owned by the loop goroutine.
 	pipes map[int32]*pipe
@@ -108,6 +109,7 @@ func New(opts Options) (*Capture, error) {
 		wakefd:  wakefd,
 		done:    make(chan struct{}),
 		streams: make(map[*Stream]struct{}),
+		files:   make(map[string]*Stream),
 		pipes:   make(map[int32]*pipe),
 		buf:     make([]byte, bufSize),
 	}
@@ -446,6 +448,9 @@ func (c *Capture) finalize(s *Stream) {
 	c.mu.Lock()
 	if c.streams != nil {
 		delete(c.streams, s)
+	}
+	if s.key != "" && c.files[s.key] == s {
+		delete(c.files, s.key)
 	}
 	c.mu.Unlock()
 	s.mu.Lock()

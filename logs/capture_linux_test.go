@@ -514,3 +514,52 @@ func TestAutoPathIsUniqueAndNamesTheProgram(t *testing.T) {
 		t.Fatalf("AutoPath = %q", a)
 	}
 }
+
+func TestSecondStreamOnAnOpenFileIsRefused(t *testing.T) {
+	c := newCapture(t, Options{})
+	path := filepath.Join(t.TempDir(), "app.log")
+	s := openStream(t, c, StreamConfig{Path: path})
+	if _, err := c.OpenStream(StreamConfig{Path: path}); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second OpenStream(%q): %v, want an error naming it", path, err)
+	}
+	s.Close()
+	run(t, openStream(t, c, StreamConfig{}), "true") // the close has been processed
+	again, err := c.OpenStream(StreamConfig{Path: path})
+	if err != nil {
+		t.Fatalf("OpenStream after the first stream closed: %v", err)
+	}
+	again.Close()
+}
+
+// A FIFO whose reader does not keep up must not block the program nor the
+// capture: what does not fit is dropped and counted.
+func TestFullFIFODropsInsteadOfBlocking(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCapture(t, Options{})
+	if _, err := c.OpenStream(StreamConfig{Path: fifo}); !errors.Is(err, syscall.ENXIO) {
+		t.Fatalf("OpenStream on a FIFO without reader: %v, want ENXIO", err)
+	}
+	reader, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	s := openStream(t, c, StreamConfig{Path: fifo, MaxBytes: 10})
+
+	run(t, s, "echo hello through a fifo")
+	buf := make([]byte, 100)
+	if n, err := reader.Read(buf); err != nil || string(buf[:n]) != "hello through a fifo\n" {
+		t.Fatalf("FIFO reader got %q, %v", buf[:n], err)
+	}
+	run(t, s, "head -c 1000000 /dev/zero") // nobody reads: at most 64 KiB fit
+	st := s.Stats()
+	if st.Read != 21+1000000 || st.Dropped == 0 || st.Written+st.Dropped != st.Read {
+		t.Fatalf("stats %+v, want every byte read, the excess dropped", st)
+	}
+	if _, err := s.Follow(0); err != ErrNotReadable {
+		t.Fatalf("Follow on a FIFO: %v, want ErrNotReadable", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,6 +15,9 @@ import (
 
 func newCapture(t testing.TB, opts Options) *Capture {
 	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -62,8 +62,9 @@ type StreamStats struct {
 type Stream struct {
 	c        *Capture
 	path     string
-	maxBytes int64 // <= 0: never rotate
-	backups  int   // 0: none kept
+	key      string // absolute path of a regular file, in Capture.files
+	maxBytes int64  // <= 0: never rotate
+	backups  int    // 0: none kept
 	regular  bool
 
 	read, written, dropped, end atomic.Int64
@@ -95,7 +96,10 @@ type Stream struct {
 // OpenStream opens (creating it if needed) the log file cfg.Path for
 // appending. Bytes already in the file and in its backups are kept and
 // readable. The error names the path; a caller that still wants to run the
-// program can open a discarding stream (empty Path) instead.
+// program can open a discarding stream (empty Path) instead. A regular file
+// can belong to one open stream at a time (until that stream is closed and
+// its pipes are done): to send several programs or stdout and stderr to one
+// file, give them pipes of the same stream.
 func (c *Capture) OpenStream(cfg StreamConfig) (*Stream, error) {
 	s := &Stream{
 		c:        c,
@@ -121,18 +125,32 @@ func (c *Capture) OpenStream(cfg StreamConfig) (*Stream, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	fail := func(err error) (*Stream, error) {
 		if s.fd >= 0 {
 			unix.Close(s.fd)
 		}
-		return nil, ErrClosed
+		return nil, err
+	}
+	if c.closed {
+		return fail(ErrClosed)
+	}
+	if s.regular {
+		// Two streams writing one file would overwrite each other's bytes.
+		s.key, _ = filepath.Abs(s.path)
+		if _, busy := c.files[s.key]; busy {
+			return fail(fmt.Errorf("logs: %q is already the log file of an open stream; feed several pipes into one stream instead", s.path))
+		}
+		c.files[s.key] = s
 	}
 	c.streams[s] = struct{}{}
 	return s, nil
 }
 
 func (s *Stream) open() error {
-	fd, err := unix.Open(s.path, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOCTTY, 0o644)
+	// O_NONBLOCK: a FIFO with no reader is an error (ENXIO), not a hang, and
+	// a full FIFO or pipe drops bytes rather than block the capture. It has
+	// no effect on regular files.
+	fd, err := unix.Open(s.path, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0o644)
 	if err != nil {
 		return fmt.Errorf("logs: %w", &os.PathError{Op: "open", Path: s.path, Err: err})
 	}
