@@ -252,6 +252,9 @@ func TestTailAndReadAtSpanBackups(t *testing.T) {
 	if err != nil || from != 1000 || !bytes.Equal(tail, data[1000:]) {
 		t.Fatalf("Tail(1MiB) = %d bytes from %d, %v; want everything kept", len(tail), from, err)
 	}
+	if tail, from, err := s.Tail(-1); err != nil || from != 4500 || len(tail) != 0 {
+		t.Fatalf("Tail(-1) = %d bytes from %d, %v; want none from the end", len(tail), from, err)
+	}
 	p := make([]byte, 1200)
 	if n, err := s.ReadAt(p, 1900); err != nil || !bytes.Equal(p[:n], data[1900:3100]) {
 		t.Fatalf("ReadAt(1900) = %d, %v", n, err)

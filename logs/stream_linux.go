@@ -410,6 +410,9 @@ func (s *Stream) locate(pos int64, have *segment) (seg segment, f *os.File, ok b
 // the oldest byte kept. supervisord's readLog offsets into the current file
 // are positions relative to Stats().FileStart.
 func (s *Stream) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("logs: read %s at negative position %d", s.path, off)
+	}
 	var r reader
 	defer r.close()
 	done := 0
@@ -429,6 +432,7 @@ func (s *Stream) ReadAt(p []byte, off int64) (int, error) {
 // Tail returns the last n bytes kept (fewer if fewer are kept), read across
 // rotated files, and the position of the first of them.
 func (s *Stream) Tail(n int64) ([]byte, int64, error) {
+	n = max(n, 0)
 	for {
 		st := s.Stats()
 		from := max(st.Start, st.End-n)
