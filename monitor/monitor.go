@@ -537,11 +537,7 @@ func (l *loop) finish() {
 		l.pidfds.close()
 	}
 	l.devnull.Close()
-	for s := range l.subs {
-		s.mu.Lock()
-		s.closed = len(s.q) == 0 && s.n == 0
-		s.mu.Unlock()
-	}
+	// Subscribers read what is queued, then Next returns ErrClosed.
 }
 
 func (l *loop) idle() bool {
