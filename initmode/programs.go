@@ -1,0 +1,286 @@
+package initmode
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/monitor"
+)
+
+// proc is one process to supervise in --config mode.
+type proc struct {
+	spec     monitor.Spec
+	priority int
+	exitOn   bool
+}
+
+// specOf maps one configured process onto a monitor spec. Output goes to
+// init's own stdout and stderr: log file settings are ignored.
+//
+// This mapping is small on purpose; the daemon has the full one.
+func specOf(p config.Process, base []string, o Options) (monitor.Spec, error) {
+	g := p.Program
+	restart, err := monitor.ParseRestartPolicy(string(g.Restart))
+	if err != nil {
+		return monitor.Spec{}, fmt.Errorf("program %q: %w", g.Name, err)
+	}
+	restart.MaxRetries = g.RestartLimit
+	return monitor.Spec{
+		Name:         p.FullName(),
+		Path:         g.Command[0],
+		Args:         g.Command,
+		Env:          append(slices.Clone(base), g.Environment...),
+		Dir:          g.Directory,
+		User:         g.User,
+		Umask:        g.Umask,
+		Stdout:       o.Stdout,
+		Stderr:       o.Stderr,
+		Restart:      restart,
+		ExitCodes:    g.ExitCodes,
+		MinUptime:    g.StartPeriod,
+		StartRetries: g.StartRetries,
+		Backoff: monitor.Backoff{
+			Initial: g.Backoff.Initial, Factor: g.Backoff.Factor,
+			Max: g.Backoff.Max, ResetAfter: g.Backoff.ResetAfter,
+		},
+		FatalRetry:  g.FatalRetry,
+		StopSignal:  g.StopSignal,
+		StopTimeout: g.StopTimeout,
+		StopAsGroup: g.StopAsGroup,
+	}, nil
+}
+
+// plan turns a configuration into the processes to run, in ascending
+// priority (then name), and checks that every --exit-on name matches one.
+func plan(cfg *config.Config, exitOn []string, o Options) ([]proc, error) {
+	base := append(os.Environ(), cfg.Daemon.Environment...)
+	var out []proc
+	matched := map[string]bool{}
+	for _, g := range cfg.Programs {
+		if !g.Autostart {
+			o.Logger.Warn("program has autostart=false: not started in init mode", "program", g.Name)
+			continue
+		}
+		for _, p := range g.Processes() {
+			spec, err := specOf(p, base, o)
+			if err != nil {
+				return nil, err
+			}
+			pr := proc{spec: spec, priority: g.Priority}
+			for _, n := range exitOn {
+				if n == g.Name || n == p.Name || n == p.FullName() {
+					pr.exitOn, matched[n] = true, true
+				}
+			}
+			out = append(out, pr)
+		}
+	}
+	for _, n := range exitOn {
+		if !matched[n] {
+			return nil, fmt.Errorf("--exit-on %q: no program or process of that name is started", n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no program to start", cfg.File)
+	}
+	slices.SortStableFunc(out, func(a, b proc) int {
+		if a.priority != b.priority {
+			return a.priority - b.priority
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// ended reports whether a process will not run again by itself.
+func ended(info monitor.ProcessInfo) bool {
+	switch info.State {
+	case monitor.StateExited, monitor.StateStopped:
+		return true
+	case monitor.StateFatal:
+		return info.Spec.FatalRetry <= 0
+	}
+	return false
+}
+
+// fatalCode is init's code for a program gone FATAL: its last exit code
+// when it ran (never 0: FATAL is a failure), 127 when it never could.
+func fatalCode(last *monitor.ExitInfo) int {
+	if last == nil {
+		return 127
+	}
+	if c := ExitCode(last); c != 0 {
+		return c
+	}
+	return 1
+}
+
+func runPrograms(o Options) int {
+	log := o.Logger
+	cfg, err := config.Load(o.Config)
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	procs, err := plan(cfg, o.ExitOn, o)
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
+		return 1
+	}
+	sigs := notifySignals()
+	defer signal.Stop(sigs)
+	m, sub, err := newMonitor(o)
+	if err != nil {
+		log.Error("start monitor", "err", err)
+		return 1
+	}
+	done := make(chan struct{})
+	defer close(done)
+	evs := events(sub, done)
+
+	byName := map[string]proc{}
+	for _, p := range procs {
+		byName[p.spec.Name] = p
+		if err := m.Add(p.spec); err != nil {
+			log.Error("add process", "program", p.spec.Name, "err", err)
+			_ = m.Close()
+			return 1
+		}
+	}
+	for _, p := range procs {
+		// A spawn error shows as a FATAL event, handled below.
+		_ = m.Start(p.spec.Name)
+	}
+
+	lastExit := map[string]*monitor.ExitInfo{} // since the last spawn
+	code, stopping := -1, false
+	// check decides, after an exit or a FATAL, whether init ends.
+	check := func(name string) {
+		if stopping {
+			return
+		}
+		if p, ok := byName[name]; ok && p.exitOn {
+			info, err := m.Process(name) // after the loop's restart decision
+			if err == nil && info.State == monitor.StateExited {
+				log.Info("exit-on process exited; stopping the others", "program", name)
+				code, stopping = ExitCode(info.LastExit), true
+				return
+			}
+			if err == nil && info.State == monitor.StateFatal {
+				log.Warn("exit-on process is FATAL; stopping the others", "program", name, "err", info.Err)
+				code, stopping = fatalCode(lastExit[name]), true
+				return
+			}
+		}
+		list, _, err := m.Snapshot()
+		if err != nil {
+			return
+		}
+		fatal := false
+		for _, info := range list {
+			if !ended(info) {
+				return
+			}
+			fatal = fatal || info.State == monitor.StateFatal
+		}
+		code, stopping = 0, true
+		if fatal {
+			code = 1
+		}
+	}
+
+	for !stopping {
+		select {
+		case s := <-sigs:
+			sig := s.(syscall.Signal)
+			switch {
+			case sig == syscall.SIGTERM || sig == syscall.SIGINT || sig == syscall.SIGQUIT:
+				log.Info("stopping every program", "signal", sig)
+				code, stopping = 0, true
+			case dropped(sig):
+			default:
+				for _, p := range procs {
+					_ = m.Signal(p.spec.Name, sig)
+				}
+			}
+		case e, ok := <-evs:
+			if !ok {
+				return 1
+			}
+			switch e.Type {
+			case monitor.EventStarting:
+				delete(lastExit, e.Name)
+			case monitor.EventExited:
+				lastExit[e.Name] = e.Exit
+				check(e.Name)
+			case monitor.EventFatal:
+				check(e.Name)
+			case monitor.EventMissed:
+				for _, p := range procs {
+					check(p.spec.Name)
+				}
+			case monitor.EventOrphanReaped:
+				if o.WarnOnReap {
+					log.Warn("reaped zombie", "pid", e.Pid, "code", e.Exit.Code, "signal", e.Exit.Signal)
+				}
+			}
+		}
+	}
+
+	// Stop in descending priority, one priority at a time; a second
+	// SIGTERM, SIGINT or SIGQUIT cuts the grace periods short.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		evs := evs
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGQUIT {
+					log.Warn("second stop signal: killing every process group", "signal", s)
+					cancel()
+					return
+				}
+			case _, ok := <-evs: // keep the queue moving; the state is read below
+				if !ok {
+					evs = nil
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	stopAll(ctx, m, procs)
+	_ = m.Shutdown(ctx)
+	sub.Close()
+	return code
+}
+
+// stopAll stops every process, highest priority number first; the
+// processes of one priority stop together.
+func stopAll(ctx context.Context, m *monitor.Monitor, procs []proc) {
+	for i := len(procs); i > 0; {
+		j := i - 1
+		for j > 0 && procs[j-1].priority == procs[i-1].priority {
+			j--
+		}
+		level := procs[j:i]
+		for _, p := range level {
+			_ = m.Stop(p.spec.Name)
+		}
+		for _, p := range level {
+			if err := m.StopWait(ctx, p.spec.Name); err != nil && ctx.Err() != nil {
+				return
+			}
+		}
+		i = j
+	}
+}
