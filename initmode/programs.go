@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/daemon"
 	"github.com/corralhq/corral/monitor"
 )
 
@@ -19,40 +20,16 @@ type proc struct {
 	exitOn   bool
 }
 
-// specOf maps one configured process onto a monitor spec. Output goes to
-// init's own stdout and stderr: log file settings are ignored.
-//
-// This mapping is small on purpose; the daemon has the full one.
+// specOf maps one configured process onto a monitor spec with the daemon's
+// mapping. Output goes to init's own stdout and stderr: log file settings are
+// ignored.
 func specOf(p config.Process, base []string, o Options) (monitor.Spec, error) {
-	g := p.Program
-	restart, err := monitor.ParseRestartPolicy(string(g.Restart))
+	spec, err := daemon.Spec(p, p.FullName(), base)
 	if err != nil {
-		return monitor.Spec{}, fmt.Errorf("program %q: %w", g.Name, err)
+		return monitor.Spec{}, fmt.Errorf("program %q: %w", p.Program.Name, err)
 	}
-	restart.MaxRetries = g.RestartLimit
-	return monitor.Spec{
-		Name:         p.FullName(),
-		Path:         g.Command[0],
-		Args:         g.Command,
-		Env:          append(slices.Clone(base), g.Environment...),
-		Dir:          g.Directory,
-		User:         g.User,
-		Umask:        g.Umask,
-		Stdout:       o.Stdout,
-		Stderr:       o.Stderr,
-		Restart:      restart,
-		ExitCodes:    g.ExitCodes,
-		MinUptime:    g.StartPeriod,
-		StartRetries: g.StartRetries,
-		Backoff: monitor.Backoff{
-			Initial: g.Backoff.Initial, Factor: g.Backoff.Factor,
-			Max: g.Backoff.Max, ResetAfter: g.Backoff.ResetAfter,
-		},
-		FatalRetry:  g.FatalRetry,
-		StopSignal:  g.StopSignal,
-		StopTimeout: g.StopTimeout,
-		StopAsGroup: g.StopAsGroup,
-	}, nil
+	spec.Stdout, spec.Stderr = o.Stdout, o.Stderr
+	return spec, nil
 }
 
 // plan turns a configuration into the processes to run, in ascending
