@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/corralhq/corral/api"
+	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/daemon"
+)
+
+func init() { register(newDaemonCmd) }
+
+// defaultConfig is read by `corral daemon` without --config when it exists.
+const defaultConfig = "/etc/corral/corral.toml"
+
+func newDaemonCmd() *cobra.Command {
+	var cfgFile, socket, stateDir string
+	cmd := &cobra.Command{
+		Use:   "daemon [--config FILE] [--socket PATH] [--state-dir DIR]",
+		Short: "Run the supervisor in the foreground",
+		Long: `Run the supervisor in the foreground, logging to standard error (or the
+configured logfile).
+
+The daemon starts the autostart programs in priority order and serves the
+API on a unix socket. Signals:
+
+  SIGTERM, SIGINT  stop every program (highest priority first, each with its
+                   stop_timeout), then exit 0
+  SIGHUP           reload the configuration file and apply the difference
+
+Without --config, ` + defaultConfig + ` is read when it exists; otherwise the
+daemon starts with no programs (add some with "corral add").
+
+The socket is the configured [daemon] socket, or the [unix_http_server] file
+of a supervisord configuration, so corral and supervisorctl share it.`,
+		Args: argsUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDaemon(cmd.Context(), cfgFile, socket, stateDir, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&cfgFile, "config", "c", "", "configuration `FILE` (TOML, or supervisord INI)")
+	f.StringVar(&socket, "socket", "", "API unix socket `PATH` (overrides the configuration)")
+	f.StringVar(&stateDir, "state-dir", "", "state `DIR` (overrides the configuration)")
+	return cmd
+}
+
+func loadConfig(file string) (*config.Config, error) {
+	if file == "" {
+		if _, err := os.Stat(defaultConfig); err != nil {
+			return &config.Config{Daemon: config.DefaultDaemon()}, nil
+		}
+		file = defaultConfig
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(abs)
+}
+
+func newLogger(cfg config.Daemon, stderr io.Writer) (*slog.Logger, io.Closer, error) {
+	var level slog.Level
+	if cfg.LogLevel != "" {
+		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+			return nil, nil, fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
+		}
+	}
+	w := stderr
+	var closer io.Closer = io.NopCloser(nil)
+	if cfg.Logfile != "" {
+		f, err := os.OpenFile(cfg.Logfile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("daemon logfile: %w", err)
+		}
+		w, closer = f, f
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closer, nil
+}
+
+func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr io.Writer) error {
+	cfg, err := loadConfig(cfgFile)
+	if err != nil {
+		return err
+	}
+	if stateDir != "" {
+		cfg.Daemon.StateDir = stateDir
+	}
+	sock := socketSpec{path: cfg.Daemon.Socket, mode: cfg.Daemon.SocketMode, group: cfg.Daemon.SocketGroup}
+	if u := cfg.UnixHTTP; u != nil {
+		// supervisorctl reads the same section, so both talk to one socket.
+		sock.path, sock.mode = u.File, u.Chmod
+		if _, g, ok := strings.Cut(u.Chown, ":"); ok {
+			sock.group = g
+		}
+	}
+	if socketFlag != "" {
+		sock.path = socketFlag
+	}
+	log, logCloser, err := newLogger(cfg.Daemon, stderr)
+	if err != nil {
+		return err
+	}
+	defer logCloser.Close()
+
+	// The socket comes first: a second daemon must fail before it touches
+	// the state of the running one.
+	ln, err := sock.listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	d, err := daemon.New(cfg, daemon.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	if cfg.Daemon.Pidfile != "" {
+		if err := os.WriteFile(cfg.Daemon.Pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			log.Error("cannot write pidfile", "file", cfg.Daemon.Pidfile, "err", err)
+		} else {
+			defer os.Remove(cfg.Daemon.Pidfile)
+		}
+	}
+
+	srv := &http.Server{Handler: newServeMux(d), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "socket", sock.path, "config", cfg.File, "pid", os.Getpid())
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	d.Start()
+
+	var reason string
+loop:
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(ctx, d, log)
+				continue
+			}
+			reason = "signal " + sig.String()
+			break loop
+		case <-d.Quit():
+			reason = "shutdown requested through the API"
+			break loop
+		case err := <-served:
+			log.Error("API server stopped; shutting down", "err", err)
+			reason = "API server failure"
+			break loop
+		case <-ctx.Done():
+			reason = "context done"
+			break loop
+		}
+	}
+	log.Info("shutting down", "reason", reason)
+	// A second SIGTERM or SIGINT skips the remaining grace periods.
+	sctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for sig := range sigs {
+			if sig != syscall.SIGHUP {
+				log.Warn("second signal: killing what is left", "signal", sig.String())
+				cancel()
+				return
+			}
+		}
+	}()
+	err = d.Shutdown(sctx)
+	// Event streams and log followers ended with the monitor and the
+	// streams; Close drops what is left.
+	_ = srv.Close()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func reload(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
+	log.Info("SIGHUP: reloading the configuration")
+	df, err := d.Reload(ctx)
+	if err != nil {
+		log.Error("reload failed; the running configuration is unchanged", "err", err)
+		return
+	}
+	log.Info("reload applied", "added", df.Added, "changed", df.Changed, "removed", df.Removed)
+}
+
+// newServeMux routes the daemon's socket.
+func newServeMux(d *daemon.Daemon) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api.Handler(d))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry(), promhttp.HandlerOpts{}))
+	// HOOK: supervisord compatibility. Mount the XML-RPC endpoint here, so
+	// supervisorctl works on the same socket:
+	//
+	//	h := supervisorrpc.Handler(d)
+	//	mux.Handle("/RPC2", h)
+	//	mux.Handle("/logtail/", h)
+	//
+	// TODO(supervisorrpc): mount supervisorrpc.Handler(d *daemon.Daemon)
+	// http.Handler once that package exports it.
+	return mux
+}
+
+// socketSpec is the API socket to create.
+type socketSpec struct {
+	path  string
+	mode  os.FileMode
+	group string
+}
+
+// listen creates the unix socket: its directory when missing (0700, or 0750
+// with a group), the socket itself with its mode set before anyone can
+// connect (0600, or 0660 with a group). A socket left by a dead daemon is
+// replaced; one a live daemon answers on is an error.
+func (s socketSpec) listen() (net.Listener, error) {
+	if s.path == "" {
+		return nil, errors.New("no socket path: set [daemon] socket or --socket")
+	}
+	gid := -1
+	if s.group != "" {
+		g, err := user.LookupGroup(s.group)
+		if err != nil {
+			return nil, fmt.Errorf("socket group %q: %w", s.group, err)
+		}
+		if gid, err = strconv.Atoi(g.Gid); err != nil {
+			return nil, fmt.Errorf("socket group %q: gid %q: %w", s.group, g.Gid, err)
+		}
+	}
+	mode := s.mode
+	if mode == 0 || (gid >= 0 && mode == 0o600) {
+		mode = 0o600
+		if gid >= 0 {
+			mode = 0o660
+		}
+	}
+	dir := filepath.Dir(s.path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		dmode := os.FileMode(0o700)
+		if gid >= 0 {
+			dmode = 0o750
+		}
+		if err := os.MkdirAll(dir, dmode); err != nil {
+			return nil, fmt.Errorf("socket directory: %w", err)
+		}
+		if err := os.Chmod(dir, dmode); err != nil {
+			return nil, fmt.Errorf("socket directory: %w", err)
+		}
+		if gid >= 0 {
+			if err := os.Chown(dir, -1, gid); err != nil {
+				return nil, fmt.Errorf("socket directory: %w", err)
+			}
+		}
+	}
+	if err := s.clearStale(); err != nil {
+		return nil, err
+	}
+	// Nothing else runs yet, so the process-wide umask is ours to change
+	// for the bind.
+	old := syscall.Umask(int(0o777 &^ mode))
+	ln, err := net.Listen("unix", s.path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", s.path, err)
+	}
+	if err := os.Chmod(s.path, mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("socket %s: %w", s.path, err)
+	}
+	if gid >= 0 {
+		if err := os.Chown(s.path, -1, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("socket %s: %w", s.path, err)
+		}
+	}
+	return ln, nil
+}
+
+func (s socketSpec) clearStale() error {
+	fi, err := os.Lstat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("socket %s: %w", s.path, err)
+	}
+	if fi.Mode()&fs.ModeSocket == 0 {
+		return fmt.Errorf("socket %s: exists and is not a socket", s.path)
+	}
+	conn, err := net.DialTimeout("unix", s.path, 5*time.Second)
+	if err == nil {
+		conn.Close()
+		return fmt.Errorf("a daemon is already running at %s", s.path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("socket %s: %w", s.path, err)
+	}
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove stale socket %s: %w", s.path, err)
+	}
+	return nil
+}
