@@ -126,7 +126,7 @@ and validation.`,
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%s: added\n", name)
-		return printResults(cmd.OutOrStdout(), "start", results, err)
+		return printResults(cmd.OutOrStdout(), "start", nil, results, err)
 	}
 	return cmd
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -152,30 +154,39 @@ each process is ` + map[string]string{"start": "RUNNING (or failed to start)", "
 		case "restart":
 			results, err = c.Restart(cmd.Context(), args, !noWait)
 		}
-		return printResults(cmd.OutOrStdout(), action, results, err)
+		return printResults(cmd.OutOrStdout(), action, args, results, err)
 	}
 	return cmd
 }
 
 // printResults prints one line per process and turns failures into exit
-// code 1 with one summary line.
-func printResults(w io.Writer, action string, results []daemon.Result, err error) error {
+// code 1 with one summary line. A process that a group or "all" designates
+// and that is already in the asked state (already started, not running) is
+// not a failure, as in supervisorctl; a process named explicitly is.
+func printResults(w io.Writer, action string, targets []string, results []daemon.Result, err error) error {
 	failed := 0
 	for _, r := range results {
-		if r.Error != "" {
+		switch {
+		case r.Error == "":
+			fmt.Fprintf(w, "%s: %s\n", r.Name, actionPast[action])
+		case (r.Code == "already_started" || r.Code == "not_running") && !slices.Contains(targets, r.Name):
+			fmt.Fprintf(w, "%s: %s\n", r.Name, strings.ReplaceAll(r.Code, "_", " "))
+		default:
 			failed++
 			fmt.Fprintf(w, "%s: ERROR (%s)\n", r.Name, r.Error)
-		} else {
-			fmt.Fprintf(w, "%s: %s\n", r.Name, actionPast[action])
 		}
 	}
 	if err == nil {
 		return nil
 	}
+	var ce *client.Error
+	if !errors.As(err, &ce) || len(ce.Results) == 0 {
+		return err
+	}
 	if failed > 0 {
 		return fmt.Errorf("%s failed for %d of %d processes", action, failed, len(results))
 	}
-	return err
+	return nil
 }
 
 func newSignalCmd() *cobra.Command {
@@ -193,7 +204,7 @@ func newSignalCmd() *cobra.Command {
 		c := dial()
 		defer c.Close()
 		results, err := c.Signal(cmd.Context(), args[0], args[1:])
-		return printResults(cmd.OutOrStdout(), "signal", results, err)
+		return printResults(cmd.OutOrStdout(), "signal", args[1:], results, err)
 	}
 	return cmd
 }
