@@ -87,7 +87,8 @@ func tailWindow(size, offset, length int64) (from, n int64, overflow bool) {
 		}
 		offset = size - length
 	}
-	return max(offset, 0), max(length, 0), overflow
+	from = max(offset, 0)
+	return from, max(min(length, size-from), 0), overflow
 }
 
 // readCurrent reads n bytes at offset off of the stream's current file.
