@@ -138,7 +138,12 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			d.log.Error("state: cannot restore a program added at run time", "program", name, "err", err)
 		}
 	}
-	go d.pump()
+	sub, err := d.mon.Subscribe(1 << 16)
+	if err != nil {
+		d.abort()
+		return nil, err
+	}
+	go d.pump(sub)
 	return d, nil
 }
 

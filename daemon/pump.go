@@ -16,13 +16,11 @@ import (
 
 // pump follows the monitor's events on one goroutine: it logs them, counts
 // them for metrics and records live processes in the store, in batches so
-// 10,000 starts cost a handful of writes.
-func (d *Daemon) pump() {
+// 10,000 starts cost a handful of writes. New subscribes before any process
+// can start, so the pump sees every spawn (a spawn it missed would not be
+// recorded, and a daemon killed with SIGKILL would leave it unreclaimed).
+func (d *Daemon) pump(sub *monitor.Subscription) {
 	defer close(d.pumpEnd)
-	sub, err := d.mon.Subscribe(1 << 16)
-	if err != nil {
-		return
-	}
 	defer sub.Close()
 	// A done context makes Next return only what is already queued.
 	drained, cancel := context.WithCancel(context.Background())
