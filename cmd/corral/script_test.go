@@ -46,7 +46,8 @@ func TestMain(m *testing.M) {
 //
 //	waitfor STATE NAME...     poll corral status until each process is in STATE
 //	pid NAME VAR              set $VAR to the process's pid
-//	countproc TEXT N          poll until exactly N processes of this script have TEXT in their argv
+//	countproc PREFIX N        poll until exactly N processes of this script have an argv
+//	                          (joined by spaces) that starts with PREFIX
 //	expectout REGEXP CMD... [--then TRIGGER...]
 //	                          run CMD until its stdout matches REGEXP (running
 //	                          TRIGGER again each time nothing matched yet), then
@@ -150,7 +151,7 @@ func scriptProcs(work string) map[int]string {
 
 func cmdCountProc(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: countproc TEXT N")
+		ts.Fatalf("usage: countproc PREFIX N")
 	}
 	want, err := strconv.Atoi(args[1])
 	if err != nil {
@@ -161,7 +162,7 @@ func cmdCountProc(ts *testscript.TestScript, neg bool, args []string) {
 	for time.Now().Before(deadline) {
 		found = found[:0]
 		for pid, argv := range scriptProcs(ts.Getenv("WORK")) {
-			if strings.Contains(argv, args[0]) {
+			if strings.HasPrefix(argv, args[0]) {
 				found = append(found, fmt.Sprintf("%d:%q", pid, argv))
 			}
 		}
@@ -171,7 +172,7 @@ func cmdCountProc(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	slices.Sort(found)
-	ts.Fatalf("want %d processes with %q in their argv, have %d: %v", want, args[0], len(found), found)
+	ts.Fatalf("want %d processes whose argv starts with %q, have %d: %v", want, args[0], len(found), found)
 }
 
 // reapScript kills every process left by the script in work and waits until
