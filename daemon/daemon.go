@@ -50,6 +50,7 @@ type Daemon struct {
 	metrics *metrics
 	quit    chan struct{}
 	quitMu  sync.Once
+	baseEnv []string // the daemon's environment plus [daemon] environment, shared
 	pumpEnd chan struct{}
 
 	// mu guards the configuration below. Process state is the monitor's.
@@ -90,6 +91,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if d.log == nil {
 		d.log = slog.Default()
 	}
+	d.baseEnv = slices.Clip(append(os.Environ(), cfg.Daemon.Environment...))
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config: " + w)
 	}
@@ -212,7 +214,7 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 			pr.logErr = errText
 		}
 	}
-	spec, err := Spec(cp, name, append(os.Environ(), d.cfg.Daemon.Environment...))
+	spec, err := Spec(cp, name, d.baseEnv)
 	if err != nil {
 		pr.closeStreams()
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)

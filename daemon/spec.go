@@ -20,11 +20,14 @@ func Spec(p config.Process, name string, env []string) (monitor.Spec, error) {
 	if pol.Kind == monitor.RestartOnFailure {
 		pol.MaxRetries = prog.RestartLimit
 	}
-	e := slices.Clone(env)
+	e := env
 	if e == nil {
 		e = os.Environ()
 	}
-	e = append(e, prog.Environment...)
+	if len(prog.Environment) > 0 {
+		// Clip: the base is shared by every process and must not be written.
+		e = append(slices.Clip(e), prog.Environment...)
+	}
 	s := monitor.Spec{
 		Name:         name,
 		Path:         prog.Command[0],

@@ -126,7 +126,7 @@ type Subscription struct {
 	notify chan struct{} // capacity 1: "the queue is not empty"
 
 	mu     sync.Mutex // guards the queue only; never held across a send
-	q      []Event    // ring buffer
+	q      []Event    // ring buffer, grown on demand up to size+1
 	head   int
 	n      int
 	size   int // events allowed; one more slot is kept for the marker
@@ -137,7 +137,24 @@ func newSubscription(m *Monitor, size int) *Subscription {
 	if size <= 0 {
 		size = 1024
 	}
-	return &Subscription{m: m, notify: make(chan struct{}, 1), q: make([]Event, size+1), size: size}
+	// The ring starts small and grows up to size+1 (one slot for the
+	// marker), so an idle subscriber with a large bound costs little.
+	return &Subscription{m: m, notify: make(chan struct{}, 1), q: make([]Event, min(size+1, 16)), size: size}
+}
+
+// slot returns the ring index of the i-th queued event.
+func (s *Subscription) slot(i int) int { return (s.head + i) % len(s.q) }
+
+// grow makes room for one more event while the ring is below its bound.
+func (s *Subscription) grow() {
+	if s.n < len(s.q) || len(s.q) >= s.size+1 {
+		return
+	}
+	q := make([]Event, min(2*len(s.q), s.size+1))
+	for i := range s.n {
+		q[i] = s.q[s.slot(i)]
+	}
+	s.q, s.head = q, 0
 }
 
 // push is called by the loop; it never blocks on the reader.
@@ -147,17 +164,18 @@ func (s *Subscription) push(e Event) (overflowed bool) {
 		s.mu.Unlock()
 		return false
 	}
+	s.grow()
 	switch {
 	case s.n < s.size:
-		s.q[(s.head+s.n)%len(s.q)] = e
+		s.q[s.slot(s.n)] = e
 		s.n++
-	case s.q[(s.head+s.n-1)%len(s.q)].Type == EventMissed:
+	case s.q[s.slot(s.n-1)].Type == EventMissed:
 		// Still full: the marker at the tail grows.
-		s.q[(s.head+s.n-1)%len(s.q)].Missed++
+		s.q[s.slot(s.n-1)].Missed++
 		overflowed = true
 	default:
 		// Full: the spare slot takes the marker.
-		s.q[(s.head+s.n)%len(s.q)] = Event{Type: EventMissed, Time: e.Time, Seq: e.Seq, Missed: 1}
+		s.q[s.slot(s.n)] = Event{Type: EventMissed, Time: e.Time, Seq: e.Seq, Missed: 1}
 		s.n++
 		overflowed = true
 	}

@@ -1,0 +1,75 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/corralhq/corral/config"
+)
+
+// BenchmarkDaemonHeapPerProgram starts a daemon with 1,000 sleep programs,
+// logs on, and reports its Go heap per program once all run (live heap after
+// GC; the daemon's PSS is measured by bench/cmd/corralbench).
+func BenchmarkDaemonHeapPerProgram(b *testing.B) {
+	const n = 1000
+	for range b.N {
+		dir := b.TempDir()
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "[daemon]\nsocket = %q\nstate_dir = %q\nlog_dir = %q\n", dir+"/sock", dir+"/state", dir+"/logs")
+		for i := range n {
+			fmt.Fprintf(&sb, "[program.p%04d]\ncommand = [\"/bin/sleep\", \"3600\"]\nrestart = \"always\"\nstart_secs = \"0s\"\nstdout = { file = \"AUTO\" }\n", i)
+		}
+		path := filepath.Join(dir, "corral.toml")
+		if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Start()
+		for {
+			sts, _ := d.Status()
+			running := 0
+			for _, s := range sts {
+				if s.State == "RUNNING" {
+					running++
+				}
+			}
+			if running == n {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/program")
+		if f := os.Getenv("CORRAL_HEAP_PROFILE"); f != "" {
+			// A profile of the heap while all programs run, for pprof.
+			out, err := os.Create(f)
+			if err == nil {
+				_ = pprof.WriteHeapProfile(out)
+				out.Close()
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_ = d.Shutdown(ctx)
+		cancel()
+	}
+}
