@@ -7,10 +7,15 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// DefaultMaxOpenFiles is how many log files a Capture keeps open at once,
+// unless Options says otherwise.
+const DefaultMaxOpenFiles = 256
 
 // DefaultRetryInterval is how long a stream whose file failed to be written
 // drops bytes before it tries the file again, unless Options says otherwise.
@@ -30,6 +35,13 @@ type Options struct {
 	// RetryInterval is how long a failing stream drains and drops bytes
 	// before it tries its file again. Zero means DefaultRetryInterval.
 	RetryInterval time.Duration
+
+	// MaxOpenFiles bounds the log files (regular files) the Capture keeps
+	// open. When a stream must write and its file is closed, the file
+	// written least recently is closed to make room; a closed file is
+	// reopened, at the end the stream tracks, when its stream next writes.
+	// Zero or negative means DefaultMaxOpenFiles.
+	MaxOpenFiles int
 
 	// Logger receives write and rotation failures. Nil means slog.Default().
 	Logger *slog.Logger
@@ -62,6 +74,14 @@ type Capture struct {
 	pipes map[int32]*pipe
 	buf   []byte
 	stop  bool
+
+	// The regular log files open now, most recently written first; at most
+	// opts.MaxOpenFiles of them. Owned by the loop goroutine.
+	lruHead, lruTail *Stream
+	nopen            int
+
+	// For tests: files closed to make room, and rotations of a closed file.
+	evictions, coldRotations atomic.Int64
 }
 
 // pipe is the read end of one pipe, owned by the loop goroutine.
@@ -82,6 +102,9 @@ const (
 func New(opts Options) (*Capture, error) {
 	if opts.RetryInterval <= 0 {
 		opts.RetryInterval = DefaultRetryInterval
+	}
+	if opts.MaxOpenFiles <= 0 {
+		opts.MaxOpenFiles = DefaultMaxOpenFiles
 	}
 	log := opts.Logger
 	if log == nil {
@@ -270,6 +293,9 @@ func (c *Capture) finish(p *pipe) {
 	delete(c.pipes, int32(p.fd))
 	close(p.done)
 	s := p.s
+	s.mu.Lock()
+	s.live--
+	s.mu.Unlock()
 	s.npipes--
 	s.pipes.Add(-1)
 	if s.closing && s.npipes == 0 {
@@ -282,7 +308,7 @@ func (c *Capture) finish(p *pipe) {
 // the pipe reached end of file.
 func (c *Capture) move(p *pipe, max int) (int, bool) {
 	s := p.s
-	if s.fd < 0 {
+	if s.path == "" {
 		n, eof := c.drain(p, max)
 		s.read.Add(int64(n))
 		return n, eof
@@ -294,8 +320,11 @@ func (c *Capture) move(p *pipe, max int) (int, bool) {
 	}
 	// A full file rotates only once there are bytes for the new one, which
 	// the shared buffer holds meanwhile; otherwise splice up to the limit.
+	// A closed file, likewise, is reopened only once there are bytes for it,
+	// so that an end of file or a spurious wake-up opens nothing.
 	full := s.rotates() && s.size >= s.maxBytes && !time.Now().Before(s.rotateAt)
-	if s.splice && !full {
+	if s.splice && !full && s.fd >= 0 {
+		c.touch(s)
 		want := max
 		if room := s.maxBytes - s.size; s.rotates() && room > 0 && room < int64(want) {
 			want = int(room)
@@ -343,6 +372,10 @@ func (c *Capture) store(s *Stream, b []byte) {
 			if room := s.maxBytes - s.size; room > 0 && room < int64(len(chunk)) {
 				chunk = chunk[:room]
 			}
+		}
+		if err := c.acquire(s); err != nil {
+			c.dropped(s, len(b), err)
+			return
 		}
 		k, err := writeAll(s.fd, chunk)
 		if k > 0 {
@@ -442,9 +475,14 @@ func (c *Capture) dropped(s *Stream, n int, err error) {
 // finalize closes a stream's file once it is closing and has no pipes left.
 func (c *Capture) finalize(s *Stream) {
 	if s.fd >= 0 {
+		if s.regular {
+			c.unlink(s)
+			c.nopen--
+		}
 		unix.Close(s.fd)
 		s.fd = -1
 	}
+	s.finalized = true
 	c.mu.Lock()
 	if c.streams != nil {
 		delete(c.streams, s)
@@ -465,12 +503,12 @@ func (c *Capture) finalize(s *Stream) {
 func (c *Capture) newPipe(s *Stream) (*os.File, <-chan struct{}, error) {
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-		return nil, nil, fmt.Errorf("logs: pipe for %q: %w", s.path, err)
+		return nil, nil, fmt.Errorf("logs: new pipe for %q: %w", s.path, withLimit(err))
 	}
 	if err := unix.SetNonblock(fds[0], true); err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
-		return nil, nil, fmt.Errorf("logs: pipe for %q: %w", s.path, err)
+		return nil, nil, fmt.Errorf("logs: new pipe for %q: %w", s.path, err)
 	}
 	p := &pipe{fd: fds[0], s: s, done: make(chan struct{})}
 	s.mu.Lock()
@@ -486,5 +524,106 @@ func (c *Capture) newPipe(s *Stream) (*os.File, <-chan struct{}, error) {
 		unix.Close(fds[1])
 		return nil, nil, err
 	}
+	s.live++
 	return os.NewFile(uintptr(fds[1]), "|"+s.path), p.done, nil
+}
+
+// acquire makes sure s's file is open, for a write: it reopens a closed
+// regular file at the end the stream tracks, closing the file written least
+// recently if MaxOpenFiles are open, and marks the file most recently
+// written. On failure the bytes are dropped as for a failed write.
+func (c *Capture) acquire(s *Stream) error {
+	if s.fd >= 0 {
+		if s.regular {
+			c.touch(s)
+		}
+		return nil
+	}
+	for c.nopen >= c.opts.MaxOpenFiles && c.lruTail != nil {
+		c.evict(c.lruTail)
+	}
+	for {
+		// No O_APPEND, as in OpenStream: the offset is set below.
+		fd, err := unix.Open(s.path, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0o644)
+		if (err == unix.EMFILE || err == unix.ENFILE) && c.lruTail != nil {
+			// Pipes took the descriptors: fewer log files open beats
+			// dropping bytes.
+			c.evict(c.lruTail)
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "open", Path: s.path, Err: withLimit(err)}
+		}
+		// The end the stream tracks, not the file's: bytes past it are not
+		// the stream's, and a file truncated behind our back is so now too.
+		if _, err := unix.Seek(fd, s.size, io.SeekStart); err != nil {
+			unix.Close(fd)
+			return &os.PathError{Op: "seek", Path: s.path, Err: err}
+		}
+		s.fd = fd
+		break
+	}
+	c.nopen++
+	s.lruNext = c.lruHead
+	if c.lruHead != nil {
+		c.lruHead.lruPrev = s
+	} else {
+		c.lruTail = s
+	}
+	c.lruHead = s
+	return nil
+}
+
+// evict closes the open file of s, a regular file.
+func (c *Capture) evict(s *Stream) {
+	c.unlink(s)
+	c.nopen--
+	unix.Close(s.fd)
+	s.fd = -1
+	c.evictions.Add(1)
+}
+
+// touch marks the open file of s as the one written most recently.
+func (c *Capture) touch(s *Stream) {
+	if c.lruHead == s {
+		return
+	}
+	c.unlink(s)
+	s.lruNext = c.lruHead
+	if c.lruHead != nil {
+		c.lruHead.lruPrev = s
+	} else {
+		c.lruTail = s
+	}
+	c.lruHead = s
+}
+
+// unlink takes s out of the list of open files.
+func (c *Capture) unlink(s *Stream) {
+	if s.lruPrev != nil {
+		s.lruPrev.lruNext = s.lruNext
+	} else {
+		c.lruHead = s.lruNext
+	}
+	if s.lruNext != nil {
+		s.lruNext.lruPrev = s.lruPrev
+	} else {
+		c.lruTail = s.lruPrev
+	}
+	s.lruPrev, s.lruNext = nil, nil
+}
+
+// withLimit names the limit behind "too many open files".
+func withLimit(err error) error {
+	switch err {
+	case unix.EMFILE:
+		var rl unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+			return fmt.Errorf("%w (RLIMIT_NOFILE, %d descriptors, reached)", err, rl.Cur)
+		}
+		return fmt.Errorf("%w (RLIMIT_NOFILE reached)", err)
+	case unix.ENFILE:
+		return fmt.Errorf("%w (the system-wide limit, fs.file-max, reached)", err)
+	}
+	return err
 }

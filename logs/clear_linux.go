@@ -20,16 +20,23 @@ func (s *Stream) Clear() error {
 		return ErrNotReadable
 	}
 	errc := make(chan error, 1)
-	if err := s.c.do(func() { errc <- s.clear() }); err != nil {
+	if err := s.c.do(func() { errc <- s.c.clear(s) }); err != nil {
 		return err
 	}
 	return <-errc
 }
 
 // clear runs on the loop goroutine, the only writer of s.fd.
-func (s *Stream) clear() error {
-	if s.fd < 0 {
+func (c *Capture) clear(s *Stream) error {
+	s.mu.Lock()
+	released := s.released
+	s.mu.Unlock()
+	if s.finalized || released {
+		// The file may be another stream's now.
 		return ErrClosed
+	}
+	if err := c.acquire(s); err != nil {
+		return fmt.Errorf("logs: clear: %w", err)
 	}
 	// Readers open files by name under s.mu: they see the old layout or
 	// the new one, never a mix.

@@ -71,8 +71,11 @@ type Stream struct {
 	pipes                       atomic.Int64
 
 	// Owned by the loop goroutine.
-	fd       int // -1: discard
-	size     int64
+	fd        int   // -1: discarding, closed (see Options.MaxOpenFiles) or finalized
+	size      int64 // bytes in the current file: where the next byte goes
+	finalized bool
+
+	lruPrev, lruNext *Stream // in Capture's list of open files while fd >= 0
 	splice   bool
 	npipes   int
 	closing  bool
@@ -84,7 +87,9 @@ type Stream struct {
 
 	mu             sync.Mutex
 	starts         []int64 // starts[0]: current file; starts[i]: backup i
+	live           int     // pipes made and not yet done
 	closeRequested bool
+	released       bool // the path is free for another stream
 	closed         bool
 	closedCh       chan struct{}
 
@@ -121,6 +126,12 @@ func (c *Capture) OpenStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.Path != "" {
 		if err := s.open(); err != nil {
 			return nil, err
+		}
+		if s.regular {
+			// The capture goroutine opens it when it has bytes for it, so
+			// that at most Options.MaxOpenFiles log files are open.
+			unix.Close(s.fd)
+			s.fd = -1
 		}
 	}
 	c.mu.Lock()
@@ -165,7 +176,8 @@ func (s *Stream) open() error {
 		return nil
 	}
 	// No O_APPEND: splice(2) refuses files opened with it. The capture
-	// goroutine is the only writer, so the file offset stays at the end.
+	// goroutine is the only writer, so the file offset stays at the end,
+	// and it seeks to the end it tracks whenever it reopens the file.
 	size, err := unix.Seek(fd, 0, io.SeekEnd)
 	if err != nil {
 		unix.Close(fd)
@@ -218,6 +230,17 @@ func (s *Stream) Close() error {
 		return nil
 	}
 	s.closeRequested = true
+	if s.live == 0 && s.key != "" {
+		// Nothing can write the file any more: another stream may have it
+		// now, as the documentation of OpenStream promises, without
+		// waiting for the capture goroutine.
+		s.released = true
+		s.c.mu.Lock()
+		if s.c.files[s.key] == s {
+			delete(s.c.files, s.key)
+		}
+		s.c.mu.Unlock()
+	}
 	// If the Capture is closed, its shutdown finalizes the stream.
 	_ = s.c.do(func() {
 		s.closing = true
@@ -269,19 +292,31 @@ func (c *Capture) rotate(s *Stream) {
 	if now.Before(s.rotateAt) {
 		return
 	}
+	cold := s.fd < 0
 	if err := s.rotate(); err != nil {
 		s.rotateAt = now.Add(c.opts.RetryInterval)
 		c.log.Warn("logs: cannot rotate log file, writing past max bytes", "path", s.path, "err", err)
+		return
+	}
+	if cold {
+		c.coldRotations.Add(1)
 	}
 }
 
+// rotate rotates an open file (s.fd >= 0) or a closed one (see
+// Options.MaxOpenFiles). A closed file is only renamed (or removed if no
+// backups are kept): the next write creates the new one.
 func (s *Stream) rotate() error {
 	// Create the new file first, so that a failure leaves everything as it
-	// was.
+	// was. It replaces the open file, so the files open do not grow.
 	tmp := s.path + ".rotating"
-	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return &os.PathError{Op: "create", Path: tmp, Err: err}
+	fd := -1
+	if s.fd >= 0 {
+		var err error
+		fd, err = unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return &os.PathError{Op: "create", Path: tmp, Err: withLimit(err)}
+		}
 	}
 	// Readers open files by name under s.mu, so they never see a half-done
 	// rotation.
@@ -292,8 +327,10 @@ func (s *Stream) rotate() error {
 		for j := len(moved) - 1; j >= 0; j-- {
 			_ = os.Rename(s.backupName(moved[j]+1), s.backupName(moved[j]))
 		}
-		unix.Close(fd)
-		_ = os.Remove(tmp)
+		if fd >= 0 {
+			unix.Close(fd)
+			_ = os.Remove(tmp)
+		}
 	}
 	for i := s.backups - 1; i >= 1; i-- {
 		err := os.Rename(s.backupName(i), s.backupName(i+1))
@@ -312,15 +349,22 @@ func (s *Stream) rotate() error {
 			return err
 		}
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		if s.backups > 0 {
-			_ = os.Rename(s.backupName(1), s.path)
+	switch {
+	case fd >= 0:
+		if err := os.Rename(tmp, s.path); err != nil {
+			if s.backups > 0 {
+				_ = os.Rename(s.backupName(1), s.path)
+			}
+			undo()
+			return err
 		}
-		undo()
-		return err
+		unix.Close(s.fd)
+		s.fd = fd // same place in Capture's list of open files
+	case s.backups == 0:
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
-	unix.Close(s.fd)
-	s.fd = fd
 	s.size = 0
 	end := s.end.Load()
 	n := len(s.starts) + 1
