@@ -242,8 +242,8 @@ func (d *Daemon) startNames(ctx context.Context, names []string, wait bool) ([]R
 	}
 	results := make([]Result, len(names))
 	pending := map[string]int{}
-	for i, n := range names {
-		err := d.mon.Start(n)
+	for i, err := range d.mon.StartEach(names) {
+		n := names[i]
 		results[i] = resultFor(n, err)
 		if err == nil && wait {
 			pending[n] = i

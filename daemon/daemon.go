@@ -347,9 +347,9 @@ func (d *Daemon) Start() {
 		}
 	}
 	d.mu.Unlock()
-	for _, n := range names {
-		if err := d.mon.Start(n); err != nil {
-			d.log.Warn("autostart failed", "program", n, "err", err)
+	for i, err := range d.mon.StartEach(names) {
+		if err != nil {
+			d.log.Warn("autostart failed", "program", names[i], "err", err)
 		}
 	}
 	d.log.Info("daemon started", "processes", len(d.procs), "autostarted", len(names))

@@ -50,9 +50,9 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 		if resync {
 			d.resyncRunning()
 		}
-		for name, r := range batch {
-			if err := d.store.SetRunning(name, r); err != nil {
-				d.log.Error("state: cannot record live process", "program", name, "err", err)
+		if len(batch) > 0 {
+			if err := d.store.SetRunningBatch(batch); err != nil {
+				d.log.Error("state: cannot record live processes", "count", len(batch), "err", err)
 			}
 		}
 	}

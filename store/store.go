@@ -140,6 +140,30 @@ func (s *Store) SetRunning(process string, r *Running) error {
 	return s.put(bucketRunning, process, r)
 }
 
+// SetRunningBatch records many live processes (nil values forget them) in
+// one transaction: one disk sync however many processes started.
+func (s *Store) SetRunningBatch(batch map[string]*Running) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRunning)
+		for name, r := range batch {
+			if r == nil {
+				if err := b.Delete([]byte(name)); err != nil {
+					return err
+				}
+				continue
+			}
+			data, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(name), data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // RunningProcesses returns every process recorded as live.
 func (s *Store) RunningProcesses() (map[string]Running, error) { return all[Running](s, bucketRunning) }
 
