@@ -31,7 +31,8 @@ func (c *corralSubject) Prepare(env *benchEnv) (string, error) {
 }
 
 // Setup writes a corral.toml with n programs, logs on (stdout captured to a
-// file per program, as supervisord's stdout_logfile=AUTO), restart always.
+// file per program with stderr redirected into it, as the supervisord config
+// has stdout_logfile=AUTO and redirect_stderr=true), restart always.
 func (c *corralSubject) Setup(dir string, n int, argv []string) ([]string, []string, error) {
 	for _, d := range []string{"state", "logs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -46,7 +47,7 @@ func (c *corralSubject) Setup(dir string, n int, argv []string) ([]string, []str
 		quoted[i] = fmt.Sprintf("%q", a)
 	}
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "[program.%s]\ncommand = [%s]\nrestart = \"always\"\nstdout = { file = \"AUTO\" }\n\n",
+		fmt.Fprintf(&b, "[program.%s]\ncommand = [%s]\nrestart = \"always\"\nstdout = { file = \"AUTO\" }\nstderr = { redirect = true }\n\n",
 			programName(i), strings.Join(quoted, ", "))
 	}
 	conf := filepath.Join(dir, "corral.toml")
