@@ -24,6 +24,7 @@ import (
 	"github.com/corralhq/corral/api"
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/supervisorrpc"
 )
 
 func init() { register(newDaemonCmd) }
@@ -141,7 +142,7 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		}
 	}
 
-	srv := &http.Server{Handler: newServeMux(d), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: newServeMux(d, cfg, log), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "socket", sock.path, "config", cfg.File, "pid", os.Getpid())
@@ -208,20 +209,20 @@ func reload(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
 	log.Info("reload applied", "added", df.Added, "changed", df.Changed, "removed", df.Removed)
 }
 
-// newServeMux routes the daemon's socket.
-func newServeMux(d *daemon.Daemon) *http.ServeMux {
+// newServeMux routes the daemon's socket: corral's API, /metrics, and the
+// supervisord-compatible XML-RPC endpoint (/RPC2, /logtail/) so the
+// unmodified supervisorctl works on the same socket.
+func newServeMux(d *daemon.Daemon, cfg *config.Config, log *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.Handler(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry(), promhttp.HandlerOpts{}))
-	// HOOK: supervisord compatibility. Mount the XML-RPC endpoint here, so
-	// supervisorctl works on the same socket:
-	//
-	//	h := supervisorrpc.Handler(d)
-	//	mux.Handle("/RPC2", h)
-	//	mux.Handle("/logtail/", h)
-	//
-	// TODO(supervisorrpc): mount supervisorrpc.Handler(d *daemon.Daemon)
-	// http.Handler once that package exports it.
+	opts := supervisorrpc.Options{Logger: log}
+	if u := cfg.UnixHTTP; u != nil {
+		opts.Username, opts.Password = u.Username, u.Password
+	}
+	rpc := supervisorrpc.Handler(d, opts)
+	mux.Handle("/RPC2", rpc)
+	mux.Handle("/logtail/", rpc)
 	return mux
 }
 
