@@ -76,14 +76,14 @@ type Stream struct {
 	finalized bool
 
 	lruPrev, lruNext *Stream // in Capture's list of open files while fd >= 0
-	splice   bool
-	npipes   int
-	closing  bool
-	failing  bool
-	failErr  error
-	outage   int64
-	retryAt  time.Time
-	rotateAt time.Time // earliest retry of a failed rotation
+	splice           bool
+	npipes           int
+	closing          bool
+	failing          bool
+	failErr          error
+	outage           int64
+	retryAt          time.Time
+	rotateAt         time.Time // earliest retry of a failed rotation
 
 	mu             sync.Mutex
 	starts         []int64 // starts[0]: current file; starts[i]: backup i
