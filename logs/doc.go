@@ -25,6 +25,24 @@
 // is final when its pipes are done. Each restart makes new pipes; several
 // pipes may feed one Stream.
 //
+// # File descriptors
+//
+// A Capture holds one descriptor per pipe (its read end, until the pipe is
+// done), at most [Options.MaxOpenFiles] log files (default 256; one more
+// while a rotation creates the new file), and two of its own (epoll and an
+// eventfd). When a stream has bytes to write and its
+// file is closed, the capture goroutine closes the file written least
+// recently and reopens this one at the end it tracks; rotating a closed file
+// only renames it, and its next write creates the new one. A stream whose
+// path is not a regular file (a FIFO, /dev/stdout) keeps it open for its
+// whole life, outside that bound: closing a FIFO's write end would tell its
+// reader the output ended. So 10,000 programs with stderr redirected into
+// stdout need about 10,000 + MaxOpenFiles descriptors (20,000 +
+// MaxOpenFiles with a separate stderr pipe each); RLIMIT_NOFILE must allow
+// that, and
+// [Stream.NewPipe] says so in its error when it does not. A file that cannot
+// be reopened is a file that cannot be written (see below).
+//
 // Bytes are addressed by their position in the stream: a monotonic count that
 // starts at 0 with the oldest backup found when the Stream was opened and
 // spans rotations. [Stream.ReadAt], [Stream.Tail] and [Follower] read the

@@ -101,7 +101,9 @@ type Stream struct {
 // OpenStream opens (creating it if needed) the log file cfg.Path for
 // appending. Bytes already in the file and in its backups are kept and
 // readable. The error names the path; a caller that still wants to run the
-// program can open a discarding stream (empty Path) instead. A regular file
+// program can open a discarding stream (empty Path) instead. The file of a
+// regular path is closed again until there are bytes for it (see
+// Options.MaxOpenFiles); other paths stay open. A regular file
 // can belong to one open stream at a time (until that stream is closed and
 // its pipes are done): to send several programs or stdout and stderr to one
 // file, give them pipes of the same stream.
