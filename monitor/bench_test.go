@@ -146,3 +146,45 @@ func BenchmarkExitToEvent(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(perProc, "heap-B/proc")
 }
+
+// BenchmarkExitToWaitRaw is the floor for BenchmarkExitToEvent: 10,000 idle
+// children forked directly, one killed per iteration and its exit taken by a
+// blocking wait4, with no monitor in between.
+func BenchmarkExitToWaitRaw(b *testing.B) {
+	const idle = 10000
+	attr := &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}
+	pids := make([]int, idle)
+	for i := range pids {
+		pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "3600"}, attr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pids[i] = pid
+	}
+	defer func() {
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_, _ = syscall.Wait4(pid, nil, 0, nil)
+		}
+	}()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % idle
+		t0 := time.Now()
+		_ = syscall.Kill(pids[j], syscall.SIGKILL)
+		if _, err := syscall.Wait4(pids[j], nil, 0, nil); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "3600"}, attr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pids[j] = pid
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
