@@ -192,7 +192,19 @@ func TestMetricsParseAndCountProcesses(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	fams := td.metrics(t)
+	// The exit counter is the daemon's event pump's, which may trail the
+	// monitor's state by a moment.
+	var fams map[string]*dto.MetricFamily
+	for {
+		fams = td.metrics(t)
+		if _, ok := fams["corral_process_exits_total"]; ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/metrics never counted the exit of once")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if got := gauge(t, fams, "corral_processes", "state", "RUNNING"); got != 3 {
 		t.Errorf("corral_processes{state=RUNNING} = %v, want 3", got)
 	}
@@ -225,7 +237,7 @@ func countState(sts []daemon.ProcessStatus, state string) int {
 // steady state: goroutines must be equal, and threads equal up to the Go
 // runtime's idle threads (see below).
 func TestGoroutinesAndThreadsDoNotGrowWithPrograms(t *testing.T) {
-	const maxIdleThreads = 3
+	const maxIdleThreads = 6
 	if testing.Short() {
 		t.Skip("starts 10,000 processes")
 	}
@@ -247,7 +259,9 @@ func TestGoroutinesAndThreadsDoNotGrowWithPrograms(t *testing.T) {
 	// in a system call and never ends an idle one. A burst of 10,000 spawns
 	// (the spawn thread waiting on fork/exec, the event pump in fsync, GC
 	// workers) can leave one or two more parked Ms than 10 spawns do; the
-	// runs here read 10-12 at either size. That is bounded by the daemon's
+	// runs here read 10-12 at either size on a quiet machine, and 14 at
+	// 10,000 under a load average of 290 (slow system calls make the
+	// scheduler hand off its Ps more often). That is bounded by the daemon's
 	// fixed set of goroutines, not by the number of programs, so the test
 	// allows that constant and the design's ceiling of 16, nothing more.
 	if th10k > th10+maxIdleThreads || th10k > 16 {
