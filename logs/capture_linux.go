@@ -276,6 +276,9 @@ func (c *Capture) addPipe(p *pipe) {
 		c.log.Error("logs: epoll_ctl add", "path", p.s.path, "err", err)
 		unix.Close(p.fd)
 		close(p.done)
+		p.s.mu.Lock()
+		p.s.live--
+		p.s.mu.Unlock()
 		return
 	}
 	c.pipes[int32(p.fd)] = p
@@ -555,7 +558,8 @@ func (c *Capture) acquire(s *Stream) error {
 			return &os.PathError{Op: "open", Path: s.path, Err: withLimit(err)}
 		}
 		// The end the stream tracks, not the file's: bytes past it are not
-		// the stream's, and a file truncated behind our back is so now too.
+		// the stream's, and a file truncated behind its back gets a hole,
+		// as it would have if it had stayed open.
 		if _, err := unix.Seek(fd, s.size, io.SeekStart); err != nil {
 			unix.Close(fd)
 			return &os.PathError{Op: "seek", Path: s.path, Err: err}
