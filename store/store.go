@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 var (
@@ -55,7 +56,7 @@ func Open(dir string) (*Store, error) {
 	path := filepath.Join(dir, "state.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("state file %s is locked: is another corral daemon running with this state_dir?", path)
 		}
 		return nil, fmt.Errorf("state file %s: %w", path, err)
