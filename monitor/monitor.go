@@ -633,10 +633,21 @@ func (l *loop) emit(e Event) {
 	}
 }
 
-// transition moves p to state to and emits e, which reports the change.
-func (l *loop) transition(p *process, to State, e Event) {
+// deadline is a timer to arm along with a state change.
+type deadline struct {
+	after time.Duration
+	kind  timerKind
+}
+
+// transition moves p to state to, arms the timers of the new state, and only
+// then emits e, so a subscriber that reacts to e (a test moving a fake clock)
+// finds the state and its deadlines in place.
+func (l *loop) transition(p *process, to State, e Event, timers ...deadline) {
 	e.Name, e.From, e.State = p.spec.Name, p.state, to
 	l.setState(p, to)
+	for _, t := range timers {
+		l.after(p, t.after, t.kind)
+	}
 	l.emit(e)
 }
 
@@ -722,11 +733,11 @@ func (l *loop) spawn(p *process) error {
 	l.stats.Spawns++
 	p.pid, p.started, p.err = pid, now, ""
 	l.byPid[pid] = p
-	l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid})
 	if p.spec.MinUptime <= 0 {
+		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid})
 		l.running(p)
 	} else {
-		l.after(p, p.spec.MinUptime, timerStarted)
+		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid}, deadline{p.spec.MinUptime, timerStarted})
 	}
 	return nil
 }
@@ -738,10 +749,11 @@ func (l *loop) running(p *process) {
 
 func (l *loop) fatal(p *process, why string) {
 	p.err = why
-	l.transition(p, StateFatal, Event{Type: EventFatal, Err: why})
+	var retry []deadline
 	if p.spec.FatalRetry > 0 && !l.closing {
-		l.after(p, p.spec.FatalRetry, timerFatalRetry)
+		retry = append(retry, deadline{p.spec.FatalRetry, timerFatalRetry})
 	}
+	l.transition(p, StateFatal, Event{Type: EventFatal, Err: why}, retry...)
 }
 
 // failedStart counts a death before MinUptime (or a passing spawn error).
@@ -758,8 +770,7 @@ func (l *loop) failedStart(p *process, why string) {
 }
 
 func (l *loop) backoff(p *process, d time.Duration, why string) {
-	l.transition(p, StateBackoff, Event{Type: EventBackoff, Delay: d, Err: why})
-	l.after(p, d, timerBackoff)
+	l.transition(p, StateBackoff, Event{Type: EventBackoff, Delay: d, Err: why}, deadline{d, timerBackoff})
 }
 
 func (l *loop) stop(p *process) error {
@@ -772,8 +783,7 @@ func (l *loop) stop(p *process) error {
 		if err := syscall.Kill(target, p.spec.StopSignal); err != nil && err != syscall.ESRCH {
 			l.log.Warn("stop signal failed", "program", p.spec.Name, "pid", p.pid, "err", err)
 		}
-		l.transition(p, StateStopping, Event{Type: EventStopping, Pid: p.pid})
-		l.after(p, p.spec.StopTimeout, timerKill)
+		l.transition(p, StateStopping, Event{Type: EventStopping, Pid: p.pid}, deadline{p.spec.StopTimeout, timerKill})
 	case StateBackoff:
 		l.transition(p, StateStopped, Event{Type: EventStopped})
 	case StateStopping:
