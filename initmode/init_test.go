@@ -222,10 +222,15 @@ echo $z > $D/zombies
 
 // Outside PID 1 (sh is PID 1 and waits for the init), an orphan must be
 // re-parented to the init, a subreaper, and reaped by it.
+// The orphan reads its parent once the subshell that forked it is gone
+// (reading at once could still see the subshell), giving up after 0.4 s.
 const subreaperScript = `
 echo $PPID > $D/init
-(sh -c 'echo $$ > $D/opid; read -r a b c ppid rest < /proc/self/stat; echo $ppid > $D/ppid' &)
-sleep 0.5
+(sh -c 'echo $$ > $D/opid; p0=$PPID; i=0
+  while :; do read -r a b c ppid rest < /proc/self/stat; [ "$ppid" != "$p0" ] && break
+    i=$((i+1)); [ $i -gt 40 ] && break; sleep 0.01; done
+  echo $ppid > $D/ppid' &)
+sleep 1
 [ -e /proc/$(cat $D/opid) ] && exit 9
 exit 0
 `
