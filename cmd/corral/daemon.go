@@ -129,6 +129,15 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		return err
 	}
 	defer ln.Close()
+	// The TCP listener exists only when [inet_http_server] asks for it, and
+	// is refused without a username and password.
+	var inet net.Listener
+	if cfg.InetHTTP != nil {
+		if inet, err = supervisorrpc.ListenInet(cfg.InetHTTP); err != nil {
+			return err
+		}
+		defer inet.Close()
+	}
 
 	d, err := daemon.New(cfg, daemon.Options{Logger: log})
 	if err != nil {
@@ -146,6 +155,13 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "socket", sock.path, "config", cfg.File, "pid", os.Getpid())
+	if inet != nil {
+		opts := supervisorrpc.Options{Logger: log, Username: cfg.InetHTTP.Username, Password: cfg.InetHTTP.Password}
+		isrv := &http.Server{Handler: supervisorrpc.Handler(d, opts), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = isrv.Serve(inet) }()
+		defer isrv.Close()
+		log.Info("listening for supervisorctl over TCP, with basic auth", "addr", inet.Addr().String())
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
