@@ -198,6 +198,10 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			s.q[s.head] = Event{}
 			s.head = (s.head + 1) % len(s.q)
 			s.n--
+			if s.n == 0 && len(s.q) > 64 {
+				// A burst is over: give its memory back.
+				s.q, s.head = make([]Event, 16), 0
+			}
 			s.mu.Unlock()
 			return e, nil
 		}

@@ -89,8 +89,12 @@ func TestTenThousandChildrenExitingAtOnce(t *testing.T) {
 	if g10k != g10 {
 		t.Errorf("goroutines grew with children: %d at 10, %d at 10,000", g10, g10k)
 	}
-	if th10k != th10 {
-		t.Errorf("threads grew with children: %d at 10, %d at 10,000", th10, th10k)
+	// The Go runtime may start an extra idle thread when a spawn keeps the
+	// loop's thread in vfork for long (more likely on a loaded machine);
+	// growth with the children would be thousands, not this constant.
+	const slack = 2
+	if th10k > th10+slack || th10k > 16 {
+		t.Errorf("threads grew with children: %d at 10, %d at 10,000 (allowed: +%d, at most 16)", th10, th10k, slack)
 	}
 	st, _ := m.Stats()
 	if st.Exits != 10020 {

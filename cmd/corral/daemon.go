@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -98,6 +99,12 @@ func newLogger(cfg config.Daemon, stderr io.Writer) (*slog.Logger, io.Closer, er
 }
 
 func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr io.Writer) error {
+	if os.Getenv("GOGC") == "" {
+		// The daemon's heap is mostly long-lived records (a few KiB per
+		// program): a lower GC target keeps its memory near that, and costs
+		// nothing when idle because nothing allocates then.
+		debug.SetGCPercent(50)
+	}
 	cfg, err := loadConfig(cfgFile)
 	if err != nil {
 		return err
@@ -168,6 +175,11 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 	defer signal.Stop(sigs)
 
 	d.Start()
+	// Starting thousands of programs leaves garbage (the parsed config, event
+	// bursts) the runtime would return to the OS only slowly; return it once
+	// the start has settled, so the daemon's resident memory is what it keeps.
+	settled := time.AfterFunc(5*time.Second, debug.FreeOSMemory)
+	defer settled.Stop()
 
 	var reason string
 loop:
