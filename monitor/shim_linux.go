@@ -20,6 +20,9 @@ const (
 )
 
 func init() {
+	if len(os.Args) == 1 && os.Args[0] == helperArgv0 {
+		runHelper()
+	}
 	if len(os.Args) >= 2 && os.Args[0] == shimArgv0 {
 		if v, ok := os.LookupEnv(shimEnv); ok {
 			runShim(v, os.Args[1], os.Args[2:])

@@ -208,6 +208,21 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	if s.Umask != nil || len(s.Rlimits) > 0 {
 		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
 	}
+	if l.helper != nil {
+		pid, err := l.helper.spawn(&helperRequest{Path: path, Argv: argv, Env: env, Dir: s.Dir, Cred: cred, Pdeathsig: s.DeathSignal},
+			[3]int{int(fd(stdin)), int(fd(stdout)), int(fd(stderr))})
+		var broken *helperBroken
+		if !errors.As(err, &broken) {
+			if err != nil {
+				return 0, fmt.Errorf("exec %s: %w", path, err)
+			}
+			watch(pid, -1)
+			return pid, nil
+		}
+		l.log.Error("spawn helper failed; spawning directly from now on", "err", err)
+		l.helper.close()
+		l.helper = nil
+	}
 	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: s.DeathSignal}
 	pidfd := -1
 	if l.pidfds != nil {
