@@ -106,9 +106,6 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	mopts := opts.Monitor
 	mopts.Subreaper = mopts.Backend == monitor.BackendReaper
-	// The daemon holds a pipe per program: spawning from a helper with an
-	// empty descriptor table keeps a spawn's cost flat at 10,000 programs.
-	mopts.SpawnHelper = mopts.Backend == monitor.BackendReaper
 	mopts.Logger = d.log
 	if d.mon, err = monitor.New(mopts); err != nil {
 		d.capture.Close()

@@ -24,6 +24,10 @@ import (
 // still reaps it with wait4 and gets its SIGCHLD. The loop blocks on the
 // helper's reply, as it blocks in fork/exec otherwise, so the pid is known to
 // the loop before it can reap the exit.
+//
+// A spec with a DeathSignal bypasses the helper: Go's fork code checks, in the
+// child, that its parent is the process that forked it, and with CLONE_PARENT
+// it is not, so the child would kill itself with its death signal at once.
 
 const helperArgv0 = "corral-spawn-helper"
 
@@ -124,6 +128,7 @@ func (h *spawnHelper) close() {
 // runHelper is the helper process: fd 3 is its socket to the monitor.
 func runHelper() {
 	const conn = 3
+	unix.CloseOnExec(conn) // not for the programs it starts
 	buf := make([]byte, 4<<20)
 	oob := make([]byte, unix.CmsgSpace(3*4))
 	for {

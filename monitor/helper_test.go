@@ -139,3 +139,22 @@ func BenchmarkSpawnWithManyDescriptors(b *testing.B) {
 		})
 	}
 }
+
+// TestSpawnHelperKeepsDeathSignalSpecsDirect: a spec with a death signal is
+// spawned directly, so it runs instead of killing itself.
+func TestSpawnHelperKeepsDeathSignalSpecsDirect(t *testing.T) {
+	m := newTestMonitor(t, Options{SpawnHelper: true})
+	spec := sh("exit 5")
+	spec.Name = "p"
+	spec.DeathSignal = 9
+	sub, _ := m.Subscribe(0)
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("p"); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, sub, is("p", EventExited)); e.Exit.Code != 5 {
+		t.Fatalf("exit %+v, want code 5", *e.Exit)
+	}
+}

@@ -46,7 +46,8 @@ type Options struct {
 	// descriptor table (reaper backend only). A process holding thousands of
 	// descriptors (a daemon with a pipe per program) spawns several times
 	// faster this way: fork copies the descriptor table and exec closes it.
-	// If the helper fails, the monitor spawns directly and says so.
+	// If the helper fails, the monitor spawns directly and says so. Specs
+	// with a DeathSignal are always spawned directly (see helper_linux.go).
 	SpawnHelper bool
 }
 

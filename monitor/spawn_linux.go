@@ -208,7 +208,7 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	if s.Umask != nil || len(s.Rlimits) > 0 {
 		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
 	}
-	if l.helper != nil {
+	if l.helper != nil && s.DeathSignal == 0 {
 		pid, err := l.helper.spawn(&helperRequest{Path: path, Argv: argv, Env: env, Dir: s.Dir, Cred: cred, Pdeathsig: s.DeathSignal},
 			[3]int{int(fd(stdin)), int(fd(stdout)), int(fd(stderr))})
 		var broken *helperBroken
