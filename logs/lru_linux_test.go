@@ -36,6 +36,16 @@ func fds(t testing.TB, dir string) (all, under int) {
 	return all, under
 }
 
+// openLogFiles returns how many log files c holds open, read on its loop.
+func openLogFiles(t testing.TB, c *Capture) int {
+	t.Helper()
+	got := make(chan int, 1)
+	if err := c.do(func() { got <- c.nopen }); err != nil {
+		t.Fatal(err)
+	}
+	return <-got
+}
+
 // feed writes b into a new pipe of s and waits until it is stored.
 func feed(t testing.TB, s *Stream, b []byte) {
 	t.Helper()
@@ -107,8 +117,11 @@ func TestOpenLogFilesStayWithinMaxOpenFiles(t *testing.T) {
 				break wait
 			default:
 			}
-			all, open := fds(t, dir)
-			maxAll, maxFiles = max(maxAll, all), max(maxFiles, open)
+			// The capture's own count, read on its goroutine: a /proc
+			// listing is not atomic (a pipe's number closed at EOF and
+			// reused for a log file would be counted twice).
+			all, _ := fds(t, dir)
+			maxAll, maxFiles = max(maxAll, all), max(maxFiles, openLogFiles(t, c))
 			samples++
 			time.Sleep(time.Millisecond)
 		}
