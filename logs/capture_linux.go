@@ -294,7 +294,6 @@ func (c *Capture) finish(p *pipe) {
 	_ = unix.EpollCtl(c.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
 	unix.Close(p.fd)
 	delete(c.pipes, int32(p.fd))
-	close(p.done)
 	s := p.s
 	s.mu.Lock()
 	s.live--
@@ -304,6 +303,8 @@ func (c *Capture) finish(p *pipe) {
 	if s.closing && s.npipes == 0 {
 		c.finalize(s)
 	}
+	// Last: whoever waits on done sees the pipe fully accounted for.
+	close(p.done)
 }
 
 // move moves at most max bytes from p to its stream's file. It returns the
