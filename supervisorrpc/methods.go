@@ -460,6 +460,15 @@ func act(ps []proc, do func(targets []string) ([]daemon.Result, error)) []any {
 }
 
 func (c *call) startProcess(params []any) (any, error) {
+	return c.oneOrGroup(params, true, c.start, c.d.StartProcesses)
+}
+
+// oneOrGroup is startProcess and stopProcess: a group name acts on the
+// group; a process that is already in the asked state is a fault
+// (ALREADY_STARTED or NOT_RUNNING), as in supervisord.
+func (c *call) oneOrGroup(params []any, starting bool,
+	group func([]proc, bool) []any,
+	act func(context.Context, []string, bool) ([]daemon.Result, error)) (any, error) {
 	name, wait, err := nameAndWait(params)
 	if err != nil {
 		return nil, err
@@ -467,17 +476,20 @@ func (c *call) startProcess(params []any) (any, error) {
 	if err := c.live(); err != nil {
 		return nil, err
 	}
-	group, one, err := c.lookup(name)
+	ps, one, err := c.lookup(name)
 	if err != nil {
 		return nil, err
 	}
 	if one == nil {
-		return c.start(group, wait), nil
+		return group(ps, wait), nil
 	}
-	if isRunning(one.StateCode) {
+	switch running := isRunning(one.StateCode); {
+	case starting && running:
 		return nil, xmlrpc.NewFault(xmlrpc.FaultAlreadyStarted, name)
+	case !starting && !running:
+		return nil, xmlrpc.NewFault(xmlrpc.FaultNotRunning, name)
 	}
-	res, err := c.d.StartProcesses(c.ctx, []string{target(*one)}, wait)
+	res, err := act(c.ctx, []string{target(*one)}, wait)
 	if len(res) != 1 {
 		return nil, xmlrpc.NewFault(xmlrpc.FaultFailed, fmt.Sprintf("%s: %v", name, err))
 	}
@@ -543,31 +555,7 @@ func (c *call) startAllProcesses(params []any) (any, error) {
 }
 
 func (c *call) stopProcess(params []any) (any, error) {
-	name, wait, err := nameAndWait(params)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.live(); err != nil {
-		return nil, err
-	}
-	group, one, err := c.lookup(name)
-	if err != nil {
-		return nil, err
-	}
-	if one == nil {
-		return c.stop(group, wait), nil
-	}
-	if !isRunning(one.StateCode) {
-		return nil, xmlrpc.NewFault(xmlrpc.FaultNotRunning, name)
-	}
-	res, err := c.d.StopProcesses(c.ctx, []string{target(*one)}, wait)
-	if len(res) != 1 {
-		return nil, xmlrpc.NewFault(xmlrpc.FaultFailed, fmt.Sprintf("%s: %v", name, err))
-	}
-	if err := resultFault(res[0], name); err != nil {
-		return nil, err
-	}
-	return true, nil
+	return c.oneOrGroup(params, false, c.stop, c.d.StopProcesses)
 }
 
 // stop stops the running processes of ps, as supervisord's
