@@ -57,6 +57,7 @@ type Error struct {
 	Results []daemon.Result
 }
 
+// Error returns the daemon's message.
 func (e *Error) Error() string { return e.Message }
 
 // NotFound reports whether err is a daemon's "no such process or program".

@@ -401,6 +401,7 @@ type GapError struct {
 	Next   int64 // position of the oldest byte still kept
 }
 
+// Error says how many bytes were rotated away.
 func (e *GapError) Error() string {
 	return fmt.Sprintf("logs: %d bytes were rotated away before they were read; continuing at position %d", e.Missed, e.Next)
 }

@@ -49,6 +49,7 @@ type ExitError struct {
 	Stderr []byte
 }
 
+// Error is "exit status N" or "signal: NAME", as exec.ExitError says it.
 func (e *ExitError) Error() string {
 	if e.Signal != 0 {
 		return "signal: " + e.Signal.String()

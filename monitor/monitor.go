@@ -71,6 +71,7 @@ type StartError struct {
 	Err   string
 }
 
+// Error says which process failed to start, and how.
 func (e *StartError) Error() string {
 	if e.Spawn {
 		return fmt.Sprintf("start %q: spawn error: %s", e.Name, e.Err)

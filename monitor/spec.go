@@ -184,6 +184,7 @@ func ParseRestartPolicy(s string) (RestartPolicy, error) {
 	return p, nil
 }
 
+// String returns the policy as ParseRestartPolicy reads it.
 func (p RestartPolicy) String() string {
 	switch p.Kind {
 	case RestartNo:
