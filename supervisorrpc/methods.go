@@ -515,6 +515,22 @@ func (c *call) startProcessGroup(params []any) (any, error) {
 	return c.group(name, func(ps []proc) []any { return c.start(ps, wait) })
 }
 
+// process finds the one process name denotes; a group name is BAD_NAME, as
+// for supervisord's methods on a single process.
+func (c *call) process(name string) (*proc, error) {
+	if err := c.live(); err != nil {
+		return nil, err
+	}
+	_, one, err := c.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if one == nil {
+		return nil, xmlrpc.NewFault(xmlrpc.FaultBadName, name)
+	}
+	return one, nil
+}
+
 // group runs fn on the processes of the group name.
 func (c *call) group(name string, fn func([]proc) []any) (any, error) {
 	if err := c.live(); err != nil {
@@ -688,15 +704,9 @@ func (c *call) getProcessInfo(params []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.live(); err != nil {
-		return nil, err
-	}
-	_, one, err := c.lookup(name)
+	one, err := c.process(name)
 	if err != nil {
 		return nil, err
-	}
-	if one == nil {
-		return nil, xmlrpc.NewFault(xmlrpc.FaultBadName, name)
 	}
 	return processInfo(*one, time.Now()), nil
 }
@@ -725,15 +735,9 @@ func (c *call) clearProcessLogs(params []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.live(); err != nil {
-		return nil, err
-	}
-	_, one, err := c.lookup(name)
+	one, err := c.process(name)
 	if err != nil {
 		return nil, err
-	}
-	if one == nil {
-		return nil, xmlrpc.NewFault(xmlrpc.FaultBadName, name)
 	}
 	if err := c.clearLogs(*one); err != nil {
 		return nil, xmlrpc.NewFault(xmlrpc.FaultFailed, name)
@@ -772,15 +776,9 @@ func (c *call) sendProcessStdin(params []any) (any, error) {
 	default:
 		return nil, xmlrpc.NewFault(xmlrpc.FaultIncorrectParameters, "param 2: want string")
 	}
-	if err := c.live(); err != nil {
-		return nil, err
-	}
-	_, one, err := c.lookup(name)
+	one, err := c.process(name)
 	if err != nil {
 		return nil, err
-	}
-	if one == nil {
-		return nil, xmlrpc.NewFault(xmlrpc.FaultBadName, name)
 	}
 	if one.Pid == 0 || one.StateCode == stateStopping {
 		return nil, xmlrpc.NewFault(xmlrpc.FaultNotRunning, name)
