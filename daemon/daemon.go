@@ -286,19 +286,21 @@ func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
 	return nil, out, errw, nil
 }
 
-// awaitDrained waits (a bounded time) until the last spawn's output is stored,
-// so an exit is reported after the bytes written before it.
-func (pr *proc) awaitDrained(limit time.Duration) {
+// awaitDrained waits, until deadline at the latest, for the last spawn's
+// output to be stored, so an exit is reported after the bytes written before
+// it. A grandchild that keeps the pipe open only costs the wait up to the
+// deadline, which the pump shares across a whole batch of exits.
+func (pr *proc) awaitDrained(deadline time.Time) {
 	pr.mu.Lock()
 	chans := pr.drained
 	pr.mu.Unlock()
-	timeout := time.NewTimer(limit)
+	timeout := time.NewTimer(time.Until(deadline))
 	defer timeout.Stop()
 	for _, c := range chans {
 		select {
 		case <-c:
 		case <-timeout.C:
-			return // a grandchild still holds the pipe open
+			return
 		}
 	}
 }

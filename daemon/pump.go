@@ -31,6 +31,7 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 			return
 		}
 		batch := map[string]*store.Running{}
+		drainBy := time.Now().Add(100 * time.Millisecond)
 		resync := false
 		for {
 			if e.Type == monitor.EventMissed {
@@ -38,7 +39,7 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 				d.metrics.missed.Add(float64(e.Missed))
 				d.log.Warn("daemon fell behind the monitor's events; re-reading all processes", "missed", e.Missed)
 			} else {
-				d.onEvent(e, batch)
+				d.onEvent(e, batch, drainBy)
 			}
 			if len(batch) >= 4096 {
 				break
@@ -58,7 +59,7 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 	}
 }
 
-func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running) {
+func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running, drainBy time.Time) {
 	switch e.Type {
 	case monitor.EventStarting:
 		batch[e.Name] = &store.Running{Pid: e.Pid, StartTicks: startTicks(e.Pid)}
@@ -71,7 +72,7 @@ func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running) {
 		pr := d.procs[e.Name]
 		d.mu.Unlock()
 		if pr != nil {
-			pr.awaitDrained(100 * time.Millisecond)
+			pr.awaitDrained(drainBy)
 		}
 		x := e.Exit
 		d.metrics.exit(e.Name, x)
