@@ -1,8 +1,7 @@
 # The test command that .ci/run calls (see README.md).
 GO ?= go
-STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build test vet lint fmt-check race
+.PHONY: all build test vet lint fmt-check tidy-check race
 
 all: build
 
@@ -16,9 +15,13 @@ vet:
 	$(GO) vet ./...
 
 lint:
-	$(STATICCHECK) ./...
+	$(GO) tool staticcheck ./...
+
+# go.mod and go.sum say exactly what the code imports.
+tidy-check:
+	$(GO) mod tidy -diff
 
 race:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-test: fmt-check vet lint race
+test: fmt-check tidy-check vet lint race
