@@ -215,4 +215,3 @@ func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "spawnpath: "+format+"\n", args...)
 	os.Exit(1)
 }
-
