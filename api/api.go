@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,9 +156,17 @@ func badRequest(w http.ResponseWriter, format string, args ...any) {
 	writeError(w, http.StatusBadRequest, fmt.Errorf(format, args...))
 }
 
-// decode reads a JSON body strictly.
+// decode reads a JSON body strictly: unknown fields, trailing values and
+// nesting deeper than maxDepth are refused, naming what is wrong.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	if err := checkDepth(body, maxDepth); err != nil {
+		return fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err)
@@ -166,6 +175,15 @@ func decode(r *http.Request, v any) error {
 		return fmt.Errorf("%w: request body: more than one JSON value", daemon.ErrBadRequest)
 	}
 	return nil
+}
+
+// bodyError describes a failed read of a request body.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("%w: request body: larger than %d bytes", daemon.ErrBadRequest, mbe.Limit)
+	}
+	return fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err)
 }
 
 func boolParam(r *http.Request, name string) (bool, error) {
@@ -315,9 +333,9 @@ func writeResults(w http.ResponseWriter, results []daemon.Result, err error) {
 }
 
 func (h *handler) addProgram(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxProgramBody))
 	if err != nil {
-		fail(w, fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err))
+		fail(w, bodyError(err))
 		return
 	}
 	p, err := ParseProgram(body)

@@ -1,0 +1,105 @@
+package api_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/corralhq/corral/api"
+	"github.com/corralhq/corral/config"
+)
+
+// nestedBody is the audit's body: a program whose environment is an object
+// nested depth deep (60 KB at depth 10,000).
+func nestedBody(depth int) []byte {
+	return []byte(`{"name":"deep","command":"sleep 1","environment":` +
+		strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth) + `}`)
+}
+
+func postProgram(t *testing.T, srv *httptest.Server, body []byte) (int, string) {
+	t.Helper()
+	resp, err := http.Post(srv.URL+"/v1/programs", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e api.ErrorResponse
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &e)
+	return resp.StatusCode, e.Error
+}
+
+func TestDeeplyNestedProgramBodyIsRefused(t *testing.T) {
+	srv := startServer(t, "")
+	body := nestedBody(10000)
+	if len(body) < 50000 {
+		t.Fatalf("body of %d bytes, want the audit's ~60 KB", len(body))
+	}
+	status, msg := postProgram(t, srv, body)
+	if status != http.StatusBadRequest || !strings.Contains(msg, "JSON nested deeper than 8 levels") {
+		t.Errorf("POST of a body nested 10,000 deep = %d %q, want 400 naming the nesting", status, msg)
+	}
+	// Deep nesting is refused in every JSON body the API reads.
+	for _, path := range []string{"/v1/actions/start", "/v1/processes/x/signal"} {
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(`{"targets":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "nested deeper") {
+			t.Errorf("POST %s nested 100 deep = %d %s, want 400 naming the nesting", path, resp.StatusCode, b)
+		}
+	}
+	big := []byte(`{"name":"big","command":"` + strings.Repeat("x", 300<<10) + `"}`)
+	if status, msg := postProgram(t, srv, big); status != http.StatusBadRequest || !strings.Contains(msg, "larger than") {
+		t.Errorf("POST of a 300 KiB program = %d %q, want 400 naming the size", status, msg)
+	}
+}
+
+// TestProgramBodyErrorsAreTheConfigFilesErrors: a field the config file
+// refuses is refused by the API with the same words, naming the program
+// and the field; unknown fields are refused by name.
+func TestProgramBodyErrorsAreTheConfigFilesErrors(t *testing.T) {
+	for _, tc := range []struct{ json, toml string }{
+		{`"stop_signal":"TERMX"`, `stop_signal = "TERMX"`},
+		{`"bogus":1`, `bogus = 1`},
+		{`"backoff":{"factor":0.5}`, `backoff = { factor = 0.5 }`},
+		{`"backoff":{"nope":"1s"}`, `backoff = { nope = "1s" }`},
+		{`"numprocs":0`, `numprocs = 0`},
+		{`"numprocs":2,"process_name":"same"`, "numprocs = 2\nprocess_name = \"same\""},
+		{`"exit_codes":[256]`, `exit_codes = [256]`},
+		{`"start_secs":"ten"`, `start_secs = "ten"`},
+		{`"stdout":{"redirect":true}`, `stdout = { redirect = true }`},
+		{`"environment":{"A=B":"1"}`, `environment = { "A=B" = "1" }`},
+		{`"autostart":"yes"`, `autostart = "yes"`},
+		{`"umask":"999"`, `umask = "999"`},
+	} {
+		_, apiErr := api.ParseProgram([]byte(`{"name":"web","command":"sleep 1",` + tc.json + `}`))
+		_, fileErr := config.ParseTOML("corral.toml", []byte("[program.web]\ncommand = \"sleep 1\"\n"+tc.toml+"\n"))
+		if apiErr == nil || fileErr == nil {
+			t.Errorf("%s: API error %v, file error %v; want both to fail", tc.json, apiErr, fileErr)
+			continue
+		}
+		_, want, _ := strings.Cut(fileErr.Error(), ": ") // drop "corral.toml:N"
+		if got := apiErr.Error(); got != "bad request: "+want {
+			t.Errorf("%s: API error\n  %q\nwant the config file's\n  %q", tc.json, got, "bad request: "+want)
+		}
+		if !strings.Contains(apiErr.Error(), `program "web"`) || !strings.Contains(apiErr.Error(), "key ") {
+			t.Errorf("%s: %q does not name the program and the field", tc.json, apiErr)
+		}
+	}
+}
+
+func BenchmarkParseProgramNested(b *testing.B) {
+	body := nestedBody(10000)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := api.ParseProgram(body); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
