@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -184,6 +185,25 @@ func bodyError(err error) error {
 		return fmt.Errorf("%w: request body: larger than %d bytes", daemon.ErrBadRequest, mbe.Limit)
 	}
 	return fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err)
+}
+
+// param is an optional integer query parameter.
+type param struct {
+	n   int64
+	set bool
+	err error
+}
+
+func int64Param(r *http.Request, name string) param {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return param{}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return param{err: fmt.Errorf("%w: parameter %s=%q: want a number of bytes", daemon.ErrBadRequest, name, v)}
+	}
+	return param{n: n, set: true}
 }
 
 func boolParam(r *http.Request, name string) (bool, error) {
@@ -415,7 +435,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // logs sends a process's log: everything kept, the last tail bytes, or from
-// position offset; with follow, then the bytes as they arrive, until the
+// position offset (a negative offset counts from the end); with follow, then the bytes as they arrive, until the
 // client goes or the stream closes. The header X-Corral-Log-Offset gives the
 // stream position of the first byte sent.
 func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
@@ -439,45 +459,48 @@ func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	var tail, offset int64 = -1, -1
-	for name, p := range map[string]*int64{"tail": &tail, "offset": &offset} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				badRequest(w, "%s=%q: want a number of bytes >= 0", name, v)
-				return
-			}
-			*p = n
+	// tail=N: the last N bytes kept; offset=N: from stream position N, or
+	// with N < 0 the last -N bytes (supervisord's readLog). Either is
+	// streamed from the files, never held whole in memory.
+	tail, offset := int64Param(r, "tail"), int64Param(r, "offset")
+	for _, p := range []*param{&tail, &offset} {
+		if p.err != nil {
+			fail(w, p.err)
+			return
 		}
 	}
-	if tail >= 0 && offset >= 0 {
+	if tail.set && offset.set {
 		badRequest(w, "give tail or offset, not both")
+		return
+	}
+	if tail.set && tail.n < 0 {
+		badRequest(w, "tail=%d: want a number of bytes >= 0", tail.n)
+		return
+	}
+	if offset.set && offset.n == math.MinInt64 {
+		badRequest(w, "offset=%d: beyond any stream position", offset.n)
 		return
 	}
 	if s == nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		return
 	}
-	var head []byte
-	pos := offset
+	st := s.Stats()
+	var pos int64
 	switch {
-	case tail >= 0:
-		if head, pos, err = s.Tail(tail); err != nil {
-			fail(w, err)
-			return
-		}
-	case offset < 0:
-		pos = s.Stats().Start
+	case tail.set:
+		pos = max(st.Start, st.End-tail.n)
+	case offset.set && offset.n < 0:
+		pos = max(st.Start, st.End+offset.n)
+	case offset.set:
+		pos = min(offset.n, st.End)
+	default:
+		pos = st.Start
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Corral-Log-Offset", strconv.FormatInt(pos, 10))
 	w.WriteHeader(http.StatusOK)
-	if head != nil {
-		if _, err := w.Write(head); err != nil {
-			return
-		}
-		pos += int64(len(head))
-	} else if pos, err = copyFrom(w, s, pos); err != nil {
+	if pos, err = copyFrom(w, s, pos); err != nil {
 		return
 	}
 	if !follow {

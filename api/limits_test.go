@@ -1,15 +1,23 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/corralhq/corral/api"
 	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/daemon"
 )
 
 // nestedBody is the audit's body: a program whose environment is an object
@@ -100,6 +108,95 @@ func BenchmarkParseProgramNested(b *testing.B) {
 	for b.Loop() {
 		if _, err := api.ParseProgram(body); err == nil {
 			b.Fatal("accepted")
+		}
+	}
+}
+
+// discard is a ResponseWriter that keeps only a byte count, so that what
+// the handler allocates can be measured alone.
+type discard struct {
+	h      http.Header
+	status int
+	n      int64
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) WriteHeader(status int)      { d.status = status }
+func (d *discard) Write(p []byte) (int, error) { d.n += int64(len(p)); return len(p), nil }
+
+// TestLogTailStreamsFromTheFile: ?tail=999999999999 sends the whole kept
+// log without holding it in memory.
+func TestLogTailStreamsFromTheFile(t *testing.T) {
+	dir := t.TempDir()
+	const size = 4 << 20
+	path := filepath.Join(dir, "corral.toml")
+	body := "[daemon]\nsocket = \"sock\"\nstate_dir = \"state\"\nlog_dir = \"logs\"\n\n" +
+		"[program.big]\ncommand = [\"sh\", \"-c\", \"head -c " + strconv.Itoa(size) + " /dev/zero | tr '\\\\000' x; exec sleep 1000\"]\nstart_secs = \"0s\"\n" +
+		"stdout = { file = \"" + dir + "/big.log\" }\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), hang)
+		defer cancel()
+		_ = d.Shutdown(ctx)
+	})
+	h := api.Handler(d)
+	get := func(query string) (*discard, uint64) {
+		w := &discard{h: http.Header{}}
+		r := httptest.NewRequest(http.MethodGet, "/v1/processes/big/logs?"+query, nil)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		h.ServeHTTP(w, r)
+		runtime.ReadMemStats(&after)
+		return w, after.TotalAlloc - before.TotalAlloc
+	}
+	waitFor := func() {
+		for range int(hang.Seconds() * 50) {
+			if w, _ := get("offset=" + strconv.Itoa(size-1)); w.n == 1 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("the log never reached its size")
+	}
+	waitFor()
+	w, alloc := get("tail=999999999999")
+	if w.status != http.StatusOK || w.n != size || w.h.Get("X-Corral-Log-Offset") != "0" {
+		t.Fatalf("tail=999999999999: status %d, %d bytes from offset %s; want 200, %d bytes from 0", w.status, w.n, w.h.Get("X-Corral-Log-Offset"), size)
+	}
+	if alloc > 1<<20 {
+		t.Errorf("tail=999999999999 of a %d-byte log allocated %d bytes; want it streamed (< 1 MiB)", size, alloc)
+	}
+	for _, tc := range []struct {
+		query  string
+		status int
+		n      int64
+		offset string
+	}{
+		{"tail=0", 200, 0, strconv.Itoa(size)},
+		{"tail=10", 200, 10, strconv.Itoa(size - 10)},
+		{"tail=-1", 400, -1, ""},
+		{"offset=0", 200, size, "0"},
+		{"offset=-10", 200, 10, strconv.Itoa(size - 10)},
+		{"offset=-999999999999", 200, size, "0"},
+		{"offset=-9223372036854775808", 400, -1, ""},
+		{"offset=9223372036854775807", 200, 0, strconv.Itoa(size)},
+		{"offset=x", 400, -1, ""},
+		{"tail=1&offset=1", 400, -1, ""},
+	} {
+		w, _ := get(tc.query)
+		if w.status != tc.status || (tc.n >= 0 && w.n != tc.n) || w.h.Get("X-Corral-Log-Offset") != tc.offset {
+			t.Errorf("%s: status %d, %d bytes, offset %q; want %d, %d, %q", tc.query, w.status, w.n, w.h.Get("X-Corral-Log-Offset"), tc.status, tc.n, tc.offset)
 		}
 	}
 }
