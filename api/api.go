@@ -8,7 +8,9 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/corralhq/corral/config"
@@ -119,7 +121,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
+	defer h.recoverRequest(w, r)
 	h.mux.ServeHTTP(w, r)
+}
+
+// recoverRequest, deferred by ServeHTTP, turns a handler's panic into a 500
+// (when nothing was sent yet) and one line in the daemon's log, the stack
+// at debug level: no request crashes the daemon or fills its log.
+func (h *handler) recoverRequest(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v) // net/http's own way to abort a response
+	}
+	msg := strings.ReplaceAll(fmt.Sprint(v), "\n", " ")
+	log := h.d.Logger()
+	log.Error("api: request panicked", "method", r.Method, "path", r.URL.Path, "err", msg)
+	log.Debug("api: panic stack", "path", r.URL.Path, "stack", string(debug.Stack()))
+	writeError(w, http.StatusInternalServerError, fmt.Errorf("internal error: %s %s: %s", r.Method, r.URL.Path, msg))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
