@@ -193,10 +193,18 @@ func decode(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err)
 	}
-	if dec.More() {
-		return fmt.Errorf("%w: request body: more than one JSON value", daemon.ErrBadRequest)
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return fmt.Errorf("%w: request body: %q after the JSON value", daemon.ErrBadRequest, truncate(rest))
 	}
 	return nil
+}
+
+// truncate shortens what a message quotes from a request body.
+func truncate(b []byte) []byte {
+	if len(b) > 40 {
+		return append(b[:40:40], "..."...)
+	}
+	return b
 }
 
 // bodyError describes a failed read of a request body.

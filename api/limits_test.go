@@ -200,3 +200,25 @@ func TestLogTailStreamsFromTheFile(t *testing.T) {
 		}
 	}
 }
+
+// TestBodiesWithTrailingBytesAreRefused: a body is one JSON value; a stray
+// closing brace after it (which json.Decoder.More does not see) is refused.
+func TestBodiesWithTrailingBytesAreRefused(t *testing.T) {
+	srv := startServer(t, "")
+	for _, tc := range []struct{ path, body string }{
+		{"/v1/programs", `{"name":"w","command":"sleep 1"}}`},
+		{"/v1/programs", `{"name":"w","command":"sleep 1"} {"name":"v"}`},
+		{"/v1/actions/start", `{"targets":["w"]}]`},
+		{"/v1/processes/w/signal", `{"signal":"HUP"}}`},
+	} {
+		resp, err := http.Post(srv.URL+tc.path, "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "after the JSON value") {
+			t.Errorf("POST %s %s = %d %s, want 400 naming the trailing bytes", tc.path, tc.body, resp.StatusCode, b)
+		}
+	}
+}

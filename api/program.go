@@ -46,8 +46,8 @@ func ParseProgram(body []byte) (config.Program, error) {
 	if err := dec.Decode(&fields); err != nil {
 		return bad("request body: want a JSON object with the keys of a program table: %v", err)
 	}
-	if dec.More() {
-		return bad("request body: more than one JSON value")
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return bad("request body: %q after the JSON value", truncate(rest))
 	}
 	if fields == nil {
 		return bad("request body: want a JSON object with the keys of a program table")
