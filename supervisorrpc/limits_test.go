@@ -136,6 +136,12 @@ func TestMulticallOfLogReadsIsBounded(t *testing.T) {
 		t.Errorf("readProcessStdoutLog(p, 0, 0) returned %d bytes, want the first %d of the log", len(got), maxRead)
 	}
 
+	// A tail longer than maxRead keeps the newest bytes and reports the skip.
+	got = rpc(t, sock, call1("supervisor.tailProcessStdoutLog", "<string>p</string>", "<int>0</int>", i64(math.MaxInt64)))
+	if want := "<value><string>" + content[size-maxRead:] + "</string></value>\n<value><int>" + strconv.Itoa(size) + "</int></value>\n<value><boolean>1</boolean>"; !strings.Contains(got, want) {
+		t.Errorf("tailProcessStdoutLog(p, 0, max) returned %d bytes, want the last %d of the log with overflow", len(got), maxRead)
+	}
+
 	var calls strings.Builder
 	calls.WriteString("<array><data>")
 	const n = 30

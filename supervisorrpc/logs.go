@@ -211,6 +211,10 @@ func (c *call) tailProcessLog(params []any, channel string) (any, error) {
 	st := s.Stats()
 	size := st.End - st.FileStart
 	from, n, overflow := tailWindow(size, offset, length)
+	if n > maxRead {
+		// A tail keeps the newest bytes: skip the oldest, and say so.
+		from, n, overflow = from+n-maxRead, maxRead, true
+	}
 	out, err := readCurrent(s, from, n)
 	if err != nil {
 		return []any{"", offset, false}, nil
