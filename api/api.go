@@ -1,12 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/corralhq/corral/config"
@@ -117,7 +121,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
+	defer h.recoverRequest(w, r)
 	h.mux.ServeHTTP(w, r)
+}
+
+// recoverRequest, deferred by ServeHTTP, turns a handler's panic into a 500
+// (when nothing was sent yet) and one line in the daemon's log, the stack
+// at debug level: no request crashes the daemon or fills its log.
+func (h *handler) recoverRequest(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v) // net/http's own way to abort a response
+	}
+	msg := strings.ReplaceAll(fmt.Sprint(v), "\n", " ")
+	log := h.d.Logger()
+	log.Error("api: request panicked", "method", r.Method, "path", r.URL.Path, "err", msg)
+	log.Debug("api: panic stack", "path", r.URL.Path, "stack", string(debug.Stack()))
+	writeError(w, http.StatusInternalServerError, fmt.Errorf("internal error: %s %s: %s", r.Method, r.URL.Path, msg))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -155,17 +178,61 @@ func badRequest(w http.ResponseWriter, format string, args ...any) {
 	writeError(w, http.StatusBadRequest, fmt.Errorf(format, args...))
 }
 
-// decode reads a JSON body strictly.
+// decode reads a JSON body strictly: unknown fields, trailing values and
+// nesting deeper than maxDepth are refused, naming what is wrong.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	if err := checkDepth(body, maxDepth); err != nil {
+		return fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err)
 	}
-	if dec.More() {
-		return fmt.Errorf("%w: request body: more than one JSON value", daemon.ErrBadRequest)
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return fmt.Errorf("%w: request body: %q after the JSON value", daemon.ErrBadRequest, truncate(rest))
 	}
 	return nil
+}
+
+// truncate shortens what a message quotes from a request body.
+func truncate(b []byte) []byte {
+	if len(b) > 40 {
+		return append(b[:40:40], "..."...)
+	}
+	return b
+}
+
+// bodyError describes a failed read of a request body.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("%w: request body: larger than %d bytes", daemon.ErrBadRequest, mbe.Limit)
+	}
+	return fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err)
+}
+
+// param is an optional integer query parameter.
+type param struct {
+	n   int64
+	set bool
+	err error
+}
+
+func int64Param(r *http.Request, name string) param {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return param{}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return param{err: fmt.Errorf("%w: parameter %s=%q: want a number of bytes", daemon.ErrBadRequest, name, v)}
+	}
+	return param{n: n, set: true}
 }
 
 func boolParam(r *http.Request, name string) (bool, error) {
@@ -315,9 +382,9 @@ func writeResults(w http.ResponseWriter, results []daemon.Result, err error) {
 }
 
 func (h *handler) addProgram(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxProgramBody))
 	if err != nil {
-		fail(w, fmt.Errorf("%w: request body: %v", daemon.ErrBadRequest, err))
+		fail(w, bodyError(err))
 		return
 	}
 	p, err := ParseProgram(body)
@@ -397,7 +464,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // logs sends a process's log: everything kept, the last tail bytes, or from
-// position offset; with follow, then the bytes as they arrive, until the
+// position offset (a negative offset counts from the end); with follow, then the bytes as they arrive, until the
 // client goes or the stream closes. The header X-Corral-Log-Offset gives the
 // stream position of the first byte sent.
 func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
@@ -421,45 +488,48 @@ func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	var tail, offset int64 = -1, -1
-	for name, p := range map[string]*int64{"tail": &tail, "offset": &offset} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				badRequest(w, "%s=%q: want a number of bytes >= 0", name, v)
-				return
-			}
-			*p = n
+	// tail=N: the last N bytes kept; offset=N: from stream position N, or
+	// with N < 0 the last -N bytes (supervisord's readLog). Either is
+	// streamed from the files, never held whole in memory.
+	tail, offset := int64Param(r, "tail"), int64Param(r, "offset")
+	for _, p := range []*param{&tail, &offset} {
+		if p.err != nil {
+			fail(w, p.err)
+			return
 		}
 	}
-	if tail >= 0 && offset >= 0 {
+	if tail.set && offset.set {
 		badRequest(w, "give tail or offset, not both")
+		return
+	}
+	if tail.set && tail.n < 0 {
+		badRequest(w, "tail=%d: want a number of bytes >= 0", tail.n)
+		return
+	}
+	if offset.set && offset.n == math.MinInt64 {
+		badRequest(w, "offset=%d: beyond any stream position", offset.n)
 		return
 	}
 	if s == nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		return
 	}
-	var head []byte
-	pos := offset
+	st := s.Stats()
+	var pos int64
 	switch {
-	case tail >= 0:
-		if head, pos, err = s.Tail(tail); err != nil {
-			fail(w, err)
-			return
-		}
-	case offset < 0:
-		pos = s.Stats().Start
+	case tail.set:
+		pos = max(st.Start, st.End-tail.n)
+	case offset.set && offset.n < 0:
+		pos = max(st.Start, st.End+offset.n)
+	case offset.set:
+		pos = min(offset.n, st.End)
+	default:
+		pos = st.Start
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Corral-Log-Offset", strconv.FormatInt(pos, 10))
 	w.WriteHeader(http.StatusOK)
-	if head != nil {
-		if _, err := w.Write(head); err != nil {
-			return
-		}
-		pos += int64(len(head))
-	} else if pos, err = copyFrom(w, s, pos); err != nil {
+	if pos, err = copyFrom(w, s, pos); err != nil {
 		return
 	}
 	if !follow {

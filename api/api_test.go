@@ -138,7 +138,7 @@ func TestAddedProgramGetsTheConfigFileDefaults(t *testing.T) {
 
 func TestFollowStreamsBytesAsTheyAreWritten(t *testing.T) {
 	srv := startServer(t, `[program.talk]
-command = ["sh", "-c", "echo first; trap 'echo again' USR1; while true; do sleep 0.05; done"]
+command = ["sh", "-c", "trap 'echo again' USR1; echo first; while true; do sleep 0.05; done"]
 start_secs = "0s"
 `)
 	waitRunning(t, srv, "talk")
@@ -157,8 +157,10 @@ start_secs = "0s"
 	if !lines.Scan() || lines.Text() != "first" {
 		t.Fatalf("first line %q, %v", lines.Text(), lines.Err())
 	}
-	// Signal until the follower sees the new line (the trap may not be set
-	// yet for the first signal).
+	// The trap is set before "first" is written, so no USR1 sent from now
+	// on can kill the shell (which would restart it and write "first"
+	// again). Signal until the follower sees the new line: a signal that
+	// arrives during sleep is handled when sleep ends.
 	got := make(chan string, 1)
 	go func() {
 		if lines.Scan() {

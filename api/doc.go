@@ -27,6 +27,13 @@
 //
 // A target is a process name, a program or group name, "GROUP:*", or "all".
 //
+// What one request can make the daemon do is bounded: a body is at most
+// 1 MiB (a program 256 KiB) and nests at most 8 levels; a program body is
+// decoded straight into the values of a program table and checked by
+// config.ProgramFromTable, the code that checks configuration files; logs
+// are streamed from their files (offset=-N reads the last N bytes, as
+// supervisord's readLog); a handler's panic is a 500 and one log line.
+//
 // The package holds no state of its own and starts no goroutines: each
 // request runs on the goroutine net/http gives it, and an event stream or a
 // log follower lives exactly as long as its request.

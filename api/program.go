@@ -3,35 +3,51 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/BurntSushi/toml"
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
 )
 
+// Limits of a program body: a program table nests three levels deep
+// (program, backoff or stdout, an array), so maxDepth leaves room; a
+// document nested deeper is refused before it is decoded.
+const (
+	maxProgramBody = 256 << 10
+	maxDepth       = 8
+)
+
 // ParseProgram reads the body of POST /v1/programs: a JSON object with a
-// "name" and the keys of a TOML [program.NAME] table. It is converted to
-// that table and parsed by config.ParseTOML, so defaults and validation are
-// those of a configuration file; errors name the field at fault:
+// "name" and the keys of a TOML [program.NAME] table. Its values are
+// decoded straight into the types a TOML table holds and handed to
+// config.ProgramFromTable, so defaults, checks and error wording are those
+// of a configuration file; errors name the program and the field at fault:
 //
 //	bad request: program "web": key "stop_signal": unknown signal "TERMX"
 //
-// Relative paths are refused: the daemon cannot know the caller's
-// directory.
+// A body over 256 KiB or nested deeper than 8 levels is refused before it
+// is decoded. Relative paths are refused: the daemon cannot know the
+// caller's directory.
 func ParseProgram(body []byte) (config.Program, error) {
 	bad := func(format string, args ...any) (config.Program, error) {
 		return config.Program{}, fmt.Errorf("%w: %s", daemon.ErrBadRequest, fmt.Sprintf(format, args...))
+	}
+	if len(body) > maxProgramBody {
+		return bad("request body: %d bytes, more than the %d a program may take", len(body), maxProgramBody)
+	}
+	if err := checkDepth(body, maxDepth); err != nil {
+		return bad("request body: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var fields map[string]any
 	if err := dec.Decode(&fields); err != nil {
 		return bad("request body: want a JSON object with the keys of a program table: %v", err)
+	}
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return bad("request body: %q after the JSON value", truncate(rest))
 	}
 	if fields == nil {
 		return bad("request body: want a JSON object with the keys of a program table")
@@ -45,30 +61,47 @@ func ParseProgram(body []byte) (config.Program, error) {
 	if err != nil {
 		return bad("program %q: %v", name, err)
 	}
-	var buf bytes.Buffer
-	doc := map[string]any{"program": map[string]any{name: table}}
-	if err := toml.NewEncoder(&buf).Encode(doc); err != nil {
-		return bad("program %q: %v", name, err)
-	}
-	cfg, err := config.ParseTOML("/api", buf.Bytes())
+	p, err := config.ProgramFromTable(name, table.(map[string]any))
 	if err != nil {
-		var ce *config.Error
-		if errors.As(err, &ce) {
-			// The file and line are those of the generated table.
-			ce.Pos = config.Position{}
-		}
 		return config.Program{}, fmt.Errorf("%w: %v", daemon.ErrBadRequest, err)
 	}
-	if len(cfg.Programs) != 1 {
-		return bad("program %q: want one program", name)
-	}
-	p := cfg.Programs[0]
 	for _, key := range []string{"directory", "stdout.file", "stderr.file"} {
 		if raw, ok := lookup(fields, key); ok && raw != "" && !strings.HasPrefix(raw, "/") && !strings.EqualFold(raw, config.LogAuto) && !strings.EqualFold(raw, "NONE") {
 			return bad("program %q: key %q: %q is a relative path; give an absolute one", name, key, raw)
 		}
 	}
 	return p, nil
+}
+
+// checkDepth refuses JSON whose arrays and objects nest deeper than max,
+// in one pass over the bytes and without allocating: encoding/json (v1)
+// has no depth option, and its own limit (10,000) lets a 60 KB body cost
+// seconds downstream. Invalid JSON passes; the decoder reports it.
+func checkDepth(data []byte, max int) error {
+	depth := 0
+	inString, escaped := false, false
+	for i, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return fmt.Errorf("JSON nested deeper than %d levels (at byte %d)", max, i)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
 }
 
 // lookup returns a dotted key's string value in the request's fields.

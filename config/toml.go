@@ -80,6 +80,30 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
+// ProgramFromTable builds one program from the values of a program table,
+// typed as a TOML decoder types them (string, int64, float64, bool, []any,
+// map[string]any), with the defaults, checks and error wording of
+// ParseTOML, and without a file: errors name the program and the key, not a
+// line. Relative paths stay relative. The API builds the programs it adds
+// at run time with it, so that they are held to the rules of a
+// configuration file.
+func ProgramFromTable(name string, table map[string]any) (Program, error) {
+	tp := &tomlParser{}
+	p, err := tp.program(name, table)
+	if err != nil {
+		return Program{}, err
+	}
+	p.Source = Position{}
+	cfg := &Config{Programs: []Program{p}}
+	err = cfg.finish(func(n string) string { return fmt.Sprintf("program %q", n) },
+		func(k string) string { return k },
+		func(*Program, string) int { return 0 })
+	if err != nil {
+		return Program{}, err
+	}
+	return cfg.Programs[0], nil
+}
+
 type tomlParser struct {
 	file, data, base string
 	headers          map[string]int
@@ -102,7 +126,7 @@ func (tp *tomlParser) errAt(path []string, section string, err error, key ...str
 // probe. It parses the file again, so callers use it on errors (and
 // tomlHeaders for the common case of section lines).
 func (tp *tomlParser) line(path ...string) int {
-	if len(path) == 0 {
+	if len(path) == 0 || tp.data == "" {
 		return 0
 	}
 	if len(path) == 2 && tp.headers != nil {

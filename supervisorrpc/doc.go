@@ -30,7 +30,17 @@
 //     configuration read by reloadConfig is what addProcessGroup adds.
 //   - Log offsets (readProcessStdoutLog, tailProcessStdoutLog) count bytes of
 //     the current log file, as supervisord's do; rotated backups are not
-//     reachable through them.
+//     reachable through them. Offsets follow supervisord's readFile and
+//     tailFile for every int64: a negative offset reads from the end, and
+//     impossible values (a negative length, an offset of -2^63) are
+//     BAD_ARGUMENTS faults.
+//   - What one request can make the daemon hold is bounded, where
+//     supervisord has no bound: a log-reading call returns at most 1 MiB
+//     (a client reads on from the offset after what it got), and a
+//     system.multicall response at most xmlrpc.MaxMulticallResponse bytes
+//     of results; the calls past it get a FAILED fault without being run.
+//   - A method that panics answers a FAILED fault and leaves one line in
+//     the daemon's log (the stack at debug level).
 //
 // What corral does not have is refused with a clear fault rather than
 // faked: sendProcessStdin is NO_FILE, because corral keeps no stdin pipe to

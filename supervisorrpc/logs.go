@@ -2,7 +2,9 @@ package supervisorrpc
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -11,9 +13,12 @@ import (
 	"github.com/corralhq/corral/supervisorrpc/xmlrpc"
 )
 
-// maxRead bounds one readLog answer (supervisord has no bound): the whole
-// response is built in memory before it is sent.
-const maxRead = 16 << 20
+// maxRead bounds the bytes one log-reading call returns (supervisord has no
+// bound): an XML-RPC response is built in memory before it is sent. A
+// client reading a larger log goes on from the offset after what it got;
+// system.multicall adds a bound on the whole response
+// (xmlrpc.MaxMulticallResponse).
+const maxRead = 1 << 20
 
 // stream returns the stream of one process's channel ("stdout" or
 // "stderr"), or nil when its output is not kept in a readable file.
@@ -52,8 +57,13 @@ func (c *call) clearLogs(p proc) error {
 
 // readWindow is supervisord's readFile on a file of size bytes: where to
 // read and how much. A negative offset reads that many bytes from the end
-// (length must be 0); a length of 0 reads to the end.
+// (length must be 0); a length of 0 reads to the end. Impossible values are
+// BAD_ARGUMENTS: a negative length, a negative length with a negative
+// offset, and an offset of -2^63, whose magnitude no file position has.
 func readWindow(size, offset, length int64) (from, n int64, err error) {
+	if offset == math.MinInt64 {
+		return 0, 0, xmlrpc.NewFault(xmlrpc.FaultBadArguments, fmt.Sprintf("offset %d is beyond any file position", offset))
+	}
 	if offset < 0 {
 		if length != 0 {
 			return 0, 0, xmlrpc.NewFault(xmlrpc.FaultBadArguments, "")
@@ -75,20 +85,44 @@ func readWindow(size, offset, length int64) (from, n int64, err error) {
 }
 
 // tailWindow is supervisord's tailFile on a file of size bytes: it returns
-// where to read, how much, and whether bytes were skipped.
+// where to read, how much, and whether bytes were skipped. Python's integers
+// do not overflow; saturating sums keep its answers for any int64 (negative
+// or huge values read nothing, as there).
 func tailWindow(size, offset, length int64) (from, n int64, overflow bool) {
-	if size > offset+length {
+	if size > addSat(offset, length) {
 		overflow = true
 		offset = size - 1
 	}
-	if offset+length > size {
+	if addSat(offset, length) > size {
 		if offset > size-1 {
 			length = 0
 		}
-		offset = size - length
+		offset = subSat(size, length)
 	}
 	from = max(offset, 0)
 	return from, max(min(length, size-from), 0), overflow
+}
+
+// addSat is a+b, clamped to the int64 range.
+func addSat(a, b int64) int64 {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
+}
+
+// subSat is a-b, clamped to the int64 range.
+func subSat(a, b int64) int64 {
+	switch {
+	case b < 0 && a > math.MaxInt64+b:
+		return math.MaxInt64
+	case b > 0 && a < math.MinInt64+b:
+		return math.MinInt64
+	}
+	return a - b
 }
 
 // readCurrent reads n bytes at offset off of the stream's current file.
@@ -177,6 +211,10 @@ func (c *call) tailProcessLog(params []any, channel string) (any, error) {
 	st := s.Stats()
 	size := st.End - st.FileStart
 	from, n, overflow := tailWindow(size, offset, length)
+	if n > maxRead {
+		// A tail keeps the newest bytes: skip the oldest, and say so.
+		from, n, overflow = from+n-maxRead, maxRead, true
+	}
 	out, err := readCurrent(s, from, n)
 	if err != nil {
 		return []any{"", offset, false}, nil

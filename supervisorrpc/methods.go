@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"syscall"
@@ -87,11 +88,28 @@ func (h *handler) methods(ctx context.Context) xmlrpc.Methods {
 		if e.fn == nil {
 			continue
 		}
-		fn := e.fn
-		m[name] = func(params []any) (any, error) { return fn(c, params) }
+		fn, name := e.fn, name
+		m[name] = func(params []any) (v any, err error) {
+			defer h.recoverCall(name, &err)
+			return fn(c, params)
+		}
 	}
 	m["system.multicall"] = m.Multicall
 	return m
+}
+
+// recoverCall, deferred by a method, turns its panic into a FAILED fault
+// and one line in the daemon's log (the stack at debug level): a request
+// never crashes the daemon nor fills its log.
+func (h *handler) recoverCall(method string, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	pe := &xmlrpc.PanicError{Method: method, Value: r, Stack: debug.Stack()}
+	h.log.Error("supervisorrpc: method panicked", "method", method, "err", pe.Error())
+	h.log.Debug("supervisorrpc: panic stack", "method", method, "stack", string(pe.Stack))
+	*err = pe
 }
 
 // live fails with SHUTDOWN_STATE once the daemon was asked to shut down,

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
+	"strings"
 )
 
 // HandlerFunc handles one method call. It returns the result to encode, or
@@ -20,14 +22,41 @@ type HandlerFunc func(params []any) (any, error)
 type Methods map[string]HandlerFunc
 
 // Call runs the handler for method. An unknown method is a FaultUnknownMethod
-// fault.
-func (m Methods) Call(method string, params []any) (any, error) {
+// fault. A handler that panics returns a *PanicError (a FaultFailed fault
+// for the client) instead of ending the process: no request may crash the
+// server.
+func (m Methods) Call(method string, params []any) (v any, err error) {
 	h := m[method]
 	if h == nil {
 		return nil, NewFault(FaultUnknownMethod, method)
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, &PanicError{Method: method, Value: r, Stack: debug.Stack()}
+		}
+	}()
 	return h(params)
 }
+
+// PanicError is the error of a handler that panicked. Its message is one
+// line; the stack is kept apart, for a debug log.
+type PanicError struct {
+	Method string
+	Value  any
+	Stack  []byte
+}
+
+// Error says which method panicked and with what.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("internal error: %s panicked: %s", e.Method, strings.ReplaceAll(fmt.Sprint(e.Value), "\n", " "))
+}
+
+// MaxMulticallResponse bounds the encoded results of one system.multicall:
+// once the results so far reach it, each further call is not run and gets
+// a FaultFailed fault saying so. supervisord has no bound; without one, 100
+// reads of a large log in one request would build a response 100 times the
+// log in memory. A single call's result is bounded by its handler.
+const MaxMulticallResponse = 8 << 20
 
 // Multicall is the handler of system.multicall, for tables that offer it:
 //
@@ -53,17 +82,25 @@ func (m Methods) Multicall(params []any) (any, error) {
 // struct {methodName: string, params: array}; a missing params means no
 // parameters. As in supervisord, a call without a methodName or one to
 // system.multicall itself fails with FaultIncorrectParameters, and an error
-// that is not a *Fault becomes FaultFailed.
+// that is not a *Fault becomes FaultFailed. Once the encoded results reach
+// [MaxMulticallResponse] bytes, the remaining calls are not run: each gets a
+// FaultFailed fault naming the limit.
 func Multicall(calls []any, call func(method string, params []any) (any, error)) []any {
 	results := make([]any, len(calls))
+	var size int64
 	for i, c := range calls {
-		v, err := multicallOne(c, call)
-		if err != nil {
-			f := asFault(err)
-			results[i] = map[string]any{"faultCode": f.Code, "faultString": f.String}
+		if size >= MaxMulticallResponse {
+			results[i] = faultValue(NewFault(FaultFailed, fmt.Sprintf(
+				"not run: the system.multicall response reached its limit of %d bytes; make this call on its own", MaxMulticallResponse)))
 			continue
 		}
-		results[i] = []any{v}
+		v, err := multicallOne(c, call)
+		if err != nil {
+			results[i] = faultValue(asFault(err))
+		} else {
+			results[i] = []any{v}
+		}
+		size += encodedSize(results[i])
 	}
 	return results
 }
@@ -121,6 +158,12 @@ func (m Methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body []byte
+	defer func() {
+		// A panic outside a handler (in the encoder): a 500, not a crash.
+		if r := recover(); r != nil {
+			http.Error(w, fmt.Sprintf("xmlrpc: %s: internal error: %v", method, r), http.StatusInternalServerError)
+		}
+	}()
 	result, err := m.Call(method, params)
 	if err != nil {
 		body = marshalFault(asFault(err))

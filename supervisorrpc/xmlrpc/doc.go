@@ -17,7 +17,9 @@
 //     [HandlerFunc]. It is also the http.Handler for the endpoint. Nothing in
 //     the process is reachable through a method name unless it is a key of
 //     that map; system.multicall too must be registered explicitly
-//     (see [Methods.Multicall]).
+//     (see [Methods.Multicall]). A handler that panics gets a FAILED fault
+//     ([PanicError]), not a crashed server, and one system.multicall
+//     response holds at most [MaxMulticallResponse] bytes of results.
 //
 // Values map as follows:
 //

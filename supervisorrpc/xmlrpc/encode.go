@@ -46,26 +46,63 @@ func EncodeFault(w io.Writer, f *Fault) error {
 }
 
 func marshalResponse(v any) ([]byte, error) {
-	e := encoder{}
+	var b bytes.Buffer
+	e := encoder{buf: &b}
 	e.buf.WriteString(responseOpen)
 	if err := e.value(v, 0); err != nil {
 		return nil, fmt.Errorf("xmlrpc: encode result: %w", err)
 	}
 	e.buf.WriteString(responseClose)
-	return e.buf.Bytes(), nil
+	return b.Bytes(), nil
 }
 
 func marshalFault(f *Fault) []byte {
-	e := encoder{}
+	var b bytes.Buffer
+	e := encoder{buf: &b}
 	e.buf.WriteString(faultOpen)
 	// Cannot fail: an int and a string.
-	_ = e.value(map[string]any{"faultCode": f.Code, "faultString": f.String}, 0)
+	_ = e.value(faultValue(f), 0)
 	e.buf.WriteString(faultClose)
-	return e.buf.Bytes()
+	return b.Bytes()
+}
+
+func faultValue(f *Fault) map[string]any {
+	return map[string]any{"faultCode": f.Code, "faultString": f.String}
+}
+
+// encodedSize is the number of bytes v takes as a <value> element, counted
+// without building it (an error counts as 0: the encoder refuses v anyway).
+func encodedSize(v any) int64 {
+	var c counter
+	e := encoder{buf: &c}
+	if e.value(v, 0) != nil {
+		return 0
+	}
+	return int64(c)
+}
+
+// sink is where the encoder writes: a bytes.Buffer, or a counter.
+type sink interface {
+	Write(p []byte) (int, error)
+	WriteString(s string) (int, error)
+	WriteByte(c byte) error
+	WriteRune(r rune) (int, error)
+}
+
+// counter is a sink that only counts bytes.
+type counter int64
+
+func (c *counter) Write(p []byte) (int, error)       { *c += counter(len(p)); return len(p), nil }
+func (c *counter) WriteString(s string) (int, error) { *c += counter(len(s)); return len(s), nil }
+func (c *counter) WriteByte(byte) error              { *c++; return nil }
+func (c *counter) WriteRune(r rune) (int, error) {
+	n := utf8.RuneLen(r)
+	*c += counter(n)
+	return n, nil
 }
 
 type encoder struct {
-	buf bytes.Buffer
+	buf sink
 }
 
 // value writes v as a <value> element followed by a newline, as Python does.
