@@ -51,6 +51,7 @@ type Daemon struct {
 	quit    chan struct{}
 	quitMu  sync.Once
 	baseEnv []string // the daemon's environment plus [daemon] environment, shared
+	runID   string   // this run's token, in every process's environment (RunEnv)
 	pumpEnd chan struct{}
 
 	// mu guards the configuration below. Process state is the monitor's.
@@ -91,7 +92,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if d.log == nil {
 		d.log = slog.Default()
 	}
-	d.baseEnv = slices.Clip(append(os.Environ(), cfg.Daemon.Environment...))
+	d.runID = newRunID()
+	d.baseEnv = runEnviron(os.Environ(), cfg.Daemon.Environment, d.runID)
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config: " + w)
 	}
@@ -147,6 +149,20 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	go d.pump(sub)
 	return d, nil
+}
+
+// runEnviron is the base environment of every process: the daemon's own
+// (without a RunEnv it may have inherited from a supervising corral), the
+// [daemon] environment, and this run's token.
+func runEnviron(own, extra []string, runID string) []string {
+	env := make([]string, 0, len(own)+len(extra)+1)
+	for _, kv := range own {
+		if !strings.HasPrefix(kv, RunEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, extra...)
+	return append(env, RunEnv+"="+runID)
 }
 
 func (d *Daemon) abort() {
