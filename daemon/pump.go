@@ -56,12 +56,19 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 			d.resyncRunning()
 		}
 		if len(batch) > 0 {
+			if testHookBeforeRecord != nil {
+				testHookBeforeRecord(batch)
+			}
 			if err := d.store.SetRunningBatch(batch); err != nil {
 				d.log.Error("state: cannot record live processes", "count", len(batch), "err", err)
 			}
 		}
 	}
 }
+
+// testHookBeforeRecord, when set by a test, runs before each batch of live
+// processes is written (a test kills the daemon there: the worst moment).
+var testHookBeforeRecord func(batch map[string]*store.Running)
 
 func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running, drainBy time.Time) {
 	switch e.Type {
