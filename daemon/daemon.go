@@ -32,6 +32,11 @@ var (
 	ErrShuttingDown  = errors.New("daemon is shutting down")
 )
 
+// ErrNotSaved is returned (wrapped) when a change could not be written to
+// the state store, so a daemon restart would not remember it. The API
+// answers it with a 5xx status and the CLI exits 1.
+var ErrNotSaved = errors.New("not saved to the state file")
+
 // Options configure a Daemon.
 type Options struct {
 	// Logger receives the daemon's log; nil means slog.Default().

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,8 +62,9 @@ type Running struct {
 
 // Store is an open state file.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db    *bolt.DB
+	path  string
+	fault atomic.Pointer[error] // see FailWrites
 }
 
 // FileName is the state file's name in the state directory.
@@ -260,14 +262,38 @@ func moveAside(path string, reason error) error {
 	return e
 }
 
+// FailWrites makes every later write fail with err, as a full disk would
+// (writes that fit in pages the file already has do succeed on a full
+// disk, so a test cannot count on one); nil ends it. It is for tests of
+// what callers do when the state cannot be saved.
+func (s *Store) FailWrites(err error) {
+	if err == nil {
+		s.fault.Store(nil)
+		return
+	}
+	s.fault.Store(&err)
+}
+
 // Path returns the state file's path.
 func (s *Store) Path() string { return s.path }
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
+// update runs fn in a write transaction, synced to disk before it returns;
+// an error names the state file (a full disk must be traceable to it).
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	if err := s.fault.Load(); err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, *err)
+	}
+	if err := s.db.Update(fn); err != nil {
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	return nil
+}
+
 func (s *Store) put(bucket []byte, key string, v any) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bucket), key, v, v == nil) })
+	return s.update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bucket), key, v, v == nil) })
 }
 
 // putJSON stores v under key, or deletes key when del is set.
@@ -322,7 +348,7 @@ func (s *Store) SetDesired(process string, d Desired) error {
 // SetDesiredBatch records the desired state of many processes ("" forgets
 // one) in one transaction: all are on disk, or none.
 func (s *Store) SetDesiredBatch(want map[string]Desired) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDesired)
 		for name, d := range want {
 			if err := putJSON(b, name, d, d == ""); err != nil {
@@ -336,7 +362,7 @@ func (s *Store) SetDesiredBatch(want map[string]Desired) error {
 // ForgetProgram forgets, in one transaction, a program added at run time
 // (when runtime is set) and the desired states of its processes.
 func (s *Store) ForgetProgram(name string, runtime bool, processes []string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if runtime {
 			if err := tx.Bucket(bucketPrograms).Delete([]byte(name)); err != nil {
 				return err
@@ -366,7 +392,7 @@ func (s *Store) SetRunning(process string, r *Running) error {
 // SetRunningBatch records many live processes (nil values forget them) in
 // one transaction: one disk sync however many processes started.
 func (s *Store) SetRunningBatch(batch map[string]*Running) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRunning)
 		for name, r := range batch {
 			if r == nil {
@@ -403,7 +429,7 @@ type Session struct {
 
 // SetSession records the daemon run that now owns the live processes.
 func (s *Store) SetSession(sess Session) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		data, err := json.Marshal(sess)
 		if err != nil {
 			return err
@@ -428,7 +454,7 @@ func (s *Store) PreviousSession() (sess Session, ok bool, err error) {
 
 // ClearRunning forgets every live process and the run that recorded them.
 func (s *Store) ClearRunning() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketRunning, bucketSession} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
