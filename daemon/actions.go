@@ -345,6 +345,9 @@ func (d *Daemon) stopWait(ctx context.Context, names []string, noWait bool) ([]R
 }
 
 // RestartProcesses stops the targets that run, waits, and starts them all.
+// Once called it completes: a caller that goes away (ctx done) during the
+// stop does not leave the processes stopped; ctx only bounds the wait for
+// RUNNING.
 func (d *Daemon) RestartProcesses(ctx context.Context, targets []string, wait bool) ([]Result, error) {
 	names, err := d.Resolve(targets)
 	if err != nil {
@@ -352,7 +355,7 @@ func (d *Daemon) RestartProcesses(ctx context.Context, targets []string, wait bo
 	}
 	rev := slices.Clone(names)
 	slices.Reverse(rev)
-	stopRes, _ := d.stopWait(ctx, rev, false)
+	stopRes, _ := d.stopWait(context.WithoutCancel(ctx), rev, false)
 	for _, r := range stopRes {
 		if r.Error != "" && r.Code != "not_running" {
 			return stopRes, summarize(stopRes)
