@@ -59,6 +59,10 @@ type Daemon struct {
 	runID   string   // this run's token, in every process's environment (RunEnv)
 	pumpEnd chan struct{}
 
+	// reloadMu serializes configuration reloads: each reads the file and
+	// applies its diff against what the previous one left.
+	reloadMu sync.Mutex
+
 	// mu guards the configuration below. Process state is the monitor's.
 	mu       sync.Mutex
 	cfg      *config.Config

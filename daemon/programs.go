@@ -153,7 +153,14 @@ func sameProgram(a, b config.Program) bool {
 // removed ones stop and go, changed ones restart with the new definition,
 // and the others keep running untouched (same pids). With only set, just
 // those program names are applied (supervisorctl update NAME).
+//
+// Reloads run one at a time: one that arrives during another waits, then
+// reads the file as it is then. Once under way a reload completes, whether
+// or not the caller waits (ctx).
 func (d *Daemon) Reload(ctx context.Context, only ...string) (Diff, error) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	ctx = context.WithoutCancel(ctx)
 	df, cfg, err := d.Reread()
 	if err != nil {
 		return Diff{}, err
