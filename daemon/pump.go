@@ -198,8 +198,10 @@ func (d *Daemon) reclaim() []int {
 // left (see reclaim), by pid, with the program each belongs to.
 func leftovers(procs []procEntry, left map[string]store.Running, token string, self int) map[int]string {
 	byPid := make(map[int]procEntry, len(procs))
+	byGroup := map[int][]procEntry{}
 	for _, p := range procs {
 		byPid[p.pid] = p
+		byGroup[p.pgrp] = append(byGroup[p.pgrp], p)
 	}
 	out := map[int]string{}
 	for name, r := range left {
@@ -210,8 +212,8 @@ func leftovers(procs []procEntry, left map[string]store.Running, token string, s
 		if alive && leader.start != r.StartTicks {
 			continue // the pid was reused: the recorded process and its group are gone
 		}
-		for _, p := range procs {
-			if p.pgrp == r.Pid && p.pid != self && (alive || p.start >= r.StartTicks) {
+		for _, p := range byGroup[r.Pid] {
+			if p.pid != self && (alive || p.start >= r.StartTicks) {
 				out[p.pid] = name
 			}
 		}
