@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +38,17 @@ stop_timeout = "2s"
 `)
 	waitRunning(t, srv, "stubborn")
 	before := processStatus(t, srv.URL, "stubborn")
+	// RUNNING comes at the spawn (start_secs 0): wait for the shell to have
+	// set its trap and exec'd sleep, or the stop would be quick.
+	for deadline := time.Now().Add(hang); ; time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(before.Pid) + "/cmdline")
+		if strings.HasPrefix(string(b), "sleep\x00") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d never exec'd sleep", before.Pid)
+		}
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/processes/stubborn/restart?wait=true", nil)
