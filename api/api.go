@@ -160,6 +160,9 @@ func statusOf(err error) int {
 	var ce *config.Error
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, daemon.ErrNotSaved):
+		// Checked first: whatever else happened, the change is not durable.
+		return http.StatusInternalServerError
 	case errors.Is(err, daemon.ErrNoSuchProcess), errors.Is(err, daemon.ErrNoSuchProgram), errors.Is(err, monitor.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, daemon.ErrProgramExists), errors.Is(err, monitor.ErrAlreadyStarted), errors.Is(err, monitor.ErrNotRunning):
@@ -366,6 +369,10 @@ func writeResults(w http.ResponseWriter, results []daemon.Result, err error) {
 	}
 	if err == nil {
 		writeJSON(w, http.StatusOK, ActionResponse{Results: results})
+		return
+	}
+	if errors.Is(err, daemon.ErrNotSaved) {
+		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: err.Error(), Results: results})
 		return
 	}
 	if !errors.Is(err, daemon.ErrActionFailed) {

@@ -227,8 +227,9 @@ func (d *Daemon) StartProcesses(ctx context.Context, targets []string, wait bool
 	if err != nil {
 		return nil, err
 	}
-	d.remember(names, store.Started)
-	return d.startNames(ctx, names, wait)
+	saveErr := d.remember(names, store.Started)
+	results, err := d.startNames(ctx, names, wait)
+	return results, notSaved(saveErr, err, "start")
 }
 
 func (d *Daemon) startNames(ctx context.Context, names []string, wait bool) ([]Result, error) {
@@ -309,8 +310,9 @@ func (d *Daemon) StopProcesses(ctx context.Context, targets []string, wait bool)
 		return nil, err
 	}
 	slices.Reverse(names)
-	d.remember(names, store.Stopped)
-	return d.stopWait(ctx, names, !wait)
+	saveErr := d.remember(names, store.Stopped)
+	results, err := d.stopWait(ctx, names, !wait)
+	return results, notSaved(saveErr, err, "stop")
 }
 
 func (d *Daemon) stopWait(ctx context.Context, names []string, noWait bool) ([]Result, error) {
@@ -343,6 +345,9 @@ func (d *Daemon) stopWait(ctx context.Context, names []string, noWait bool) ([]R
 }
 
 // RestartProcesses stops the targets that run, waits, and starts them all.
+// Once called it completes: a caller that goes away (ctx done) during the
+// stop does not leave the processes stopped; ctx only bounds the wait for
+// RUNNING.
 func (d *Daemon) RestartProcesses(ctx context.Context, targets []string, wait bool) ([]Result, error) {
 	names, err := d.Resolve(targets)
 	if err != nil {
@@ -350,14 +355,15 @@ func (d *Daemon) RestartProcesses(ctx context.Context, targets []string, wait bo
 	}
 	rev := slices.Clone(names)
 	slices.Reverse(rev)
-	stopRes, _ := d.stopWait(ctx, rev, false)
+	stopRes, _ := d.stopWait(context.WithoutCancel(ctx), rev, false)
 	for _, r := range stopRes {
 		if r.Error != "" && r.Code != "not_running" {
 			return stopRes, summarize(stopRes)
 		}
 	}
-	d.remember(names, store.Started)
-	return d.startNames(ctx, names, wait)
+	saveErr := d.remember(names, store.Started)
+	results, err := d.startNames(ctx, names, wait)
+	return results, notSaved(saveErr, err, "restart")
 }
 
 // SignalProcesses sends sig to each target's process.
@@ -373,12 +379,32 @@ func (d *Daemon) SignalProcesses(targets []string, sig syscall.Signal) ([]Result
 	return results, summarize(results)
 }
 
-func (d *Daemon) remember(names []string, want store.Desired) {
+// remember records, in one transaction, the desired state a user gave the
+// processes names.
+func (d *Daemon) remember(names []string, want store.Desired) error {
+	batch := make(map[string]store.Desired, len(names))
 	for _, n := range names {
-		if err := d.store.SetDesired(n, want); err != nil {
-			d.log.Error("state: cannot record desired state", "program", n, "err", err)
-		}
+		batch[n] = want
 	}
+	if err := d.store.SetDesiredBatch(batch); err != nil {
+		d.log.Error("state: cannot record desired state", "processes", names, "desired", want, "err", err)
+		return fmt.Errorf("%w: desired state %s of %s: %v", ErrNotSaved, want, strings.Join(names, ", "), err)
+	}
+	return nil
+}
+
+// notSaved is the error of an action that went ahead although its desired
+// state could not be saved (a stop is not refused because the disk is
+// full): the caller must hear that a daemon restart will not remember it.
+func notSaved(saveErr, actionErr error, verb string) error {
+	if saveErr == nil {
+		return actionErr
+	}
+	msg := "the " + verb + " went ahead, but a daemon restart will not remember it"
+	if actionErr != nil {
+		msg += "; and it failed: " + actionErr.Error()
+	}
+	return fmt.Errorf("%w (%s)", saveErr, msg)
 }
 
 // Streams returns a process's stdout and stderr streams (stderr is stdout's

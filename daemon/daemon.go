@@ -32,6 +32,11 @@ var (
 	ErrShuttingDown  = errors.New("daemon is shutting down")
 )
 
+// ErrNotSaved is returned (wrapped) when a change could not be written to
+// the state store, so a daemon restart would not remember it. The API
+// answers it with a 5xx status and the CLI exits 1.
+var ErrNotSaved = errors.New("not saved to the state file")
+
 // Options configure a Daemon.
 type Options struct {
 	// Logger receives the daemon's log; nil means slog.Default().
@@ -51,7 +56,12 @@ type Daemon struct {
 	quit    chan struct{}
 	quitMu  sync.Once
 	baseEnv []string // the daemon's environment plus [daemon] environment, shared
+	runID   string   // this run's token, in every process's environment (RunEnv)
 	pumpEnd chan struct{}
+
+	// reloadMu serializes configuration reloads: each reads the file and
+	// applies its diff against what the previous one left.
+	reloadMu sync.Mutex
 
 	// mu guards the configuration below. Process state is the monitor's.
 	mu       sync.Mutex
@@ -91,7 +101,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if d.log == nil {
 		d.log = slog.Default()
 	}
-	d.baseEnv = slices.Clip(append(os.Environ(), cfg.Daemon.Environment...))
+	d.runID = newRunID()
+	d.baseEnv = runEnviron(os.Environ(), cfg.Daemon.Environment, d.runID)
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config: " + w)
 	}
@@ -147,6 +158,20 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	go d.pump(sub)
 	return d, nil
+}
+
+// runEnviron is the base environment of every process: the daemon's own
+// (without a RunEnv it may have inherited from a supervising corral), the
+// [daemon] environment, and this run's token.
+func runEnviron(own, extra []string, runID string) []string {
+	env := make([]string, 0, len(own)+len(extra)+1)
+	for _, kv := range own {
+		if !strings.HasPrefix(kv, RunEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, extra...)
+	return append(env, RunEnv+"="+runID)
 }
 
 func (d *Daemon) abort() {

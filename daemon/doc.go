@@ -7,4 +7,24 @@
 // The monitor owns every process's state; the daemon holds configuration
 // only (which programs exist and where their logs go) and asks the monitor
 // for state. It never serves HTTP itself.
+//
+// # What survives the daemon
+//
+// The state store (store.FileName in the state directory) holds the programs
+// added at run time, the desired state users gave processes, and the live
+// processes with the daemon run that started them. A daemon that ends
+// without stopping its processes (SIGKILL, a crash) leaves the next one a
+// list to reclaim: each recorded process is killed with its process group
+// only if its pid still names the very process recorded (same start time in
+// clock ticks since boot, same boot id), so a pid reused by an unrelated
+// process is left alone. Because live processes are recorded in batches, a
+// daemon killed between a spawn and its record would leave that process
+// unknown; so every process also gets the run's random token in its
+// environment (RunEnv, CORRAL_RUN_ID), recorded before anything starts, and
+// the next daemon kills whatever still carries the last run's token (a
+// program's double-forked grandchildren included). A process that rewrites
+// its environment before its record is written escapes this net.
+//
+// A corrupt state file stops the daemon at start (see package store): it is
+// moved aside and starting again begins with an empty state.
 package daemon

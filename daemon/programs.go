@@ -44,7 +44,15 @@ func (d *Daemon) AddProgram(ctx context.Context, p config.Program) ([]Result, er
 		return nil, err
 	}
 	if err := d.store.PutProgram(p.Name, raw); err != nil {
-		d.log.Error("state: cannot record added program", "program", p.Name, "err", err)
+		// Not durable, not added: a program that a restart would lose must
+		// not look added now.
+		d.mu.Lock()
+		if prog, ok := d.programs[p.Name]; ok {
+			d.unregister(prog)
+		}
+		d.mu.Unlock()
+		d.log.Error("state: cannot record added program; not added", "program", p.Name, "err", err)
+		return nil, fmt.Errorf("%w: program %q not added: %v", ErrNotSaved, p.Name, err)
 	}
 	d.log.Info("program added", "program", p.Name)
 	if !p.Autostart {
@@ -66,34 +74,27 @@ func (d *Daemon) namesOf(program string) []string {
 }
 
 // RemoveProgram stops a program's processes, waits, and forgets it. A
-// program from the config file comes back at the next reload.
+// program from the config file comes back at the next reload. The removal
+// is written to the state store first: if that fails nothing is removed.
+// Once under way it completes, whether or not the caller waits (ctx).
 func (d *Daemon) RemoveProgram(ctx context.Context, name string) error {
-	names := d.namesOf(name)
-	if names == nil {
-		return fmt.Errorf("%w: %q", ErrNoSuchProgram, name)
-	}
-	if _, err := d.stopWait(ctx, names, false); err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-	}
 	d.mu.Lock()
 	p, ok := d.programs[name]
-	if ok {
-		d.unregister(p)
-	}
 	d.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrNoSuchProgram, name)
 	}
-	if p.runtime {
-		if err := d.store.DeleteProgram(name); err != nil {
-			d.log.Error("state: cannot forget removed program", "program", name, "err", err)
-		}
+	names := d.namesOf(name)
+	if err := d.store.ForgetProgram(name, p.runtime, names); err != nil {
+		d.log.Error("state: cannot forget program; not removed", "program", name, "err", err)
+		return fmt.Errorf("%w: program %q not removed: %v", ErrNotSaved, name, err)
 	}
-	for _, n := range names {
-		_ = d.store.SetDesired(n, "")
+	_, _ = d.stopWait(context.WithoutCancel(ctx), names, false)
+	d.mu.Lock()
+	if d.programs[name] == p {
+		d.unregister(p)
 	}
+	d.mu.Unlock()
 	d.log.Info("program removed", "program", name)
 	return nil
 }
@@ -152,7 +153,14 @@ func sameProgram(a, b config.Program) bool {
 // removed ones stop and go, changed ones restart with the new definition,
 // and the others keep running untouched (same pids). With only set, just
 // those program names are applied (supervisorctl update NAME).
+//
+// Reloads run one at a time: one that arrives during another waits, then
+// reads the file as it is then. Once under way a reload completes, whether
+// or not the caller waits (ctx).
 func (d *Daemon) Reload(ctx context.Context, only ...string) (Diff, error) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	ctx = context.WithoutCancel(ctx)
 	df, cfg, err := d.Reread()
 	if err != nil {
 		return Diff{}, err

@@ -1,9 +1,13 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,12 +56,19 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 			d.resyncRunning()
 		}
 		if len(batch) > 0 {
+			if testHookBeforeRecord != nil {
+				testHookBeforeRecord(batch)
+			}
 			if err := d.store.SetRunningBatch(batch); err != nil {
 				d.log.Error("state: cannot record live processes", "count", len(batch), "err", err)
 			}
 		}
 	}
 }
+
+// testHookBeforeRecord, when set by a test, runs before each batch of live
+// processes is written (a test kills the daemon there: the worst moment).
+var testHookBeforeRecord func(batch map[string]*store.Running)
 
 func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running, drainBy time.Time) {
 	switch e.Type {
@@ -126,26 +137,130 @@ func (d *Daemon) onDrop(e logs.DropEvent) {
 	}
 }
 
-// reclaim ends what a daemon that died without stopping left behind: each
-// recorded process's group members that are still alive and not younger
-// pids reused by someone else.
-func (d *Daemon) reclaim() {
+// RunEnv is the environment variable the daemon sets in every process it
+// spawns: a random token of the daemon run. A daemon killed with SIGKILL
+// between a spawn and the store's record of it (the pump records in
+// batches) leaves a process no record names; the next daemon finds it, and
+// whatever it forked, by this mark.
+const RunEnv = "CORRAL_RUN_ID"
+
+// reclaim ends what a daemon run that died without stopping left behind,
+// then records this run (boot id and token) before any process can start.
+// It returns the pids it killed.
+//
+// A recorded process is identified by its pid and its exact start time (in
+// clock ticks since boot), within the same boot: a pid reused by an
+// unrelated process, or a record from before a reboot, kills nothing. What
+// is killed: the recorded process's group while its leader is the recorded
+// process; a group whose leader has exited (the kernel keeps a pid that
+// still names a group from being reused, so the group can only be the
+// recorded one's, unless all of it ended and a new group with that id was
+// made and lost its leader too: members must also have started no earlier
+// than the recorded leader); and every process carrying the last run's
+// token in its environment.
+func (d *Daemon) reclaim() []int {
 	left, err := d.store.RunningProcesses()
-	if err != nil || len(left) == 0 {
-		return
+	if err != nil {
+		d.log.Error("state: cannot read the processes a previous daemon left", "err", err)
 	}
-	all := scanProc()
-	for name, r := range left {
-		for _, p := range all {
-			if p.pgrp == r.Pid && p.start >= r.StartTicks && p.pid != os.Getpid() {
-				d.log.Warn("killing a process left by a previous daemon", "program", name, "pid", p.pid)
-				_ = syscall.Kill(p.pid, syscall.SIGKILL)
+	prev, hadPrev, err := d.store.PreviousSession()
+	if err != nil {
+		d.log.Error("state: cannot read the previous daemon run", "err", err)
+	}
+	boot := bootID()
+	var killed []int
+	switch {
+	case !hadPrev && len(left) > 0:
+		d.log.Warn("state: processes recorded without the daemon run that started them; not killing any (their pids may have been reused)", "count", len(left))
+	case hadPrev && (prev.BootID == "" || prev.BootID != boot):
+		if len(left) > 0 {
+			d.log.Info("state: processes recorded before a reboot are gone; nothing to reclaim", "count", len(left))
+		}
+	case hadPrev:
+		for pid, name := range leftovers(scanProc(), left, prev.Token, os.Getpid()) {
+			d.log.Warn("killing a process left by a previous daemon", "program", name, "pid", pid)
+			if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
+				killed = append(killed, pid)
 			}
 		}
 	}
 	if err := d.store.ClearRunning(); err != nil {
 		d.log.Error("state: clear live processes", "err", err)
 	}
+	if err := d.store.SetSession(store.Session{BootID: boot, Token: d.runID}); err != nil {
+		d.log.Error("state: cannot record this daemon run; if it is killed, the next daemon cannot find what it started", "err", err)
+	}
+	slices.Sort(killed)
+	return killed
+}
+
+// leftovers picks, from the processes procs, those a previous daemon run
+// left (see reclaim), by pid, with the program each belongs to.
+func leftovers(procs []procEntry, left map[string]store.Running, token string, self int) map[int]string {
+	byPid := make(map[int]procEntry, len(procs))
+	byGroup := map[int][]procEntry{}
+	for _, p := range procs {
+		byPid[p.pid] = p
+		byGroup[p.pgrp] = append(byGroup[p.pgrp], p)
+	}
+	out := map[int]string{}
+	for name, r := range left {
+		if r.Pid <= 1 {
+			continue
+		}
+		leader, alive := byPid[r.Pid]
+		if alive && leader.start != r.StartTicks {
+			continue // the pid was reused: the recorded process and its group are gone
+		}
+		for _, p := range byGroup[r.Pid] {
+			if p.pid != self && (alive || p.start >= r.StartTicks) {
+				out[p.pid] = name
+			}
+		}
+	}
+	if token != "" {
+		mark := []byte(RunEnv + "=" + token)
+		for _, p := range procs {
+			if _, ok := out[p.pid]; ok || p.pid == self || p.pid == 1 {
+				continue
+			}
+			if environHas(p.pid, mark) {
+				out[p.pid] = "(spawned by the previous daemon, not yet recorded)"
+			}
+		}
+	}
+	return out
+}
+
+// environHas reports whether the NUL-separated /proc/PID/environ holds the
+// entry kv.
+func environHas(pid int, kv []byte) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	for e := range bytes.SplitSeq(b, []byte{0}) {
+		if bytes.Equal(e, kv) {
+			return true
+		}
+	}
+	return false
+}
+
+// bootID returns the kernel's id of the current boot, "" if unknown.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// newRunID returns a random token for RunEnv.
+func newRunID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 type procEntry struct {

@@ -1,7 +1,13 @@
 package store
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"encoding/json"
+	bolt "go.etcd.io/bbolt"
 	"strings"
 	"testing"
 )
@@ -64,5 +70,131 @@ func TestSecondOpenIsRefusedWithAClearError(t *testing.T) {
 	_, err = Open(dir)
 	if err == nil || !strings.Contains(err.Error(), "another corral daemon") {
 		t.Fatalf("second open: %v", err)
+	}
+}
+
+// corruptStateDir makes a state file big enough to span many pages, closes
+// it, and returns its directory and the root page of the programs bucket.
+func corruptStateDir(t *testing.T) (dir string, programsRoot int64) {
+	t.Helper()
+	dir = t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := json.RawMessage(`{"command":["sleep","` + strings.Repeat("9", 200) + `"]}`)
+	for i := range 300 {
+		if err := s.PutProgram(fmt.Sprintf("prog-%03d", i), def); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		programsRoot = int64(tx.Bucket(bucketPrograms).Root())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	return dir, programsRoot
+}
+
+func TestCorruptStateFileIsRefusedAndMovedAside(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		corrupt func(t *testing.T, path string, root int64)
+		reason  string
+	}{
+		{"truncated to zero", func(t *testing.T, path string, _ int64) {
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+		}, "empty"},
+		{"truncated to 16 KiB", func(t *testing.T, path string, _ int64) {
+			if err := os.Truncate(path, 16<<10); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+		{"page overwritten", func(t *testing.T, path string, root int64) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			garbage := make([]byte, os.Getpagesize())
+			for i := range garbage {
+				garbage[i] = byte(i*7 + 3)
+			}
+			if _, err := f.WriteAt(garbage, root*int64(os.Getpagesize())); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, root := corruptStateDir(t)
+			path := filepath.Join(dir, FileName)
+			st, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Size() <= 32<<10 {
+				t.Fatalf("state file of %d bytes: too small for the corruption to mean anything", st.Size())
+			}
+			tc.corrupt(t, path, root)
+
+			s, err := Open(dir)
+			if err == nil {
+				s.Close()
+				t.Fatal("a corrupt state file was opened")
+			}
+			var ce *CorruptError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v (%T), want a *CorruptError", err, err)
+			}
+			msg := err.Error()
+			if ce.Reason == nil || !strings.Contains(ce.Reason.Error(), tc.reason) {
+				t.Errorf("reason %v, want one saying %q", ce.Reason, tc.reason)
+			}
+			for _, want := range []string{path, "corrupt", "moved to " + ce.MovedTo, "Start the daemon again"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q does not contain %q", msg, want)
+				}
+			}
+			if !strings.HasPrefix(ce.MovedTo, path+".corrupt-") {
+				t.Errorf("moved to %q, want %s.corrupt-TIMESTAMP", ce.MovedTo, path)
+			}
+			if _, err := os.Stat(ce.MovedTo); err != nil {
+				t.Errorf("the corrupt file was not kept: %v", err)
+			}
+			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("state.db still in place after the refusal: %v", err)
+			}
+
+			// Starting again begins with an empty state, as the message says.
+			s, err = Open(dir)
+			if err != nil {
+				t.Fatalf("open after the move: %v", err)
+			}
+			defer s.Close()
+			if progs, err := s.Programs(); err != nil || len(progs) != 0 {
+				t.Fatalf("programs after the move: %d, %v", len(progs), err)
+			}
+		})
+	}
+}
+
+func TestFirstStartLeavesNoTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != FileName {
+		t.Fatalf("state directory holds %v, want only %s", ents, FileName)
 	}
 }

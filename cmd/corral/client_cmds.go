@@ -186,6 +186,11 @@ func printResults(w io.Writer, action string, targets []string, results []daemon
 	if failed > 0 {
 		return fmt.Errorf("%s failed for %d of %d processes", action, failed, len(results))
 	}
+	if ce.Status >= 500 {
+		// Every process did as asked, but the daemon could not make it
+		// durable (a full disk under the state file): not a success.
+		return ce
+	}
 	return nil
 }
 

@@ -231,7 +231,9 @@ func reload(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
 	log.Info("SIGHUP: reloading the configuration")
 	df, err := d.Reload(ctx)
 	if err != nil {
-		log.Error("reload failed; the running configuration is unchanged", "err", err)
+		// A reload applies its diff program by program: say what it did
+		// before failing rather than claim nothing changed.
+		log.Error("reload failed", "err", err, "applied_added", df.Added, "applied_changed", df.Changed, "applied_removed", df.Removed)
 		return
 	}
 	log.Info("reload applied", "added", df.Added, "changed", df.Changed, "removed", df.Removed)
