@@ -37,13 +37,13 @@ func checkSocketDir(dir string, euid int) error {
 	bad := ""
 	switch {
 	case owner != euid && owner != 0:
-		bad = fmt.Sprintf("is owned by %s, not by you (uid %d) or root", describeUID(owner), euid)
+		bad = fmt.Sprintf("is not owned by you (uid %d) or root", euid)
 	case mode.Perm()&0o022 != 0 && !(owner == 0 && mode&os.ModeSticky != 0):
 		bad = "is writable by other users"
 	default:
 		return nil
 	}
-	return fmt.Errorf("socket directory %s (owner %s, mode %s) %s: another user could replace the socket; refusing it (remove it, or make it yours with no write access for group and others)",
+	return fmt.Errorf("socket directory %s (owner %s, mode %s) %s: another user could replace the socket and capture requests; refusing it (remove it, or make it yours with no write access for group and others)",
 		dir, describeUID(owner), modeString(mode), bad)
 }
 
