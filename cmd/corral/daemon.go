@@ -53,7 +53,12 @@ Without --config, ` + defaultConfig + ` is read when it exists; otherwise the
 daemon starts with no programs (add some with "corral add").
 
 The socket is the configured [daemon] socket, or the [unix_http_server] file
-of a supervisord configuration, so corral and supervisorctl share it.`,
+of a supervisord configuration, so corral and supervisorctl share it. When
+[daemon] username and password (or those of [unix_http_server]) are set,
+every request on the socket needs them, whatever its path (the API,
+/metrics, XML-RPC); clients give them with -u/-p or $CORRAL_USERNAME and
+$CORRAL_PASSWORD. The socket's directory must belong to the daemon's user
+(or root) and not be writable by others.`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDaemon(cmd.Context(), cfgFile, socket, stateDir, cmd.ErrOrStderr())
@@ -267,14 +272,15 @@ type socketSpec struct {
 }
 
 // warnIfOpen warns when users other than the daemon's can connect to the
-// socket (group or other bits) and no credentials are required: each of
+// socket (group or other write bits) and no credentials are required: each of
 // them can then run any command as the daemon's user.
 func (s socketSpec) warnIfOpen(log *slog.Logger) {
 	fi, err := os.Stat(s.path)
 	if err != nil || s.username != "" {
 		return
 	}
-	if perm := fi.Mode().Perm(); perm&0o066 != 0 {
+	// Connecting to a unix socket takes write permission.
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 		log.Warn("the socket lets other users connect and no username/password is set: any of them can run commands as the daemon's user; set [daemon] username and password (or [unix_http_server] ones), or a mode of 0600",
 			"socket", s.path, "mode", fmt.Sprintf("%04o", perm), "daemon_uid", os.Geteuid())
 	}
