@@ -1,21 +1,26 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/corralhq/corral/client"
+	"github.com/corralhq/corral/httpguard"
 )
 
 // nobody is the other user of the tests, which run as root in CI.
@@ -275,5 +280,94 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	}
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEachListenerLimitsItsConnections: on the socket and on the TCP
+// listener, httpguard.MaxConns connections are served at once; the next
+// one waits until one of them closes, and the listener goes on serving.
+func TestEachListenerLimitsItsConnections(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s.sock")
+	conf := fmt.Sprintf(`[unix_http_server]
+file = %s
+username = admin
+password = s3cret
+[inet_http_server]
+port = 127.0.0.1:0
+username = admin
+password = s3cret
+[supervisord]
+childlogdir = %s/logs
+`, sock, dir)
+	c := client.New(sock, client.WithBasicAuth("admin", "s3cret"))
+	startDaemonConfig(t, dir, "supervisord.conf", conf, c)
+	// The readiness check's idle connection would take a slot.
+	c.Close()
+	b, err := os.ReadFile(filepath.Join(dir, "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`over TCP.* addr=(127\.0\.0\.1:\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no TCP address in the daemon log:\n%s", b)
+	}
+	for _, l := range []struct{ network, addr, path string }{
+		{"unix", sock, "/v1/info"},
+		{"tcp", string(m[1]), "/RPC2"},
+	} {
+		t.Run(l.network, func(t *testing.T) {
+			request := func(c net.Conn) *bufio.Reader {
+				t.Helper()
+				// admin:s3cret. A GET of /RPC2 gets an answer too, which
+				// is all this test needs.
+				fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46czNjcmV0\r\n\r\n", l.path)
+				return bufio.NewReader(c)
+			}
+			answered := func(c net.Conn, br *bufio.Reader) {
+				t.Helper()
+				c.SetReadDeadline(time.Now().Add(hang))
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("no answer: %v", err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				if resp.StatusCode == http.StatusUnauthorized || resp.Close {
+					t.Fatalf("answer %s, close %v", resp.Status, resp.Close)
+				}
+			}
+			dial := func() net.Conn {
+				t.Helper()
+				c, err := net.Dial(l.network, l.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				return c
+			}
+			var held []net.Conn
+			for range httpguard.MaxConns {
+				c := dial()
+				answered(c, request(c))
+				held = append(held, c)
+			}
+			extra := dial()
+			br := request(extra)
+			extra.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			if _, err := br.Peek(1); err == nil {
+				t.Fatalf("connection %d was served with a limit of %d", httpguard.MaxConns+1, httpguard.MaxConns)
+			}
+			held[0].Close()
+			answered(extra, br)
+			for _, c := range held[1:] {
+				c.Close()
+			}
+			c := dial()
+			answered(c, request(c))
+		})
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "daemon.log"))
+	if n := strings.Count(string(b), "connection limit reached"); n < 2 {
+		t.Errorf("%d warnings of the connection limit in the daemon log, want one per listener", n)
 	}
 }
