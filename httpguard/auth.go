@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -55,9 +56,18 @@ func authenticate(next http.Handler, a Auth, lim *Limiter, pause func(*http.Requ
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		client := clientKey(r)
-		// A client with recent failures waits before its credentials are
-		// even looked at, so parallel guesses queue behind the delay too.
-		if !pause(r, lim.Wait(client)) {
+		// A client with recent failures waits for its turn before its
+		// credentials are even looked at, so parallel guesses queue
+		// behind the delay too, and past MaxDelay they are refused.
+		wait, ok := lim.Wait(client)
+		if !ok {
+			log.Debug("attempt refused: too many failures", "listener", a.Name, "remote", client)
+			w.Header().Set("Retry-After", strconv.Itoa(int(MaxDelay/time.Second)))
+			w.Header().Set("Connection", "close")
+			http.Error(w, "too many failed authentications; retry later", http.StatusTooManyRequests)
+			return
+		}
+		if !pause(r, wait) {
 			return
 		}
 		user, pass, ok := r.BasicAuth()

@@ -8,11 +8,15 @@
 //     of the password, as in supervisord.
 //   - Throttling: each failed attempt is logged (remote client and username,
 //     never the password); after [FreeFailures] failures in a row a client's
-//     next attempts are delayed, the delay doubling up to [MaxDelay]. A
-//     client is a remote IP (an IPv6 /64) on TCP, a peer uid on a unix
-//     socket. The table of clients is bounded ([MaxClients]) and no
-//     goroutine is kept per client: the delay is served by the request's
-//     own goroutine, and requests are bounded by the connection limit.
+//     attempts are spaced by a delay doubling up to [MaxDelay], however many
+//     it sends at once: each takes the next free slot, and one whose slot
+//     is more than MaxDelay away gets 429 without its credentials being
+//     checked. A client is a remote IP (an IPv6 /64) on TCP, a peer uid on
+//     a unix socket (so another local user's guesses never delay root's
+//     CLI). The table of clients is bounded ([MaxClients]) and no goroutine
+//     is kept per client: a delay is served by the request's own goroutine,
+//     for at most MaxDelay, and requests are bounded by the connection
+//     limit.
 //   - Slow clients: headers must arrive within [ReadHeaderTimeout], a body
 //     within [BodyTimeout]; each write of a response must complete within
 //     [WriteTimeout] (a rolling deadline, so streaming responses such as an

@@ -54,8 +54,8 @@ func TestLimiterDelaysRepeatedFailuresUpToACap(t *testing.T) {
 	l := NewLimiter(clk.now)
 	var got []time.Duration
 	for range FreeFailures + 8 {
-		if w := l.Wait("10.0.0.1"); w != 0 {
-			t.Fatalf("Wait after the previous delay passed = %v, want 0", w)
+		if w, ok := l.Wait("10.0.0.1"); w != 0 || !ok {
+			t.Fatalf("Wait after the previous delay passed = %v, %v; want 0, true", w, ok)
 		}
 		_, d := l.Fail("10.0.0.1")
 		got = append(got, d)
@@ -69,15 +69,15 @@ func TestLimiterDelaysRepeatedFailuresUpToACap(t *testing.T) {
 	// does not.
 	_, d := l.Fail("10.0.0.1")
 	clk.t = clk.t.Add(d / 4)
-	if w := l.Wait("10.0.0.1"); w != d-d/4 {
+	if w, _ := l.Wait("10.0.0.1"); w != d-d/4 {
 		t.Errorf("Wait during the delay = %v, want %v", w, d-d/4)
 	}
-	if w := l.Wait("10.0.0.2"); w != 0 {
+	if w, _ := l.Wait("10.0.0.2"); w != 0 {
 		t.Errorf("another client waits %v", w)
 	}
 	// A success forgets the failures.
 	l.Succeed("10.0.0.1")
-	if w := l.Wait("10.0.0.1"); w != 0 {
+	if w, _ := l.Wait("10.0.0.1"); w != 0 {
 		t.Errorf("Wait after success = %v", w)
 	}
 	if n, d := l.Fail("10.0.0.1"); n != 1 || d != 0 {
@@ -88,11 +88,46 @@ func TestLimiterDelaysRepeatedFailuresUpToACap(t *testing.T) {
 		l.Fail("10.0.0.3")
 	}
 	clk.t = clk.t.Add(ForgetAfter)
-	if w := l.Wait("10.0.0.3"); w != 0 {
+	if w, _ := l.Wait("10.0.0.3"); w != 0 {
 		t.Errorf("Wait %v after ForgetAfter", w)
 	}
 	if n, _ := l.Fail("10.0.0.3"); n != 1 {
 		t.Errorf("failures counted across ForgetAfter: n=%d", n)
+	}
+}
+
+func TestLimiterSpacesParallelAttemptsAndRefusesPastMaxDelay(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	l := NewLimiter(clk.now)
+	for range FreeFailures + 1 {
+		l.Fail("10.0.0.1")
+	}
+	// Many attempts at the same instant: each gets the next slot, one
+	// FirstDelay after the other, until a slot would be more than
+	// MaxDelay away.
+	var waits []time.Duration
+	for {
+		w, ok := l.Wait("10.0.0.1")
+		if !ok {
+			break
+		}
+		waits = append(waits, w)
+		if len(waits) > 1000 {
+			t.Fatal("never refused")
+		}
+	}
+	if want := int(MaxDelay / FirstDelay); len(waits) != want {
+		t.Errorf("%d attempts admitted at once, want %d", len(waits), want)
+	}
+	for i, w := range waits {
+		if want := time.Duration(i+1) * FirstDelay; w != want {
+			t.Fatalf("attempt %d waits %v, want %v", i, w, want)
+		}
+	}
+	// Once the slots have passed, the client is admitted again.
+	clk.t = clk.t.Add(waits[len(waits)-1] + FirstDelay)
+	if w, ok := l.Wait("10.0.0.1"); w != 0 || !ok {
+		t.Errorf("after the reserved slots: %v, %v", w, ok)
 	}
 }
 
@@ -112,7 +147,7 @@ func TestLimiterTableIsBounded(t *testing.T) {
 	}
 	// A client still in the table keeps its count.
 	for i := 10*l.max - 1; i >= 0; i-- {
-		if l.Wait(fmt.Sprintf("client-%d", i)) == 0 {
+		if w, _ := l.Wait(fmt.Sprintf("client-%d", i)); w == 0 {
 			if n, _ := l.Fail(fmt.Sprintf("client-%d", i)); n == 2 {
 				return
 			}
@@ -284,7 +319,7 @@ func closedByServer(t *testing.T, c net.Conn) []byte {
 }
 
 func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
-	s := newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }), Auth{}, shortLimits(), NewLimiter(time.Now), sleep)
+	s := newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }), Auth{Logger: slog.New(slog.DiscardHandler)}, shortLimits(), NewLimiter(time.Now), sleep)
 	addr := serve(t, s, "tcp")
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -323,7 +358,7 @@ func TestHalfSentBodyIsClosed(t *testing.T) {
 		head string
 	}{
 		// The handler reads: its read ends with the body deadline.
-		{"handler reads", Auth{}, ""},
+		{"handler reads", Auth{Logger: slog.New(slog.DiscardHandler)}, ""},
 		// Unauthenticated: refused without reading, and the connection
 		// is not kept for the rest of the body.
 		{"no credentials", Auth{Username: "u", Password: "p", Logger: slog.New(slog.DiscardHandler)}, ""},
@@ -380,7 +415,7 @@ func TestSlowRequestsAndStreamsOutliveTheTimeouts(t *testing.T) {
 			}
 		}
 	})
-	s := newServer(h, Auth{}, lim, NewLimiter(time.Now), sleep)
+	s := newServer(h, Auth{Logger: slog.New(slog.DiscardHandler)}, lim, NewLimiter(time.Now), sleep)
 	hc := client("tcp", serve(t, s, "tcp"))
 	resp, err := hc.Post("http://x/slow", "text/plain", strings.NewReader("body"))
 	if err != nil {
@@ -413,7 +448,7 @@ func TestClientThatStopsReadingIsDropped(t *testing.T) {
 			}
 		}
 	})
-	s := newServer(h, Auth{}, shortLimits(), NewLimiter(time.Now), sleep)
+	s := newServer(h, Auth{Logger: slog.New(slog.DiscardHandler)}, shortLimits(), NewLimiter(time.Now), sleep)
 	addr := serve(t, s, "tcp")
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -440,7 +475,7 @@ func TestConnectionLimitHolds(t *testing.T) {
 		served.Add(1)
 		io.WriteString(w, "ok")
 	})
-	s := newServer(h, Auth{}, lim, NewLimiter(time.Now), sleep)
+	s := newServer(h, Auth{Logger: slog.New(slog.DiscardHandler)}, lim, NewLimiter(time.Now), sleep)
 	addr := serve(t, s, "tcp")
 	request := func(c net.Conn) *bufio.Reader {
 		t.Helper()
@@ -489,5 +524,33 @@ func TestConnectionLimitHolds(t *testing.T) {
 	answered(request(c))
 	if n := served.Load(); n != 4 {
 		t.Fatalf("%d requests served, want 4", n)
+	}
+}
+
+func TestAttemptBeyondMaxDelayIsRefusedWithoutACheck(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	lim := NewLimiter(clk.now)
+	for range FreeFailures + 1 {
+		lim.Fail("127.0.0.1")
+	}
+	// Parallel attempts have taken every slot up to MaxDelay.
+	for {
+		if _, ok := lim.Wait("127.0.0.1"); !ok {
+			break
+		}
+	}
+	var served atomic.Bool
+	a := Auth{Username: "admin", Password: "s3cret", Logger: slog.New(slog.DiscardHandler)}
+	s := newServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served.Store(true) }), a, defaultLimits, lim,
+		func(*http.Request, time.Duration) bool { t.Error("a refused attempt waited"); return true })
+	req, _ := http.NewRequest("GET", "http://guard/metrics", nil)
+	req.SetBasicAuth("admin", "s3cret")
+	resp, err := client("tcp", serve(t, s, "tcp")).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || served.Load() {
+		t.Errorf("answer %s, Retry-After %q, served %v; want 429 with Retry-After, not served", resp.Status, resp.Header.Get("Retry-After"), served.Load())
 	}
 }

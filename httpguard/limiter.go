@@ -60,20 +60,39 @@ func delayAfter(n int) time.Duration {
 }
 
 // Wait returns how long client must wait before its credentials are
-// checked: 0 unless a recent failure imposed a delay that has not passed.
-func (l *Limiter) Wait(client string) time.Duration {
+// checked, and false when the attempt is refused outright.
+//
+// A client with enough failures to be delayed gets attempts spaced by its
+// current delay, however many it sends at once: each attempt takes the
+// next free slot, and one whose slot would be more than MaxDelay away is
+// refused (the caller answers 429 without looking at the credentials), so
+// parallel connections do not multiply the guesses and no request waits
+// longer than MaxDelay.
+func (l *Limiter) Wait(client string) (time.Duration, bool) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.clients[client]
 	if f == nil {
-		return 0
+		return 0, true
 	}
 	if now.Sub(f.last) >= ForgetAfter {
 		delete(l.clients, client)
-		return 0
+		return 0, true
 	}
-	return max(f.until.Sub(now), 0)
+	d := delayAfter(f.n)
+	if d == 0 {
+		return 0, true
+	}
+	slot := f.until
+	if slot.Before(now) {
+		slot = now
+	}
+	if slot.Sub(now) > MaxDelay {
+		return 0, false
+	}
+	f.until = slot.Add(d)
+	return slot.Sub(now), true
 }
 
 // Fail records a failed attempt of client and returns its number of
@@ -96,7 +115,9 @@ func (l *Limiter) Fail(client string) (int, time.Duration) {
 	f.n++
 	f.last = now
 	d := delayAfter(f.n)
-	f.until = now.Add(d)
+	if u := now.Add(d); u.After(f.until) {
+		f.until = u
+	}
 	return f.n, d
 }
 
