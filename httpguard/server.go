@@ -99,6 +99,9 @@ func deadlines(next http.Handler, lim limits) http.Handler {
 			r.Body = &bodyReader{ReadCloser: r.Body, rc: rc}
 		}
 		dw := &deadlineWriter{ResponseWriter: w, rc: rc, d: lim.write}
+		// Also bounds what the server writes by itself before the
+		// handler's first write (such as "100 Continue").
+		dw.extend()
 		next.ServeHTTP(dw, r)
 		// The server flushes what is buffered after the handler returns.
 		dw.extend()
