@@ -6,6 +6,9 @@
 // When the daemon cannot be reached the error says so and names the socket:
 //
 //	cannot reach daemon at /run/corral/corral.sock: connect: no such file or directory
+//
+// A daemon configured with a username and password refuses requests
+// without them (see WithBasicAuth); [Unauthorized] tells that error.
 package client
 
 import (
@@ -19,28 +22,53 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 
 	"github.com/corralhq/corral/api"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/httpguard"
 )
 
 // Client talks to one daemon. It is safe for concurrent use.
 type Client struct {
-	socket string
-	hc     *http.Client
+	socket             string
+	hc                 *http.Client
+	username, password string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithBasicAuth sends username and password with every request, for a
+// daemon configured with credentials ([daemon] username and password, or
+// [unix_http_server] ones). An empty username sends none.
+func WithBasicAuth(username, password string) Option {
+	return func(c *Client) { c.username, c.password = username, password }
 }
 
 // New returns a client of the daemon listening on the unix socket path.
-func New(socket string) *Client {
+//
+// Before each connection the client checks the socket's directory (see
+// httpguard.CheckSocketDir): one that another user owns or may write in
+// is refused, as that user could have put their own socket there to
+// capture requests and credentials.
+func New(socket string, opts ...Option) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			if err := httpguard.CheckSocketDir(filepath.Dir(socket)); err != nil {
+				return nil, &net.OpError{Op: "dial", Net: "unix", Err: err}
+			}
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", socket)
 		},
 		DisableCompression: true,
 	}
-	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+	c := &Client{socket: socket, hc: &http.Client{Transport: tr}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Socket returns the socket path the client dials.
@@ -59,6 +87,13 @@ type Error struct {
 
 // Error returns the daemon's message.
 func (e *Error) Error() string { return e.Message }
+
+// Unauthorized reports whether err is the daemon's refusal of missing or
+// wrong credentials.
+func Unauthorized(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusUnauthorized
+}
 
 // NotFound reports whether err is a daemon's "no such process or program".
 func NotFound(err error) bool {
@@ -88,6 +123,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.username != "" {
+		req.SetBasicAuth(c.username, c.password)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		var op *net.OpError
@@ -103,6 +141,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return resp, nil
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		msg := "authentication required: the daemon at " + c.socket + " needs a username and password"
+		if c.username != "" {
+			msg = "wrong username or password for the daemon at " + c.socket
+		}
+		return nil, &Error{Status: resp.StatusCode, Message: msg}
+	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var er api.ErrorResponse
 	if json.Unmarshal(raw, &er) != nil || er.Error == "" {

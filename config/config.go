@@ -58,6 +58,13 @@ type Daemon struct {
 	SocketMode os.FileMode
 	// SocketGroup, when set, is the group that owns the socket.
 	SocketGroup string
+	// Username and Password, when set, are the HTTP basic credentials every
+	// request on the socket needs, whatever its path (the JSON API,
+	// /metrics, the XML-RPC endpoint). Password is plain text or "{SHA}"
+	// followed by the hex SHA-1 of the password. TOML [daemon] username
+	// and password; in a supervisord configuration, those of
+	// [unix_http_server]. Read at start only: a reload does not change them.
+	Username, Password string
 	// StateDir holds the daemon's state database. Default /var/lib/corral,
 	// or $XDG_STATE_HOME/corral for other users.
 	StateDir string

@@ -266,6 +266,8 @@ func (ip *iniParser) build(name string) (*Config, error) {
 				return nil, err
 			}
 			cfg.UnixHTTP = u
+			// The socket's credentials, as TOML's [daemon] has them.
+			cfg.Daemon.Username, cfg.Daemon.Password = u.Username, u.Password
 		case s.name == "inet_http_server":
 			in, err := ip.inetHTTP(s)
 			if err != nil {

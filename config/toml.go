@@ -361,7 +361,7 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 		v := m[k]
 		var err error
 		switch k {
-		case "socket", "state_dir", "log_dir", "logfile", "pidfile", "socket_group", "log_level":
+		case "socket", "state_dir", "log_dir", "logfile", "pidfile", "socket_group", "log_level", "username", "password":
 			var x string
 			if x, err = s.str(v, k); err != nil {
 				return err
@@ -379,6 +379,10 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 				d.Pidfile = tp.path(x)
 			case "socket_group":
 				d.SocketGroup = x
+			case "username":
+				d.Username = x
+			case "password":
+				d.Password = x
 			case "log_level":
 				if d.LogLevel, err = parseLogLevel(x); err != nil {
 					return s.err(err, k)
@@ -406,6 +410,13 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 		if err != nil {
 			return err
 		}
+	}
+	if (d.Username == "") != (d.Password == "") {
+		missing := "password"
+		if d.Username == "" {
+			missing = "username"
+		}
+		return s.err(errors.New("username and password go together; set both or neither"), missing)
 	}
 	return nil
 }

@@ -239,3 +239,19 @@ func TestTOMLErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSocketCredentialsSameFromTOMLAndINI(t *testing.T) {
+	toml := mustTOML(t, "[daemon]\nusername = \"admin\"\npassword = \"{SHA}abc\"\n")
+	ini := mustINI(t, "[unix_http_server]\nfile = /tmp/s.sock\nusername = admin\npassword = {SHA}abc\n")
+	for name, d := range map[string]Daemon{"toml": toml.Daemon, "ini": ini.Daemon} {
+		if d.Username != "admin" || d.Password != "{SHA}abc" {
+			t.Errorf("%s: credentials %q %q, want admin {SHA}abc", name, d.Username, d.Password)
+		}
+	}
+	for _, src := range []string{"[daemon]\nusername = \"admin\"\n", "[daemon]\npassword = \"pw\"\n"} {
+		_, err := ParseTOML("corral.toml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), "corral.toml") || !strings.Contains(err.Error(), "username and password go together") {
+			t.Errorf("%q: error %v, want one naming the file and the missing key", src, err)
+		}
+	}
+}

@@ -1,19 +1,16 @@
 package supervisorrpc
 
 import (
-	"crypto/sha1"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/httpguard"
 )
 
 // Options configure the endpoint.
@@ -52,7 +49,10 @@ type handler struct {
 // POST /RPC2 (XML-RPC, see the package documentation) and
 // GET /logtail/NAME[/stdout|/stderr] (the log followed, chunked, for
 // supervisorctl tail -f). Other paths get 404. With opts.Username set,
-// every request needs basic authentication.
+// every request needs basic authentication (httpguard.Authenticate, with
+// failures logged and throttled). A daemon that serves this handler beside
+// others on one listener authenticates the whole listener instead (see
+// package httpguard) and leaves opts.Username empty.
 func Handler(d *daemon.Daemon, opts Options) http.Handler {
 	h := &handler{d: d, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
 	if h.log == nil {
@@ -63,35 +63,7 @@ func Handler(d *daemon.Daemon, opts Options) http.Handler {
 	}
 	h.mux.HandleFunc("/RPC2", h.serveRPC)
 	h.mux.HandleFunc("/logtail/", h.serveLogtail)
-	if opts.Username == "" {
-		return h.mux
-	}
-	return h.authenticate(h.mux)
-}
-
-// authenticate wraps next with supervisord's basic authentication.
-func (h *handler) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		if !ok || !checkPassword(h.opts.Username, h.opts.Password, user, pass) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
-			http.Error(w, "Unauthorized", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// checkPassword compares credentials in constant time; want may be
-// "{SHA}hex", as in supervisord.
-func checkPassword(wantUser, want, user, pass string) bool {
-	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(wantUser)) == 1
-	if hexSum, ok := strings.CutPrefix(want, "{SHA}"); ok {
-		sum := sha1.Sum([]byte(pass))
-		got := hex.EncodeToString(sum[:])
-		return subtle.ConstantTimeCompare([]byte(got), []byte(strings.ToLower(hexSum))) == 1 && userOK
-	}
-	return subtle.ConstantTimeCompare([]byte(pass), []byte(want)) == 1 && userOK
+	return httpguard.Authenticate(h.mux, httpguard.Auth{Name: "supervisorrpc", Username: opts.Username, Password: opts.Password, Logger: h.log})
 }
 
 // serveRPC dispatches one XML-RPC request through the method table, bound
@@ -129,15 +101,16 @@ func ListenInet(in *config.InetHTTPServer) (net.Listener, error) {
 }
 
 // ServeInet listens on in's port (see ListenInet) and serves d's endpoint
-// there, with in's credentials, on a goroutine. It returns the server, to
+// there behind an httpguard.Server (in's credentials, throttled failures,
+// timeouts, a connection limit), on a goroutine. It returns the server, to
 // Shutdown or Close, and the address it listens on.
-func ServeInet(d *daemon.Daemon, in *config.InetHTTPServer, opts Options) (*http.Server, net.Addr, error) {
+func ServeInet(d *daemon.Daemon, in *config.InetHTTPServer, opts Options) (*httpguard.Server, net.Addr, error) {
 	l, err := ListenInet(in)
 	if err != nil {
 		return nil, nil, err
 	}
-	opts.Username, opts.Password = in.Username, in.Password
-	srv := &http.Server{Handler: Handler(d, opts)}
+	opts.Username, opts.Password = "", ""
+	srv := httpguard.NewServer(Handler(d, opts), httpguard.Auth{Name: "tcp " + l.Addr().String(), Username: in.Username, Password: in.Password, Logger: opts.Logger})
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()

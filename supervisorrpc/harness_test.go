@@ -18,6 +18,7 @@ import (
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/httpguard"
 	"github.com/corralhq/corral/monitor"
 )
 
@@ -67,7 +68,7 @@ func startServer(t *testing.T, conf string) *server {
 	opts := Options{Username: cfg.UnixHTTP.Username, Password: cfg.UnixHTTP.Password, Logger: slog.New(slog.DiscardHandler)}
 	srv := &http.Server{Handler: Handler(d, opts)}
 	go srv.Serve(l)
-	var inet *http.Server
+	var inet *httpguard.Server
 	if cfg.InetHTTP != nil {
 		if inet, s.inet, err = ServeInet(d, cfg.InetHTTP, opts); err != nil {
 			t.Fatal(err)

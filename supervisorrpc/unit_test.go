@@ -5,8 +5,10 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,8 +110,15 @@ func TestPasswordsPlainAndSHA(t *testing.T) {
 		{sha, "u", sha, false},
 		{strings.ToUpper(sha[:5]) + strings.ToUpper(sha[5:]), "u", "pw", true},
 	} {
-		if got := checkPassword("u", tt.want, tt.user, tt.pass); got != tt.ok {
-			t.Errorf("checkPassword(%q, %q, %q) = %v", tt.want, tt.user, tt.pass, got)
+		// Through the handler: past authentication, an unknown path is
+		// a 404.
+		h := Handler(nil, Options{Username: "u", Password: tt.want, Logger: slog.New(slog.DiscardHandler)})
+		req := httptest.NewRequest("GET", "/nope", nil)
+		req.SetBasicAuth(tt.user, tt.pass)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Code != http.StatusUnauthorized; got != tt.ok {
+			t.Errorf("password %q, credentials %q %q: status %d", tt.want, tt.user, tt.pass, rec.Code)
 		}
 	}
 }

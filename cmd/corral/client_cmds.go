@@ -35,11 +35,17 @@ func init() {
 // (supervisorctl's convention).
 const exitNotRunning = 3
 
-// socketFlag adds --socket to a client command and returns a function
-// giving the client: --socket, else $CORRAL_SOCKET, else the default.
+// socketFlag adds --socket, --username and --password to a client command
+// and returns a function giving the client: --socket, else $CORRAL_SOCKET,
+// else the default; the credentials from the flags, else $CORRAL_USERNAME
+// and $CORRAL_PASSWORD (which, unlike a flag, other users cannot read in
+// the process list).
 func socketFlag(cmd *cobra.Command) func() *client.Client {
-	var socket string
-	cmd.Flags().StringVar(&socket, "socket", "", "daemon's unix socket `PATH` (default $CORRAL_SOCKET, else "+config.DefaultDaemon().Socket+")")
+	var socket, username, password string
+	f := cmd.Flags()
+	f.StringVar(&socket, "socket", "", "daemon's unix socket `PATH` (default $CORRAL_SOCKET, else "+config.DefaultDaemon().Socket+")")
+	f.StringVarP(&username, "username", "u", "", "`USER` name for a daemon that requires one (default $CORRAL_USERNAME)")
+	f.StringVarP(&password, "password", "p", "", "`PASSWORD` for a daemon that requires one (default $CORRAL_PASSWORD)")
 	return func() *client.Client {
 		s := socket
 		if s == "" {
@@ -48,7 +54,13 @@ func socketFlag(cmd *cobra.Command) func() *client.Client {
 		if s == "" {
 			s = config.DefaultDaemon().Socket
 		}
-		return client.New(s)
+		if username == "" {
+			username = os.Getenv("CORRAL_USERNAME")
+		}
+		if password == "" {
+			password = os.Getenv("CORRAL_PASSWORD")
+		}
+		return client.New(s, client.WithBasicAuth(username, password))
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/corralhq/corral/api"
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/httpguard"
 	"github.com/corralhq/corral/supervisorrpc"
 )
 
@@ -52,7 +53,12 @@ Without --config, ` + defaultConfig + ` is read when it exists; otherwise the
 daemon starts with no programs (add some with "corral add").
 
 The socket is the configured [daemon] socket, or the [unix_http_server] file
-of a supervisord configuration, so corral and supervisorctl share it.`,
+of a supervisord configuration, so corral and supervisorctl share it. When
+[daemon] username and password (or those of [unix_http_server]) are set,
+every request on the socket needs them, whatever its path (the API,
+/metrics, XML-RPC); clients give them with -u/-p or $CORRAL_USERNAME and
+$CORRAL_PASSWORD. The socket's directory must belong to the daemon's user
+(or root) and not be writable by others.`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDaemon(cmd.Context(), cfgFile, socket, stateDir, cmd.ErrOrStderr())
@@ -112,7 +118,8 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 	if stateDir != "" {
 		cfg.Daemon.StateDir = stateDir
 	}
-	sock := socketSpec{path: cfg.Daemon.Socket, mode: cfg.Daemon.SocketMode, group: cfg.Daemon.SocketGroup}
+	sock := socketSpec{path: cfg.Daemon.Socket, mode: cfg.Daemon.SocketMode, group: cfg.Daemon.SocketGroup,
+		username: cfg.Daemon.Username, password: cfg.Daemon.Password}
 	if u := cfg.UnixHTTP; u != nil {
 		// supervisorctl reads the same section, so both talk to one socket.
 		sock.path, sock.mode = u.File, u.Chmod
@@ -158,16 +165,19 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		}
 	}
 
-	srv := &http.Server{Handler: newServeMux(d, cfg, log), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// One guard per listener: its credentials apply to every path it
+	// serves, with its timeouts and connection limit.
+	srv := httpguard.NewServer(newServeMux(d, log), httpguard.Auth{Name: "socket " + sock.path, Username: sock.username, Password: sock.password, Logger: log})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "socket", sock.path, "config", cfg.File, "pid", os.Getpid())
+	sock.warnIfOpen(log)
 	if inet != nil {
-		opts := supervisorrpc.Options{Logger: log, Username: cfg.InetHTTP.Username, Password: cfg.InetHTTP.Password}
-		isrv := &http.Server{Handler: supervisorrpc.Handler(d, opts), ReadHeaderTimeout: 10 * time.Second}
+		addr := inet.Addr().String()
+		isrv := httpguard.NewServer(supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log}), httpguard.Auth{Name: "tcp " + addr, Username: cfg.InetHTTP.Username, Password: cfg.InetHTTP.Password, Logger: log})
 		go func() { _ = isrv.Serve(inet) }()
 		defer isrv.Close()
-		log.Info("listening for supervisorctl over TCP, with basic auth", "addr", inet.Addr().String())
+		log.Info("listening for supervisorctl over TCP, with basic auth", "addr", addr)
 	}
 
 	sigs := make(chan os.Signal, 4)
@@ -241,16 +251,14 @@ func reload(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
 
 // newServeMux routes the daemon's socket: corral's API, /metrics, and the
 // supervisord-compatible XML-RPC endpoint (/RPC2, /logtail/) so the
-// unmodified supervisorctl works on the same socket.
-func newServeMux(d *daemon.Daemon, cfg *config.Config, log *slog.Logger) *http.ServeMux {
+// unmodified supervisorctl works on the same socket. Authentication is not
+// here but around the whole mux (httpguard), so that no path, present or
+// future, escapes it.
+func newServeMux(d *daemon.Daemon, log *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.Handler(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry(), promhttp.HandlerOpts{}))
-	opts := supervisorrpc.Options{Logger: log}
-	if u := cfg.UnixHTTP; u != nil {
-		opts.Username, opts.Password = u.Username, u.Password
-	}
-	rpc := supervisorrpc.Handler(d, opts)
+	rpc := supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log})
 	mux.Handle("/RPC2", rpc)
 	mux.Handle("/logtail/", rpc)
 	return mux
@@ -261,12 +269,31 @@ type socketSpec struct {
 	path  string
 	mode  os.FileMode
 	group string
+	// username and password, when set, are required on every request.
+	username, password string
+}
+
+// warnIfOpen warns when users other than the daemon's can connect to the
+// socket (group or other write bits) and no credentials are required: each of
+// them can then run any command as the daemon's user.
+func (s socketSpec) warnIfOpen(log *slog.Logger) {
+	fi, err := os.Stat(s.path)
+	if err != nil || s.username != "" {
+		return
+	}
+	// Connecting to a unix socket takes write permission.
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		log.Warn("the socket lets other users connect and no username/password is set: any of them can run commands as the daemon's user; set [daemon] username and password (or [unix_http_server] ones), or a mode of 0600",
+			"socket", s.path, "mode", fmt.Sprintf("%04o", perm), "daemon_uid", os.Geteuid())
+	}
 }
 
 // listen creates the unix socket: its directory when missing (0700, or 0750
 // with a group), the socket itself with its mode set before anyone can
-// connect (0600, or 0660 with a group). A socket left by a dead daemon is
-// replaced; one a live daemon answers on is an error.
+// connect (0600, or 0660 with a group). A directory another user could
+// replace the socket in is refused (httpguard.CheckSocketDir). A socket
+// left by a dead daemon is replaced; one a live daemon answers on is an
+// error.
 func (s socketSpec) listen() (net.Listener, error) {
 	if s.path == "" {
 		return nil, errors.New("no socket path: set [daemon] socket or --socket")
@@ -305,6 +332,11 @@ func (s socketSpec) listen() (net.Listener, error) {
 				return nil, fmt.Errorf("socket directory: %w", err)
 			}
 		}
+	}
+	// Checked after creating it too: another user may have made it
+	// between the Stat and the MkdirAll.
+	if err := httpguard.CheckSocketDir(dir); err != nil {
+		return nil, err
 	}
 	if err := s.clearStale(); err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/corralhq/corral/client"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -68,6 +70,9 @@ func run(args []string) int {
 		return ee.code
 	}
 	fmt.Fprintln(os.Stderr, "corral:", err)
+	if client.Unauthorized(err) {
+		fmt.Fprintln(os.Stderr, "corral: give the daemon's credentials with -u/--username and -p/--password, or $CORRAL_USERNAME and $CORRAL_PASSWORD")
+	}
 	if isUsageError(err) {
 		return 2
 	}

@@ -81,7 +81,7 @@ func TestScripts(t *testing.T) {
 }
 
 func scriptClient(ts *testscript.TestScript) *client.Client {
-	return client.New(ts.Getenv("CORRAL_SOCKET"))
+	return client.New(ts.Getenv("CORRAL_SOCKET"), client.WithBasicAuth(ts.Getenv("CORRAL_USERNAME"), ts.Getenv("CORRAL_PASSWORD")))
 }
 
 func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
@@ -198,7 +198,7 @@ func reapScript(work string) []string {
 // scriptEnv is the environment a script's commands see.
 func scriptEnv(ts *testscript.TestScript) []string {
 	env := os.Environ()
-	for _, k := range []string{"PATH", "WORK", "HOME", "TMPDIR", "CORRAL_SOCKET"} {
+	for _, k := range []string{"PATH", "WORK", "HOME", "TMPDIR", "CORRAL_SOCKET", "CORRAL_USERNAME", "CORRAL_PASSWORD"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
