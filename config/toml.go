@@ -337,7 +337,7 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 		v := m[k]
 		var err error
 		switch k {
-		case "socket", "state_dir", "log_dir", "logfile", "pidfile", "socket_group", "log_level":
+		case "socket", "state_dir", "log_dir", "logfile", "pidfile", "socket_group", "log_group", "log_level":
 			var x string
 			if x, err = s.str(v, k); err != nil {
 				return err
@@ -355,6 +355,8 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 				d.Pidfile = tp.path(x)
 			case "socket_group":
 				d.SocketGroup = x
+			case "log_group":
+				d.LogGroup = x
 			case "log_level":
 				if d.LogLevel, err = parseLogLevel(x); err != nil {
 					return s.err(err, k)
