@@ -679,3 +679,7 @@ func withLimit(err error) error {
 	}
 	return err
 }
+
+// Group returns Options.Group, the group id given to new log files (0 or
+// negative: none).
+func (c *Capture) Group() int { return c.opts.Group }
