@@ -36,7 +36,6 @@ type Dir struct {
 	fd      int
 	path    string // the path it was resolved from, for errors
 	trusted bool   // owned by root or us and writable by no one else
-	proc    bool   // on procfs: its links are the kernel's magic links
 }
 
 // Close releases the directory's descriptor.
@@ -150,11 +149,14 @@ func (d *Dir) stat() error {
 		return &os.PathError{Op: "stat", Path: d.path, Err: err}
 	}
 	d.trusted = trusted(&st)
-	var fs unix.Statfs_t
-	if err := unix.Fstatfs(d.fd, &fs); err == nil {
-		d.proc = fs.Type == unix.PROC_SUPER_MAGIC
-	}
 	return nil
+}
+
+// onProc reports whether d is on procfs, whose links (/proc/self/fd/1) are
+// the kernel's magic links.
+func (d *Dir) onProc() bool {
+	var fs unix.Statfs_t
+	return unix.Fstatfs(d.fd, &fs) == nil && fs.Type == unix.PROC_SUPER_MAGIC
 }
 
 // follow returns the absolute target of the symlink name in d, whose lstat
@@ -231,7 +233,7 @@ func (d *Dir) open(orig, name string, flag int, perm uint32, links int) (fd int,
 	flag |= unix.O_CLOEXEC | unix.O_NOCTTY
 	var st unix.Stat_t
 	if e := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); e == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		if d.trusted && d.proc {
+		if d.trusted && d.onProc() {
 			fd, err := unix.Openat(d.fd, name, flag, perm)
 			if err != nil {
 				return -1, "", &os.PathError{Op: "open", Path: orig, Err: err}
