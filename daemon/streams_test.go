@@ -247,3 +247,38 @@ func TestLogDirectoryAndFilesAreNotWorldReadable(t *testing.T) {
 		}
 	}
 }
+
+// TestSymlinkedLogInAProgramsDirectoryIsReportedAndNotFollowed: a program
+// whose log file, in a directory its user (nobody) controls, is a symlink
+// to a root-only file runs anyway, with the refusal in its status; the
+// target is not written.
+func TestSymlinkedLogInAProgramsDirectoryIsReportedAndNotFollowed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root (CI runs the suite as root)")
+	}
+	dir := t.TempDir()
+	userDir := filepath.Join(dir, "nobody")
+	if err := os.Mkdir(userDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(userDir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "secret")
+	if err := os.WriteFile(target, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(userDir, "app.log")
+	if err := os.Symlink(target, log); err != nil {
+		t.Fatal(err)
+	}
+	path := writeConfig(t, dir, fmt.Sprintf("[program.a]\ncommand = [\"echo\", \"stolen\"]\nstdout = { file = %q }\nrestart = \"no\"\nstart_secs = \"0s\"\n", log))
+	d := startDaemon(t, path)
+	st := waitState(t, d, "a", "EXITED")
+	if !strings.Contains(st.LogError, log) || !strings.Contains(st.LogError, "refusing") {
+		t.Fatalf("log error %q, want the refusal naming %s", st.LogError, log)
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "secret\n" {
+		t.Fatalf("%s holds %q, %v", target, b, err)
+	}
+}
