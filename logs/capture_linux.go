@@ -340,14 +340,17 @@ func (c *Capture) move(p *pipe, max int) (int, bool) {
 	// the shared buffer holds meanwhile; otherwise splice up to the limit.
 	// A closed file, likewise, is reopened only once there are bytes for it,
 	// so that an end of file or a spurious wake-up opens nothing.
-	// Near the rotation point, too, the bytes go through the buffer: a
-	// splice cut at MaxBytes would leave the rest of a line in the pipe,
-	// and another pipe of the stream could get its bytes in between.
+	// A stream fed by several pipes takes the buffer near the rotation
+	// point too: a splice cut at MaxBytes would leave the rest of a line in
+	// the pipe, and another pipe could get its bytes in between.
 	full := s.rotates() && s.size >= s.maxBytes && !time.Now().Before(s.rotateAt)
-	near := s.rotates() && s.maxBytes-s.size < int64(max)
+	near := s.rotates() && s.npipes > 1 && s.maxBytes-s.size < int64(max)
 	if s.splice && !full && !near && s.fd >= 0 {
 		c.touch(s)
 		want := max
+		if room := s.maxBytes - s.size; s.rotates() && room > 0 && room < int64(want) {
+			want = int(room)
+		}
 		for {
 			n, err := unix.Splice(p.fd, nil, s.fd, nil, want, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 			switch {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -209,5 +210,69 @@ func TestLogFileAndRotatedFilesAreNotWorldReadable(t *testing.T) {
 		if fi.Mode().Perm() != 0o640 || st.Gid != nobody {
 			t.Fatalf("%s: mode %v gid %d, want 0640 and gid %d", name, fi.Mode().Perm(), st.Gid, nobody)
 		}
+	}
+}
+
+// TestPipesSharingARotatingStreamNeverCutLinesIntoEachOther: eight writers,
+// each on its own pipe of one stream that rotates every 64 KiB, write lines
+// of up to PIPE_BUF bytes, each in one write; the files hold every line
+// once, whole.
+func TestPipesSharingARotatingStreamNeverCutLinesIntoEachOther(t *testing.T) {
+	const writers, lines = 8, 400
+	c := newCapture(t, Options{})
+	path := filepath.Join(t.TempDir(), "shared.log")
+	s := openStream(t, c, StreamConfig{Path: path, MaxBytes: 64 << 10, Backups: 1000})
+	var dones []<-chan struct{}
+	errc := make(chan error, writers)
+	for k := range writers {
+		w, done, err := s.NewPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dones = append(dones, done)
+		go func() {
+			defer w.Close()
+			for i := range lines {
+				pad := strings.Repeat(string(rune('a'+k)), (i*97+k*131)%4000)
+				if _, err := w.WriteString("w" + strconv.Itoa(k) + " " + strconv.Itoa(i) + " " + pad + "\n"); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range dones {
+		<-d
+	}
+	got, n := files(t, path)
+	if n < 2 {
+		t.Fatalf("%d rotations, want several", n)
+	}
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSuffix(string(got), "\n"), "\n") {
+		var k, i int
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.HasPrefix(f[0], "w") {
+			t.Fatalf("line %.60q... is cut", l)
+		}
+		k, _ = strconv.Atoi(f[0][1:])
+		i, _ = strconv.Atoi(f[1])
+		want := "w" + strconv.Itoa(k) + " " + strconv.Itoa(i) + " " + strings.Repeat(string(rune('a'+k)), (i*97+k*131)%4000)
+		if l != want {
+			t.Fatalf("line %.60q... is cut or mixed", l)
+		}
+		if seen[l] {
+			t.Fatalf("line %.30q... twice", l)
+		}
+		seen[l] = true
+	}
+	if len(seen) != writers*lines {
+		t.Fatalf("%d lines, want %d", len(seen), writers*lines)
 	}
 }
