@@ -65,9 +65,10 @@
 //
 // Files the capture creates have mode [FileMode] (0640, less what the umask
 // removes) and, with [Options.Group], that group, so that the programs'
-// output is not readable by every local user. A path under /dev or /proc
-// (/dev/stdout, /dev/stderr) is opened for appending and never rotated,
-// closed or read back, even when it is a regular file shared with others.
+// output is not readable by every local user. /dev/stdout, /dev/stderr,
+// /dev/fd/N and /proc paths are opened for appending and never rotated,
+// closed or read back, even when they lead to a regular file shared with
+// others (the daemon's own log).
 //
 // Several pipes of one stream never mix their bytes within a write of at
 // most PIPE_BUF (4096) bytes: each time the capture reads a pipe it takes

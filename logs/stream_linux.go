@@ -67,7 +67,7 @@ type Stream struct {
 	maxBytes int64  // <= 0: never rotate
 	backups  int    // 0: none kept
 	regular  bool
-	special  bool // under /dev or /proc: appended to, never rotated nor closed
+	special  bool // see isSpecial: appended to, never rotated nor closed
 
 	read, written, dropped, end atomic.Int64
 	pipes                       atomic.Int64
@@ -132,7 +132,7 @@ func (c *Capture) OpenStream(cfg StreamConfig) (*Stream, error) {
 		if err != nil {
 			return nil, fmt.Errorf("logs: %w", err)
 		}
-		s.special = strings.HasPrefix(abs, "/dev/") || strings.HasPrefix(abs, "/proc/")
+		s.special = isSpecial(abs)
 		if err := s.open(); err != nil {
 			return nil, err
 		}
@@ -223,6 +223,15 @@ func (s *Stream) open() error {
 	}
 	s.end.Store(total + size)
 	return nil
+}
+
+// isSpecial reports whether abs names a descriptor of the daemon rather
+// than a log file of its own: /dev/stdout, /dev/stderr, /dev/fd/N, or a
+// /proc path. It may be a regular file others write too (the daemon's own
+// log), so it is appended to, never rotated, closed nor read back.
+func isSpecial(abs string) bool {
+	return abs == "/dev/stdout" || abs == "/dev/stderr" ||
+		strings.HasPrefix(abs, "/dev/fd/") || strings.HasPrefix(abs, "/proc/")
 }
 
 // Path returns the stream's log file ("" for a discarding stream).

@@ -78,6 +78,9 @@ type UntrustedError struct {
 }
 
 func (e *UntrustedError) Error() string {
+	if e.Name == e.Path {
+		return fmt.Sprintf("refusing %s: %s", e.Path, e.Why)
+	}
 	return fmt.Sprintf("%s: refusing %s: %s", e.Path, e.Name, e.Why)
 }
 
