@@ -69,8 +69,15 @@ type Daemon struct {
 	// or $XDG_STATE_HOME/corral for other users.
 	StateDir string
 	// LogDir is where "AUTO" program logs go (supervisord's childlogdir).
-	// Default /var/log/corral, or $XDG_STATE_HOME/corral/log.
+	// Default /var/log/corral, or $XDG_STATE_HOME/corral/log. The daemon
+	// creates it with mode 0750.
 	LogDir string
+	// LogGroup, when set, is the group (name or gid) given to the log
+	// directory and the program log files the daemon creates (log_group in
+	// [daemon], or in [supervisord] as a corral extension): log files are
+	// 0640 and the directory 0750, so only their owner and that group can
+	// read the programs' output.
+	LogGroup string
 	// Logfile is the daemon's own log file; empty means standard error.
 	Logfile string
 	// Pidfile, when set, is where the daemon writes its pid.

@@ -41,6 +41,11 @@
 //	stderr.redirect     redirect_stderr           false
 //	stderr.*            stderr_logfile*           as stdout
 //
+// Program log files are created 0640 and the log directory 0750; the
+// daemon key log_group ([daemon] in TOML, [supervisord] in INI, a corral
+// extension there) gives them a group that may read them. docs/LOGS.md
+// says more, including which symlinks the daemon refuses to follow.
+//
 // In INI files every value may use %(ENV_X)s, %(here)s (the directory of
 // the file holding the section) and %(host_node_name)s, and program values
 // also %(program_name)s, %(group_name)s, %(numprocs)d and

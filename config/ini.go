@@ -387,6 +387,9 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			d.Pidfile = iniPath(s, v)
 		case "childlogdir":
 			d.LogDir = iniPath(s, v)
+		case "log_group":
+			// corral's own key; supervisord ignores keys it does not know.
+			d.LogGroup = v
 		case "nodaemon":
 			if d.NoDaemon, err = ParseBool(v); err != nil {
 				return s.err(k, err)

@@ -361,7 +361,7 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 		v := m[k]
 		var err error
 		switch k {
-		case "socket", "state_dir", "log_dir", "logfile", "pidfile", "socket_group", "log_level", "username", "password":
+		case "socket", "state_dir", "log_dir", "logfile", "pidfile", "socket_group", "log_group", "log_level", "username", "password":
 			var x string
 			if x, err = s.str(v, k); err != nil {
 				return err
@@ -383,6 +383,8 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 				d.Username = x
 			case "password":
 				d.Password = x
+			case "log_group":
+				d.LogGroup = x
 			case "log_level":
 				if d.LogLevel, err = parseLogLevel(x); err != nil {
 					return s.err(err, k)

@@ -255,3 +255,18 @@ func TestSocketCredentialsSameFromTOMLAndINI(t *testing.T) {
 		}
 	}
 }
+
+// TestLogGroupInTOMLAndINI reads the group given to program log files, from
+// [daemon] log_group and from [supervisord] log_group (a corral extension).
+func TestLogGroupInTOMLAndINI(t *testing.T) {
+	if g := mustTOML(t, "[daemon]\nlog_group = \"adm\"\n").Daemon.LogGroup; g != "adm" {
+		t.Errorf("TOML log_group = %q, want adm", g)
+	}
+	cfg := mustINI(t, "[supervisord]\nlog_group = adm\n")
+	if g := cfg.Daemon.LogGroup; g != "adm" {
+		t.Errorf("INI log_group = %q, want adm", g)
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("INI log_group warns: %q", cfg.Warnings)
+	}
+}

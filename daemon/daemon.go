@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -68,6 +67,7 @@ type Daemon struct {
 	cfg      *config.Config
 	programs map[string]*program // by program name
 	procs    map[string]*proc    // by full process name
+	streams  map[string]*shared  // log streams by file, shared by processes
 	closing  bool
 }
 
@@ -95,7 +95,7 @@ type proc struct {
 func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	d := &Daemon{
 		log: opts.Logger, cfg: cfg, started: time.Now(),
-		programs: map[string]*program{}, procs: map[string]*proc{},
+		programs: map[string]*program{}, procs: map[string]*proc{}, streams: map[string]*shared{},
 		quit: make(chan struct{}), pumpEnd: make(chan struct{}),
 	}
 	if d.log == nil {
@@ -110,7 +110,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if d.store, err = store.Open(cfg.Daemon.StateDir); err != nil {
 		return nil, err
 	}
-	d.capture, err = logs.New(logs.Options{Logger: d.log, OnDrop: d.onDrop})
+	d.capture, err = newCapture(cfg.Daemon, d.log, d.onDrop)
 	if err != nil {
 		d.store.Close()
 		return nil, err
@@ -241,49 +241,16 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 	}
 	spec, err := Spec(cp, name, d.baseEnv)
 	if err != nil {
-		pr.closeStreams()
+		d.closeStreams(pr)
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
 	}
 	spec.Stdio = pr.stdio
 	if err := d.mon.Add(spec); err != nil {
-		pr.closeStreams()
+		d.closeStreams(pr)
 		return nil, err
 	}
 	d.procs[name] = pr
 	return pr, nil
-}
-
-// openStream opens a log stream. A log file that cannot be opened is an
-// error the process carries (and the daemon logs), not a reason to refuse
-// running the program: its output is then discarded.
-func (d *Daemon) openStream(proc, stream string, ls config.LogSpec) (*logs.Stream, string) {
-	path := ls.File
-	if path == config.LogAuto {
-		// A stable name, unlike supervisord's random one, so a process's
-		// log is still there to read after a daemon restart.
-		path = filepath.Join(d.cfg.Daemon.LogDir, strings.ReplaceAll(proc, "/", "_")+"-"+stream+".log")
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			d.log.Error("cannot create log directory", "program", proc, "dir", filepath.Dir(path), "err", err)
-		}
-	}
-	maxBytes, backups := ls.MaxBytes, ls.Backups
-	if maxBytes == 0 {
-		maxBytes = -1
-	}
-	if backups == 0 {
-		backups = -1
-	}
-	s, err := d.capture.OpenStream(logs.StreamConfig{Path: path, MaxBytes: maxBytes, Backups: backups})
-	if err == nil {
-		return s, ""
-	}
-	msg := fmt.Sprintf("%s log: %v", stream, err)
-	d.log.Error("cannot open log file; output will be discarded", "program", proc, "stream", stream, "err", err)
-	s, err = d.capture.OpenStream(logs.StreamConfig{})
-	if err != nil {
-		return nil, msg
-	}
-	return s, msg
 }
 
 // stdio is called by the monitor before each spawn.
@@ -330,15 +297,6 @@ func (pr *proc) awaitDrained(deadline time.Time) {
 	}
 }
 
-func (pr *proc) closeStreams() {
-	if pr.stdout != nil {
-		pr.stdout.Close()
-	}
-	if pr.stderr != nil {
-		pr.stderr.Close()
-	}
-}
-
 // unregister forgets a program's processes (already stopped) from the maps
 // and the monitor. Caller holds d.mu.
 func (d *Daemon) unregister(prog *program) {
@@ -346,7 +304,7 @@ func (d *Daemon) unregister(prog *program) {
 		if err := d.mon.Remove(pr.name); err != nil && !errors.Is(err, monitor.ErrNotFound) {
 			d.log.Error("remove from monitor", "program", pr.name, "err", err)
 		}
-		pr.closeStreams()
+		d.closeStreams(pr)
 		delete(d.procs, pr.name)
 	}
 	delete(d.programs, prog.cfg.Name)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/corralhq/corral/internal/safefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,7 +46,16 @@ type Options struct {
 
 	// Logger receives write and rotation failures. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// Group, when positive, is the group id given to the log files the
+	// Capture creates (mode FileMode, 0640: the owner writes, the group
+	// reads). Zero or negative leaves the group the kernel gives them.
+	Group int
 }
+
+// FileMode is the permission of the log files a Capture creates (before
+// the process's umask): readable by their group, not by every user.
+const FileMode = 0o640
 
 // DropEvent reports an outage of one stream's log file.
 type DropEvent struct {
@@ -232,7 +242,7 @@ func (c *Capture) shutdown() {
 	for _, p := range c.pipes {
 		// Bounded: a program still writing must not hold up Close.
 		for budget := serviceBudget; budget > 0; {
-			n, eof := c.move(p, budget)
+			n, eof := c.move(p, bufSize)
 			if eof || n == 0 {
 				break
 			}
@@ -251,11 +261,15 @@ func (c *Capture) shutdown() {
 	unix.Close(c.epfd)
 }
 
-// service moves a bounded amount from one readable (or hung up) pipe.
+// service moves a bounded amount from one readable (or hung up) pipe. Each
+// move asks for bufSize bytes, a pipe's default capacity, so it takes all
+// the pipe holds: a write of at most PIPE_BUF bytes, which the kernel puts
+// in a pipe in one piece, reaches the file in one piece, never mixed with
+// the bytes of another pipe of the same stream.
 func (c *Capture) service(p *pipe) {
 	budget := serviceBudget
 	for budget > 0 {
-		n, eof := c.move(p, budget)
+		n, eof := c.move(p, bufSize)
 		if eof {
 			c.finish(p)
 			return
@@ -326,8 +340,12 @@ func (c *Capture) move(p *pipe, max int) (int, bool) {
 	// the shared buffer holds meanwhile; otherwise splice up to the limit.
 	// A closed file, likewise, is reopened only once there are bytes for it,
 	// so that an end of file or a spurious wake-up opens nothing.
+	// A stream fed by several pipes takes the buffer near the rotation
+	// point too: a splice cut at MaxBytes would leave the rest of a line in
+	// the pipe, and another pipe could get its bytes in between.
 	full := s.rotates() && s.size >= s.maxBytes && !time.Now().Before(s.rotateAt)
-	if s.splice && !full && s.fd >= 0 {
+	near := s.rotates() && s.npipes > 1 && s.maxBytes-s.size < int64(max)
+	if s.splice && !full && !near && s.fd >= 0 {
 		c.touch(s)
 		want := max
 		if room := s.maxBytes - s.size; s.rotates() && room > 0 && room < int64(want) {
@@ -548,15 +566,15 @@ func (c *Capture) acquire(s *Stream) error {
 	}
 	for {
 		// No O_APPEND, as in OpenStream: the offset is set below.
-		fd, err := unix.Open(s.path, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0o644)
-		if (err == unix.EMFILE || err == unix.ENFILE) && c.lruTail != nil {
+		fd, err := c.openLog(s.path, unix.O_WRONLY|unix.O_CREAT|unix.O_NONBLOCK)
+		if (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) && c.lruTail != nil {
 			// Pipes took the descriptors: fewer log files open beats
 			// dropping bytes.
 			c.evict(c.lruTail)
 			continue
 		}
 		if err != nil {
-			return &os.PathError{Op: "open", Path: s.path, Err: withLimit(err)}
+			return err
 		}
 		// The end the stream tracks, not the file's: bytes past it are not
 		// the stream's, and a file truncated behind its back gets a hole,
@@ -577,6 +595,38 @@ func (c *Capture) acquire(s *Stream) error {
 	}
 	c.lruHead = s
 	return nil
+}
+
+// openLog opens a log file without following a symlink that a user other
+// than root (or the daemon's) could have placed: the directory of a log is
+// often writable by the program's user (see package safefs). A file it
+// creates gets FileMode and Options.Group.
+func (c *Capture) openLog(path string, flag int) (int, error) {
+	fd, err := safefs.OpenFile(path, flag, FileMode)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			pe.Err = withLimit(pe.Err)
+		}
+		return -1, err
+	}
+	c.setGroup(fd)
+	return fd, nil
+}
+
+// setGroup gives a regular file the daemon owns the group of Options.Group.
+func (c *Capture) setGroup(fd int) {
+	if c.opts.Group <= 0 {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
+		st.Uid != uint32(os.Geteuid()) || st.Gid == uint32(c.opts.Group) {
+		return
+	}
+	if err := unix.Fchown(fd, -1, c.opts.Group); err != nil {
+		c.log.Warn("logs: cannot give a log file its group", "gid", c.opts.Group, "err", err)
+	}
 }
 
 // evict closes the open file of s, a regular file.
@@ -632,3 +682,7 @@ func withLimit(err error) error {
 	}
 	return err
 }
+
+// Group returns Options.Group, the group id given to new log files (0 or
+// negative: none).
+func (c *Capture) Group() int { return c.opts.Group }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+
+	"github.com/corralhq/corral/internal/safefs"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,10 +53,18 @@ func (c *Capture) clear(s *Stream) error {
 	}
 	s.size = 0
 	var errs []error
-	for i := 1; i <= s.backups; i++ {
-		if err := os.Remove(s.backupName(i)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
+	if s.backups > 0 {
+		// By name in the directory, never through a symlink (see rotate).
+		d, base, err := safefs.OpenParent(s.path)
+		if err != nil {
+			return fmt.Errorf("logs: clear: %w", err)
 		}
+		for i := 1; i <= s.backups; i++ {
+			if err := d.Remove(base + "." + strconv.Itoa(i)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		d.Close()
 	}
 	s.starts = []int64{s.end.Load()}
 	if len(errs) > 0 {

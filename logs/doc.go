@@ -28,9 +28,9 @@
 // # File descriptors
 //
 // A Capture holds one descriptor per pipe (its read end, until the pipe is
-// done), at most [Options.MaxOpenFiles] log files (default 256; one more
-// while a rotation creates the new file), and two of its own (epoll and an
-// eventfd). When a stream has bytes to write and its
+// done), at most [Options.MaxOpenFiles] log files (default 256; while it
+// opens, reopens or rotates a file, one more and two directory descriptors
+// for the path's resolution), and two of its own (epoll and an eventfd). When a stream has bytes to write and its
 // file is closed, the capture goroutine closes the file written least
 // recently and reopens this one at the end it tracks; rotating a closed file
 // only renames it, and its next write creates the new one. A stream whose
@@ -49,6 +49,32 @@
 // files by position, never through the capture goroutine; a follower that
 // falls so far behind that its bytes were rotated away receives a [GapError]
 // giving the number of bytes it missed.
+//
+// # Files other users control
+//
+// A log file often lives in a directory the program's user can write, while
+// the capture runs as root. Every open, reopen, rotation and clear resolves
+// the path one directory at a time and never follows a symlink found in a
+// directory writable by anyone but root (or the capture's own user): such a
+// path is refused with an error naming it (by [Capture.OpenStream]), or its
+// bytes are dropped, counted and reported like a failed write (on a
+// reopen). Rotation renames and removes names relative to the directory's
+// descriptor, and creates its new file only after removing whatever sat at
+// its temporary name. Symlinks in directories only root can write, such as
+// /dev/stdout, are followed.
+//
+// Files the capture creates have mode [FileMode] (0640, less what the umask
+// removes) and, with [Options.Group], that group, so that the programs'
+// output is not readable by every local user. /dev/stdout, /dev/stderr,
+// /dev/fd/N and /proc paths are opened for appending and never rotated,
+// closed or read back, even when they lead to a regular file shared with
+// others (the daemon's own log).
+//
+// Several pipes of one stream never mix their bytes within a write of at
+// most PIPE_BUF (4096) bytes: each time the capture reads a pipe it takes
+// all the pipe holds (a pipe holds 64 KiB unless its writer enlarges it).
+// So programs that write whole lines of at most 4096 bytes can share one
+// stream without their lines being cut into each other.
 //
 // # What it must never do
 //

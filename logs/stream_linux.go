@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/corralhq/corral/internal/safefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -66,6 +67,7 @@ type Stream struct {
 	maxBytes int64  // <= 0: never rotate
 	backups  int    // 0: none kept
 	regular  bool
+	special  bool // see isSpecial: appended to, never rotated nor closed
 
 	read, written, dropped, end atomic.Int64
 	pipes                       atomic.Int64
@@ -126,6 +128,11 @@ func (c *Capture) OpenStream(cfg StreamConfig) (*Stream, error) {
 		s.backups = 0
 	}
 	if cfg.Path != "" {
+		abs, err := filepath.Abs(cfg.Path)
+		if err != nil {
+			return nil, fmt.Errorf("logs: %w", err)
+		}
+		s.special = isSpecial(abs)
 		if err := s.open(); err != nil {
 			return nil, err
 		}
@@ -162,10 +169,15 @@ func (c *Capture) OpenStream(cfg StreamConfig) (*Stream, error) {
 func (s *Stream) open() error {
 	// O_NONBLOCK: a FIFO with no reader is an error (ENXIO), not a hang, and
 	// a full FIFO or pipe drops bytes rather than block the capture. It has
-	// no effect on regular files.
-	fd, err := unix.Open(s.path, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0o644)
+	// no effect on regular files. A special path (/dev/stdout) may be a file
+	// others write too (the daemon's own log): it is appended to.
+	flag := unix.O_WRONLY | unix.O_CREAT | unix.O_NONBLOCK
+	if s.special {
+		flag |= unix.O_APPEND
+	}
+	fd, err := s.c.openLog(s.path, flag)
 	if err != nil {
-		return fmt.Errorf("logs: %w", &os.PathError{Op: "open", Path: s.path, Err: err})
+		return fmt.Errorf("logs: %w", err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -173,7 +185,7 @@ func (s *Stream) open() error {
 		return fmt.Errorf("logs: %w", &os.PathError{Op: "stat", Path: s.path, Err: err})
 	}
 	s.fd = fd
-	s.regular = st.Mode&unix.S_IFMT == unix.S_IFREG
+	s.regular = !s.special && st.Mode&unix.S_IFMT == unix.S_IFREG
 	if !s.regular {
 		return nil
 	}
@@ -190,12 +202,15 @@ func (s *Stream) open() error {
 	s.splice = true
 	// Give the backups already on disk positions before the current file.
 	var sizes []int64
-	for i := 1; i <= s.backups; i++ {
-		fi, err := os.Stat(s.backupName(i))
-		if err != nil || !fi.Mode().IsRegular() {
-			break
+	if d, name, err := safefs.OpenParent(s.path); err == nil {
+		for i := 1; i <= s.backups; i++ {
+			st, err := d.Lstat(name + "." + strconv.Itoa(i))
+			if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+				break
+			}
+			sizes = append(sizes, st.Size)
 		}
-		sizes = append(sizes, fi.Size())
+		d.Close()
 	}
 	var total int64
 	for _, n := range sizes {
@@ -208,6 +223,15 @@ func (s *Stream) open() error {
 	}
 	s.end.Store(total + size)
 	return nil
+}
+
+// isSpecial reports whether abs names a descriptor of the daemon rather
+// than a log file of its own: /dev/stdout, /dev/stderr, /dev/fd/N, or a
+// /proc path. It may be a regular file others write too (the daemon's own
+// log), so it is appended to, never rotated, closed nor read back.
+func isSpecial(abs string) bool {
+	return abs == "/dev/stdout" || abs == "/dev/stderr" ||
+		strings.HasPrefix(abs, "/dev/fd/") || strings.HasPrefix(abs, "/proc/")
 }
 
 // Path returns the stream's log file ("" for a discarding stream).
@@ -309,16 +333,27 @@ func (c *Capture) rotate(s *Stream) {
 // Options.MaxOpenFiles). A closed file is only renamed (or removed if no
 // backups are kept): the next write creates the new one.
 func (s *Stream) rotate() error {
+	// Every name is taken relative to the directory's descriptor, resolved
+	// now, and none is followed if a symlink: the directory may be writable
+	// by the program's user (see OpenStream).
+	d, base, err := safefs.OpenParent(s.path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	backup := func(i int) string { return base + "." + strconv.Itoa(i) }
 	// Create the new file first, so that a failure leaves everything as it
-	// was. It replaces the open file, so the files open do not grow.
-	tmp := s.path + ".rotating"
+	// was. It replaces the open file, so the files open do not grow. A file
+	// already there (a symlink someone planted) is removed, not followed.
+	tmp := base + ".rotating"
 	fd := -1
 	if s.fd >= 0 {
-		var err error
-		fd, err = unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
+		_ = d.Remove(tmp)
+		fd, err = d.OpenAt(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, FileMode)
 		if err != nil {
-			return &os.PathError{Op: "create", Path: tmp, Err: withLimit(err)}
+			return fmt.Errorf("create %s.rotating: %w", s.path, withLimit(err))
 		}
+		s.c.setGroup(fd)
 	}
 	// Readers open files by name under s.mu, so they never see a half-done
 	// rotation.
@@ -327,15 +362,15 @@ func (s *Stream) rotate() error {
 	var moved []int // backups renamed i -> i+1, to undo on failure
 	undo := func() {
 		for j := len(moved) - 1; j >= 0; j-- {
-			_ = os.Rename(s.backupName(moved[j]+1), s.backupName(moved[j]))
+			_ = d.Rename(backup(moved[j]+1), backup(moved[j]))
 		}
 		if fd >= 0 {
 			unix.Close(fd)
-			_ = os.Remove(tmp)
+			_ = d.Remove(tmp)
 		}
 	}
 	for i := s.backups - 1; i >= 1; i-- {
-		err := os.Rename(s.backupName(i), s.backupName(i+1))
+		err := d.Rename(backup(i), backup(i+1))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -346,16 +381,16 @@ func (s *Stream) rotate() error {
 		moved = append(moved, i)
 	}
 	if s.backups > 0 {
-		if err := os.Rename(s.path, s.backupName(1)); err != nil {
+		if err := d.Rename(base, backup(1)); err != nil {
 			undo()
 			return err
 		}
 	}
 	switch {
 	case fd >= 0:
-		if err := os.Rename(tmp, s.path); err != nil {
+		if err := d.Rename(tmp, base); err != nil {
 			if s.backups > 0 {
-				_ = os.Rename(s.backupName(1), s.path)
+				_ = d.Rename(backup(1), base)
 			}
 			undo()
 			return err
@@ -363,7 +398,7 @@ func (s *Stream) rotate() error {
 		unix.Close(s.fd)
 		s.fd = fd // same place in Capture's list of open files
 	case s.backups == 0:
-		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := d.Remove(base); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
@@ -441,10 +476,11 @@ func (s *Stream) locate(pos int64, have *segment) (seg segment, f *os.File, ok b
 		if have != nil && have.start == st {
 			return seg, nil, true, nil
 		}
-		f, err := os.Open(seg.name)
+		fd, err := safefs.OpenFile(seg.name, unix.O_RDONLY, 0)
 		if err != nil {
 			return seg, nil, false, fmt.Errorf("logs: %w", err)
 		}
+		f := os.NewFile(uintptr(fd), seg.name)
 		return seg, f, true, nil
 	}
 	// Unreachable: starts cover [oldest, end).

@@ -26,6 +26,7 @@ import (
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
 	"github.com/corralhq/corral/httpguard"
+	"github.com/corralhq/corral/internal/safefs"
 	"github.com/corralhq/corral/supervisorrpc"
 )
 
@@ -95,13 +96,23 @@ func newLogger(cfg config.Daemon, stderr io.Writer) (*slog.Logger, io.Closer, er
 	w := stderr
 	var closer io.Closer = io.NopCloser(nil)
 	if cfg.Logfile != "" {
-		f, err := os.OpenFile(cfg.Logfile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		// Never through a symlink another user could have planted: the
+		// daemon often runs as root (see package safefs).
+		fd, err := safefs.OpenFile(cfg.Logfile, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT, 0o640)
 		if err != nil {
 			return nil, nil, fmt.Errorf("daemon logfile: %w", err)
 		}
+		f := os.NewFile(uintptr(fd), cfg.Logfile)
 		w, closer = f, f
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closer, nil
+}
+
+// writePidfile replaces path with a new file holding the daemon's pid: a
+// symlink or any other file at path is replaced, never written through
+// (see package safefs).
+func writePidfile(path string) error {
+	return safefs.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 }
 
 func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr io.Writer) error {
@@ -158,10 +169,10 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		return err
 	}
 	if cfg.Daemon.Pidfile != "" {
-		if err := os.WriteFile(cfg.Daemon.Pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		if err := writePidfile(cfg.Daemon.Pidfile); err != nil {
 			log.Error("cannot write pidfile", "file", cfg.Daemon.Pidfile, "err", err)
 		} else {
-			defer os.Remove(cfg.Daemon.Pidfile)
+			defer safefs.Remove(cfg.Daemon.Pidfile)
 		}
 	}
 
