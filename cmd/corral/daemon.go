@@ -25,6 +25,7 @@ import (
 	"github.com/corralhq/corral/api"
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/monitor"
 	"github.com/corralhq/corral/supervisorrpc"
 )
 
@@ -99,6 +100,11 @@ func newLogger(cfg config.Daemon, stderr io.Writer) (*slog.Logger, io.Closer, er
 }
 
 func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr io.Writer) error {
+	// Programs get their stdio, not the descriptors the daemon inherited
+	// (supervisord's behaviour). Go opens everything else close-on-exec.
+	if err := monitor.CloseOnExecInherited(); err != nil {
+		return err
+	}
 	if os.Getenv("GOGC") == "" {
 		// The daemon's heap is mostly long-lived records (a few KiB per
 		// program): a lower GC target keeps its memory near that, and costs
