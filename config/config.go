@@ -340,9 +340,10 @@ func defaultDaemon(euid int, getenv func(string) string) Daemon {
 // Load reads the configuration file at path. Files ending in .toml are
 // TOML; .conf and .ini are supervisord INI; for any other name the content
 // decides (a [supervisord] or [program:...] section means INI). INI files
-// see the process environment for %(ENV_X)s.
+// see the process environment for %(ENV_X)s. Every file read, included
+// ones too, must be a regular file of at most MaxFileSize bytes.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}

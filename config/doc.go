@@ -53,6 +53,11 @@
 // event listeners, syslog or capture mode) are never dropped silently: each
 // one adds a line to [Config.Warnings].
 //
+// Load reads only regular files of at most [MaxFileSize] bytes, the main
+// file and every file an [include] glob matches: a named pipe, a device or
+// a directory is an error naming it, never a read that blocks or does not
+// end.
+//
 // The package only reads and validates. It must never start processes, open
 // sockets or create files: the daemon does that with what Load returns.
 package config
