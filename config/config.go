@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Config is one configuration file (with the files it includes) after
@@ -473,14 +475,48 @@ func (p *Program) validate() (string, error) {
 	return "", nil
 }
 
-// checkName applies supervisord's rule for program, group and process
-// names, which become parts of "group:process" names and of log file names.
+// MaxNameLen bounds program, group and process names, in bytes. A log file
+// is named after "group:process" plus "-stdout.log" and a rotation suffix,
+// and a file name has at most 255 bytes (NAME_MAX): two names of 100 bytes
+// leave room for the rest.
+const MaxNameLen = 100
+
+// reservedNames are the targets the CLI, the API and supervisorctl give a
+// meaning of their own ("all" processes, "GROUP:*"), and the path
+// components that log file names must not be.
+var reservedNames = map[string]string{
+	"all": "it means every process to the CLI and the API",
+	"*":   `it means every process of a group ("GROUP:*")`,
+	".":   "it is a path component (log files are named after programs)",
+	"..":  "it is a path component (log files are named after programs)",
+}
+
+// checkName applies the rule for program, group and process names, which
+// become parts of "group:process" names, of CLI targets and of log file
+// names, and are printed on terminals: supervisord's (no blank, no ':', no
+// '/'), plus no control or other unprintable character, no reserved name,
+// at most MaxNameLen bytes of UTF-8. Every way a program comes in (TOML,
+// INI, the API through Program.Validate) goes through it.
 func checkName(name string) error {
 	if strings.TrimSpace(name) == "" {
 		return errors.New("empty name")
 	}
-	if i := strings.IndexAny(name, " :/\t\n\r\x00"); i >= 0 {
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("invalid name %q...: %d bytes is longer than the %d allowed", name[:32], len(name), MaxNameLen)
+	}
+	if why, ok := reservedNames[name]; ok {
+		return fmt.Errorf("invalid name %q: the name is reserved: %s", name, why)
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("invalid name %q: it is not valid UTF-8", name)
+	}
+	if i := strings.IndexAny(name, " :/"); i >= 0 {
 		return fmt.Errorf("invalid name %q: it contains %q", name, name[i])
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("invalid name %q: it contains the unprintable character %U", name, r)
+		}
 	}
 	return nil
 }

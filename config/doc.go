@@ -7,6 +7,11 @@
 // [Program.Processes] for the names and the per-process expansion of
 // %(process_num)d.
 //
+// Program, group and process names may not be empty, ".", "..", "all" or
+// "*" (the CLI's and supervisorctl's targets), contain a blank, ':', '/' or
+// an unprintable character, or be longer than [MaxNameLen] bytes; the same
+// rule applies to programs added through the API ([Program.Validate]).
+//
 // Every error this package returns for bad input is an [*Error] naming the
 // file, the line, the section and the key at fault, for example:
 //
