@@ -168,7 +168,7 @@ const (
 // after each restart, capped at Max, and back to Initial once a process
 // has run for ResetAfter.
 type Backoff struct {
-	Initial    time.Duration // default 100ms
+	Initial    time.Duration // default 100ms; 0 restarts at once
 	Max        time.Duration // default 1m
 	Factor     float64       // default 2
 	ResetAfter time.Duration // default 10s
@@ -425,8 +425,9 @@ func (p *Program) validate() (string, error) {
 	if p.StartRetries < 0 {
 		return "start_retries", fmt.Errorf("must be >= 0, not %d", p.StartRetries)
 	}
-	if b := p.Backoff; b.Initial <= 0 || b.Max < b.Initial || !(b.Factor >= 1) || b.Factor > 1000 || b.ResetAfter < 0 {
-		return "backoff", fmt.Errorf("need 0 < initial <= max, 1 <= factor <= 1000 and reset_after >= 0 (have initial %v, max %v, factor %v, reset_after %v)", b.Initial, b.Max, b.Factor, b.ResetAfter)
+	// initial = 0 restarts at once, as supervisord does.
+	if b := p.Backoff; b.Initial < 0 || b.Max < b.Initial || !(b.Factor >= 1) || b.Factor > 1000 || b.ResetAfter < 0 {
+		return "backoff", fmt.Errorf("need 0 <= initial <= max, 1 <= factor <= 1000 and reset_after >= 0 (have initial %v, max %v, factor %v, reset_after %v)", b.Initial, b.Max, b.Factor, b.ResetAfter)
 	}
 	if p.FatalRetry < 0 {
 		return "fatal_retry", errors.New("must be >= 0")

@@ -33,7 +33,7 @@
 //	exit_codes          exitcodes                 [0]
 //	start_secs          startsecs                 1s
 //	start_retries       startretries              3
-//	backoff             -                         100ms, doubling, max 1m, reset after 10s
+//	backoff             -                         100ms, doubling, max 1m, reset after 10s (initial 0: at once)
 //	fatal_retry         -                         0 (off)
 //	stop_signal         stopsignal                TERM
 //	stop_timeout        stopwaitsecs              10s

@@ -432,3 +432,45 @@ func TestUmaskAndRlimitsAreApplied(t *testing.T) {
 		t.Fatalf("file made by the child: %v %v, want mode 0640", fi.Mode(), err)
 	}
 }
+
+// TestBackoffImmediateRestartsAtOnceAndGoesFatalAfterStartRetries: with no
+// delay a program that dies at once is retried StartRetries times, each
+// BACKOFF lasting 0, then goes FATAL: no restart loop beyond StartRetries.
+func TestBackoffImmediateRestartsAtOnceAndGoesFatalAfterStartRetries(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	sub, _ := m.Subscribe(0)
+	spec := sh("exit 1")
+	spec.Name = "p"
+	spec.Restart = RestartPolicy{Kind: RestartAlways}
+	spec.MinUptime = time.Hour // every death is a failed start
+	spec.StartRetries = 3
+	spec.Backoff = Backoff{Immediate: true}
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("p"); err != nil {
+		t.Fatal(err)
+	}
+	starts, backoffs := 0, 0
+	for {
+		e := next(t, sub, func(e Event) bool { return e.Name == "p" })
+		switch e.Type {
+		case EventStarting:
+			starts++
+		case EventBackoff:
+			backoffs++
+			if e.Delay != 0 {
+				t.Errorf("backoff %d: delay %v, want 0", backoffs, e.Delay)
+			}
+		}
+		if e.Type == EventFatal {
+			break
+		}
+	}
+	if starts != 4 || backoffs != 3 {
+		t.Errorf("%d starts and %d backoffs before FATAL, want 4 and 3", starts, backoffs)
+	}
+	if info, _ := m.Process("p"); info.State != StateFatal {
+		t.Errorf("state %s, want FATAL", info.State)
+	}
+}
