@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Config is one configuration file (with the files it includes) after
@@ -180,7 +182,7 @@ const (
 // after each restart, capped at Max, and back to Initial once a process
 // has run for ResetAfter.
 type Backoff struct {
-	Initial    time.Duration // default 100ms
+	Initial    time.Duration // default 100ms; 0 restarts at once
 	Max        time.Duration // default 1m
 	Factor     float64       // default 2
 	ResetAfter time.Duration // default 10s
@@ -354,9 +356,10 @@ func defaultDaemon(euid int, getenv func(string) string) Daemon {
 // Load reads the configuration file at path. Files ending in .toml are
 // TOML; .conf and .ini are supervisord INI; for any other name the content
 // decides (a [supervisord] or [program:...] section means INI). INI files
-// see the process environment for %(ENV_X)s.
+// see the process environment for %(ENV_X)s. Every file read, included
+// ones too, must be a regular file of at most MaxFileSize bytes.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -436,8 +439,9 @@ func (p *Program) validate() (string, error) {
 	if p.StartRetries < 0 {
 		return "start_retries", fmt.Errorf("must be >= 0, not %d", p.StartRetries)
 	}
-	if b := p.Backoff; b.Initial <= 0 || b.Max < b.Initial || !(b.Factor >= 1) || b.Factor > 1000 || b.ResetAfter < 0 {
-		return "backoff", fmt.Errorf("need 0 < initial <= max, 1 <= factor <= 1000 and reset_after >= 0 (have initial %v, max %v, factor %v, reset_after %v)", b.Initial, b.Max, b.Factor, b.ResetAfter)
+	// initial = 0 restarts at once, as supervisord does.
+	if b := p.Backoff; b.Initial < 0 || b.Max < b.Initial || !(b.Factor >= 1) || b.Factor > 1000 || b.ResetAfter < 0 {
+		return "backoff", fmt.Errorf("need 0 <= initial <= max, 1 <= factor <= 1000 and reset_after >= 0 (have initial %v, max %v, factor %v, reset_after %v)", b.Initial, b.Max, b.Factor, b.ResetAfter)
 	}
 	if p.FatalRetry < 0 {
 		return "fatal_retry", errors.New("must be >= 0")
@@ -486,14 +490,48 @@ func (p *Program) validate() (string, error) {
 	return "", nil
 }
 
-// checkName applies supervisord's rule for program, group and process
-// names, which become parts of "group:process" names and of log file names.
+// MaxNameLen bounds program, group and process names, in bytes. A log file
+// is named after "group:process" plus "-stdout.log" and a rotation suffix,
+// and a file name has at most 255 bytes (NAME_MAX): two names of 100 bytes
+// leave room for the rest.
+const MaxNameLen = 100
+
+// reservedNames are the targets the CLI, the API and supervisorctl give a
+// meaning of their own ("all" processes, "GROUP:*"), and the path
+// components that log file names must not be.
+var reservedNames = map[string]string{
+	"all": "it means every process to the CLI and the API",
+	"*":   `it means every process of a group ("GROUP:*")`,
+	".":   "it is a path component (log files are named after programs)",
+	"..":  "it is a path component (log files are named after programs)",
+}
+
+// checkName applies the rule for program, group and process names, which
+// become parts of "group:process" names, of CLI targets and of log file
+// names, and are printed on terminals: supervisord's (no blank, no ':', no
+// '/'), plus no control or other unprintable character, no reserved name,
+// at most MaxNameLen bytes of UTF-8. Every way a program comes in (TOML,
+// INI, the API through Program.Validate) goes through it.
 func checkName(name string) error {
 	if strings.TrimSpace(name) == "" {
 		return errors.New("empty name")
 	}
-	if i := strings.IndexAny(name, " :/\t\n\r\x00"); i >= 0 {
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("invalid name %q...: %d bytes is longer than the %d allowed", name[:32], len(name), MaxNameLen)
+	}
+	if why, ok := reservedNames[name]; ok {
+		return fmt.Errorf("invalid name %q: the name is reserved: %s", name, why)
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("invalid name %q: it is not valid UTF-8", name)
+	}
+	if i := strings.IndexAny(name, " :/"); i >= 0 {
 		return fmt.Errorf("invalid name %q: it contains %q", name, name[i])
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("invalid name %q: it contains the unprintable character %U", name, r)
+		}
 	}
 	return nil
 }

@@ -7,6 +7,11 @@
 // [Program.Processes] for the names and the per-process expansion of
 // %(process_num)d.
 //
+// Program, group and process names may not be empty, ".", "..", "all" or
+// "*" (the CLI's and supervisorctl's targets), contain a blank, ':', '/' or
+// an unprintable character, or be longer than [MaxNameLen] bytes; the same
+// rule applies to programs added through the API ([Program.Validate]).
+//
 // Every error this package returns for bad input is an [*Error] naming the
 // file, the line, the section and the key at fault, for example:
 //
@@ -28,7 +33,7 @@
 //	exit_codes          exitcodes                 [0]
 //	start_secs          startsecs                 1s
 //	start_retries       startretries              3
-//	backoff             -                         100ms, doubling, max 1m, reset after 10s
+//	backoff             -                         100ms, doubling, max 1m, reset after 10s (initial 0: at once)
 //	fatal_retry         -                         0 (off)
 //	stop_signal         stopsignal                TERM
 //	stop_timeout        stopwaitsecs              10s
@@ -57,6 +62,11 @@
 // Settings that corral reads but does not act on (most supervisord keys of
 // event listeners, syslog or capture mode) are never dropped silently: each
 // one adds a line to [Config.Warnings].
+//
+// Load reads only regular files of at most [MaxFileSize] bytes, the main
+// file and every file an [include] glob matches: a named pipe, a device or
+// a directory is an error naming it, never a read that blocks or does not
+// end.
 //
 // The package only reads and validates. It must never start processes, open
 // sockets or create files: the daemon does that with what Load returns.

@@ -23,7 +23,7 @@ import (
 // Config.Warnings; values supervisord would refuse are errors naming the
 // file, line, section and key.
 func ParseINI(name string, data []byte, env []string) (*Config, error) {
-	ip := &iniParser{env: env, readFile: os.ReadFile, glob: filepath.Glob}
+	ip := &iniParser{env: env, readFile: readFile, glob: filepath.Glob}
 	return ip.parse(name, data)
 }
 

@@ -316,9 +316,13 @@ func TestValidateNamesFieldAndSource(t *testing.T) {
 		t.Errorf("Validate() = %v", err)
 	}
 	p.ProcessName = "x%(process_num)d"
-	p.Backoff.Initial = 0
-	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), `key "backoff"`) {
+	p.Backoff.Initial = 0 // restart at once
+	if err := p.Validate(); err != nil {
 		t.Errorf("Validate() with zero backoff = %v", err)
+	}
+	p.Backoff.Initial = -time.Second
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), `key "backoff"`) {
+		t.Errorf("Validate() with negative backoff = %v", err)
 	}
 }
 

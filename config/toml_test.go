@@ -99,6 +99,9 @@ func TestTOMLKeys(t *testing.T) {
 			p.Backoff = Backoff{time.Second, 30 * time.Second, 1.5, time.Minute}
 		}},
 		{"backoff integer factor", `backoff = { factor = 3 }`, func(p *Program) { p.Backoff.Factor = 3 }},
+		// 0 restarts at once, as supervisord does.
+		{"backoff initial 0s", `backoff = { initial = "0s" }`, func(p *Program) { p.Backoff.Initial = 0 }},
+		{"backoff initial 0", `backoff = { initial = 0, max = 0 }`, func(p *Program) { p.Backoff.Initial, p.Backoff.Max = 0, 0 }},
 		{"fatal retry", `fatal_retry = "30s"`, func(p *Program) { p.FatalRetry = 30 * time.Second }},
 		{"stop signal name", `stop_signal = "SIGINT"`, func(p *Program) { p.StopSignal = syscall.SIGINT }},
 		{"stop signal number", `stop_signal = 1`, func(p *Program) { p.StopSignal = syscall.SIGHUP }},
@@ -208,7 +211,7 @@ func TestTOMLErrors(t *testing.T) {
 		{"bad umask", "[program.web]\ncommand = \"x\"\numask = \"099\"", `corral.toml:3: program "web": key "umask": invalid umask "099"`},
 		{"unknown backoff key", "[program.web]\ncommand = \"x\"\nbackoff = { intial = \"1s\" }", `corral.toml:3: program "web": key "backoff.intial": unknown key`},
 		{"backoff factor", "[program.web]\ncommand = \"x\"\nbackoff = { factor = 0.5 }", `corral.toml:3: program "web": key "backoff.factor": factor 0.5 must be between 1 and 1000`},
-		{"backoff max below initial", "[program.web]\ncommand = \"x\"\nbackoff = { initial = \"2m\" }", `corral.toml:3: program "web": key "backoff": need 0 < initial <= max`},
+		{"backoff max below initial", "[program.web]\ncommand = \"x\"\nbackoff = { initial = \"2m\" }", `corral.toml:3: program "web": key "backoff": need 0 <= initial <= max`},
 		{"stdout redirect", "[program.web]\ncommand = \"x\"\nstdout = { redirect = true }", `corral.toml:3: program "web": key "stdout.redirect": redirect is only valid for stderr`},
 		{"no command", "[program.web]\nuser = \"x\"", `corral.toml:1: program "web": key "command": program has no command`},
 		{"empty command", "[program.web]\ncommand = \"  \"", `corral.toml:2: program "web": key "command": program has no command`},

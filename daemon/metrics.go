@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/corralhq/corral/monitor"
 )
@@ -45,7 +46,12 @@ func newMetrics(d *Daemon) *metrics {
 			Name: "corral_daemon_missed_events_total", Help: "Monitor events the daemon's own follower missed and recovered from by re-listing.",
 		}),
 	}
-	m.registry.MustRegister(m.exits, m.missed, m)
+	// The go_* and process_* families every Go exporter serves: standard
+	// dashboards and alerts (open descriptors near the limit, memory) read
+	// them.
+	m.registry.MustRegister(m.exits, m.missed, m,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

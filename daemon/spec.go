@@ -41,7 +41,9 @@ func Spec(p config.Process, name string, env []string) (monitor.Spec, error) {
 		MinUptime:    prog.StartPeriod,
 		StartRetries: prog.StartRetries,
 		Backoff: monitor.Backoff{
-			Initial: prog.Backoff.Initial, Factor: prog.Backoff.Factor,
+			// initial = "0s" means restart at once (supervisord's way).
+			Immediate: prog.Backoff.Initial == 0,
+			Initial:   prog.Backoff.Initial, Factor: prog.Backoff.Factor,
 			Max: prog.Backoff.Max, ResetAfter: prog.Backoff.ResetAfter,
 		},
 		FatalRetry:  prog.FatalRetry,

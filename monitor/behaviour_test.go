@@ -1,7 +1,7 @@
 package monitor
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -125,20 +125,48 @@ func TestSpawnErrorsAreFatalWithTheMessage(t *testing.T) {
 	}
 }
 
-// pidsInGroup lists the live processes of a process group.
-func pidsInGroup(pgid int) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
+// groupMember is one process of a process group a test watches, held by a
+// pidfd so that neither its exit nor a reuse of its pid can be mistaken.
+type groupMember struct {
+	pid, pidfd int
+}
+
+// watchGroup opens pidfds for pids and checks that each is in process group
+// pgid. Scanning /proc instead is not atomic while other tests start and
+// end processes, and it once counted a group wrong.
+func watchGroup(t *testing.T, pgid int, pids []int) []groupMember {
+	t.Helper()
+	var out []groupMember
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
 		if err != nil {
-			continue
+			t.Fatalf("pidfd_open %d: %v", pid, err)
 		}
-		if g, err := unix.Getpgid(pid); err == nil && g == pgid {
-			b, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
-			if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] != 'Z' {
-				out = append(out, pid)
-			}
+		t.Cleanup(func() { unix.Close(fd) })
+		if g, err := unix.Getpgid(pid); err != nil || g != pgid {
+			t.Fatalf("pid %d: process group %d (%v), want %d", pid, g, err, pgid)
+		}
+		out = append(out, groupMember{pid, fd})
+	}
+	return out
+}
+
+// alive returns the pids of the members that have not exited (a zombie has
+// exited: its pidfd is readable).
+func alive(t *testing.T, members []groupMember) []int {
+	t.Helper()
+	var out []int
+	for _, m := range members {
+		fds := []unix.PollFd{{Fd: int32(m.pidfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		for err == unix.EINTR {
+			n, err = unix.Poll(fds, 0)
+		}
+		if err != nil {
+			t.Fatalf("poll pidfd of %d: %v", m.pid, err)
+		}
+		if n == 0 {
+			out = append(out, m.pid)
 		}
 	}
 	return out
@@ -148,8 +176,9 @@ func TestStopKillsTermIgnoringGroupAfterGrace(t *testing.T) {
 	clk := newFakeClock()
 	m := newTestMonitor(t, Options{Clock: clk, Subreaper: true})
 	sub, _ := m.Subscribe(0)
-	// A parent that ignores TERM, with three children that ignore it too.
-	spec := sh("trap '' TERM; for i in 1 2 3; do sleep 1000 & done; echo ready; wait")
+	// A parent that ignores TERM, with three children that ignore it too;
+	// it prints their pids and its own.
+	spec := sh("trap '' TERM; for i in 1 2 3; do sleep 1000 & echo $!; done; echo $$; echo ready; wait")
 	spec.Name = "stubborn"
 	r, w, _ := os.Pipe()
 	defer r.Close()
@@ -163,20 +192,29 @@ func TestStopKillsTermIgnoringGroupAfterGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	line := make([]byte, 6)
-	if _, err := r.Read(line); err != nil {
-		t.Fatal(err)
+	var pids []int
+	lines := bufio.NewScanner(r)
+	for lines.Scan() && lines.Text() != "ready" {
+		pid, err := strconv.Atoi(lines.Text())
+		if err != nil {
+			t.Fatalf("script printed %q", lines.Text())
+		}
+		pids = append(pids, pid)
 	}
 	info, _ := m.Process("stubborn")
-	if n := len(pidsInGroup(info.Pid)); n != 4 {
-		t.Fatalf("group has %d processes, want 4", n)
+	if len(pids) != 4 || pids[3] != info.Pid {
+		t.Fatalf("script printed pids %v, want 3 children and its own pid %d", pids, info.Pid)
+	}
+	group := watchGroup(t, info.Pid, pids)
+	if left := alive(t, group); len(left) != 4 {
+		t.Fatalf("group has %v alive, want all 4 of %v", left, pids)
 	}
 	if err := m.Stop("stubborn"); err != nil {
 		t.Fatal(err)
 	}
 	next(t, sub, is("stubborn", EventStopping))
-	if n := len(pidsInGroup(info.Pid)); n != 4 {
-		t.Fatalf("TERM was not ignored: %d left of 4", n)
+	if left := alive(t, group); len(left) != 4 {
+		t.Fatalf("TERM was not ignored: %v alive of %v", left, pids)
 	}
 	clk.Advance(5 * time.Second)
 	e := next(t, sub, is("stubborn", EventExited))
@@ -184,12 +222,21 @@ func TestStopKillsTermIgnoringGroupAfterGrace(t *testing.T) {
 		t.Errorf("exit %+v, want death by SIGKILL", *e.Exit)
 	}
 	next(t, sub, is("stubborn", EventStopped))
+	// SIGKILL went to the whole group; its members die asynchronously.
 	deadline := time.Now().Add(hang)
-	for len(pidsInGroup(info.Pid)) > 0 && time.Now().Before(deadline) {
+	for len(alive(t, group)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if left := pidsInGroup(info.Pid); len(left) > 0 {
-		t.Fatalf("group members left after SIGKILL: %v", left)
+	if left := alive(t, group); len(left) > 0 {
+		t.Fatalf("group members alive after SIGKILL: %v", left)
+	}
+	// And the group is gone: every member, re-parented to this process
+	// (a subreaper), was reaped by the monitor.
+	for syscall.Kill(-info.Pid, 0) != syscall.ESRCH && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := syscall.Kill(-info.Pid, 0); err != syscall.ESRCH {
+		t.Fatalf("process group %d still exists after the stop (kill: %v)", info.Pid, err)
 	}
 }
 
@@ -430,5 +477,47 @@ func TestUmaskAndRlimitsAreApplied(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(dir, "f"))
 	if err != nil || fi.Mode().Perm() != 0o640 {
 		t.Fatalf("file made by the child: %v %v, want mode 0640", fi.Mode(), err)
+	}
+}
+
+// TestBackoffImmediateRestartsAtOnceAndGoesFatalAfterStartRetries: with no
+// delay a program that dies at once is retried StartRetries times, each
+// BACKOFF lasting 0, then goes FATAL: no restart loop beyond StartRetries.
+func TestBackoffImmediateRestartsAtOnceAndGoesFatalAfterStartRetries(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	sub, _ := m.Subscribe(0)
+	spec := sh("exit 1")
+	spec.Name = "p"
+	spec.Restart = RestartPolicy{Kind: RestartAlways}
+	spec.MinUptime = time.Hour // every death is a failed start
+	spec.StartRetries = 3
+	spec.Backoff = Backoff{Immediate: true}
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("p"); err != nil {
+		t.Fatal(err)
+	}
+	starts, backoffs := 0, 0
+	for {
+		e := next(t, sub, func(e Event) bool { return e.Name == "p" })
+		switch e.Type {
+		case EventStarting:
+			starts++
+		case EventBackoff:
+			backoffs++
+			if e.Delay != 0 {
+				t.Errorf("backoff %d: delay %v, want 0", backoffs, e.Delay)
+			}
+		}
+		if e.Type == EventFatal {
+			break
+		}
+	}
+	if starts != 4 || backoffs != 3 {
+		t.Errorf("%d starts and %d backoffs before FATAL, want 4 and 3", starts, backoffs)
+	}
+	if info, _ := m.Process("p"); info.State != StateFatal {
+		t.Errorf("state %s, want FATAL", info.State)
 	}
 }

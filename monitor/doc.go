@@ -21,6 +21,16 @@
 // subscribers have bounded queues and get an EventMissed marker when they fall
 // behind.
 //
+// # Descriptors
+//
+// A process gets the stdio its Spec gives it (/dev/null for a nil one) and,
+// as with os/exec, every descriptor of the embedding program that is not
+// close-on-exec. Go opens its own descriptors close-on-exec; the ones the
+// program inherited from its parent (a shell's, a service manager's) are
+// not. Marking them is a process-wide change, which the package never makes
+// on its own: call CloseOnExecInherited at the top of main so that processes
+// get nothing but their stdio.
+//
 // # Process states
 //
 // States and their numbers are supervisord's. Every edge below is exercised

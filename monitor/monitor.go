@@ -32,7 +32,8 @@ type Options struct {
 	Backend Backend
 	// Subreaper makes the process a child subreaper (PR_SET_CHILD_SUBREAPER)
 	// so orphaned grandchildren are re-parented to it and reaped. Reaper
-	// backend only.
+	// backend only. When the monitor's loop ends it clears the setting
+	// again, unless the process was a subreaper before New.
 	Subreaper bool
 	// Clock replaces the real clock (tests).
 	Clock Clock
@@ -491,6 +492,10 @@ type loop struct {
 	pidfds   *pidfdWatcher
 	helper   *spawnHelper
 	devnull  *os.File
+
+	// clearSubreaper: the monitor made the process a subreaper and undoes
+	// it when its loop ends.
+	clearSubreaper bool
 }
 
 func newLoop(m *Monitor) (*loop, error) {
@@ -506,10 +511,12 @@ func newLoop(m *Monitor) (*loop, error) {
 	switch m.opts.Backend {
 	case BackendReaper:
 		if m.opts.Subreaper {
-			if err := setSubreaper(); err != nil {
+			was, err := setSubreaper()
+			if err != nil {
 				l.devnull.Close()
 				return nil, fmt.Errorf("monitor: become child subreaper: %w", err)
 			}
+			l.clearSubreaper = !was
 		}
 		// Subscribe before the first reap, so no exit falls between them.
 		l.sigchld = make(chan os.Signal, 1)
@@ -574,6 +581,16 @@ func (l *loop) run() {
 
 func (l *loop) finish() {
 	if l.sigchld != nil {
+		if l.clearSubreaper {
+			// Orphans from now on go to the process's own ancestors: after
+			// Shutdown no one here would reap them.
+			if err := clearSubreaper(); err != nil {
+				l.log.Warn("cannot stop being a child subreaper", "err", err)
+			}
+		}
+		// Exits that arrived since the last SIGCHLD was handled (orphans
+		// of stopped groups, typically) are reaped, not left as zombies.
+		l.reapAll()
 		signal.Stop(l.sigchld)
 	}
 	l.timer.Stop()
@@ -629,6 +646,11 @@ func (l *loop) fireTimers() {
 
 func (l *loop) after(p *process, d time.Duration, k timerKind) {
 	l.timers.add(timer{at: l.clock.Now().Add(d), kind: k, p: p, gen: p.gen})
+	// Armed now, before transition emits the event: a subscriber that
+	// reacts by moving a fake clock must find the timer running. Armed
+	// after the event, the timer would be reset relative to the moved
+	// clock and never fire (TestStateTransitions hung on that).
+	l.armTimer()
 }
 
 func (l *loop) get(name string) (*process, error) {

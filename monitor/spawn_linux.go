@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,8 +39,18 @@ func isPermanent(err error) bool {
 		errors.Is(err, syscall.ELIBBAD) || errors.Is(err, syscall.ETXTBSY)
 }
 
-func setSubreaper() error {
-	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+// setSubreaper makes the process a child subreaper and reports whether it
+// was one already.
+func setSubreaper() (was bool, err error) {
+	var v int32
+	if err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&v)), 0, 0, 0); err != nil {
+		return false, err
+	}
+	return v != 0, unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+}
+
+func clearSubreaper() error {
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 }
 
 // lookPath resolves a program name the way a shell would, using PATH from env.

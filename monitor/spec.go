@@ -89,6 +89,11 @@ type Rlimit struct {
 // Backoff shapes restart delays. Zero fields take Docker's defaults: Initial
 // 100ms, Factor 2, Max 1m, ResetAfter 10s.
 type Backoff struct {
+	// Immediate restarts without any delay, as supervisord does (Initial,
+	// Factor and Max are then unused). Deaths before MinUptime still count
+	// as failed starts: a program that keeps dying at once goes FATAL after
+	// StartRetries immediate retries.
+	Immediate bool
 	// Initial is the delay before the first retry of a crashing process.
 	Initial time.Duration
 	// Factor multiplies the delay after each further crash.
@@ -118,6 +123,9 @@ func (b Backoff) withDefaults() Backoff {
 
 // delay returns the n-th delay (n >= 1) of a crash loop.
 func (b Backoff) delay(n int) time.Duration {
+	if b.Immediate {
+		return 0
+	}
 	d := float64(b.Initial)
 	for i := 1; i < n && d < float64(b.Max); i++ {
 		d *= b.Factor

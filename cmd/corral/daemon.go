@@ -27,6 +27,7 @@ import (
 	"github.com/corralhq/corral/daemon"
 	"github.com/corralhq/corral/httpguard"
 	"github.com/corralhq/corral/internal/safefs"
+	"github.com/corralhq/corral/monitor"
 	"github.com/corralhq/corral/supervisorrpc"
 )
 
@@ -116,6 +117,11 @@ func writePidfile(path string) error {
 }
 
 func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr io.Writer) error {
+	// Programs get their stdio, not the descriptors the daemon inherited
+	// (supervisord's behaviour). Go opens everything else close-on-exec.
+	if err := monitor.CloseOnExecInherited(); err != nil {
+		return err
+	}
 	if os.Getenv("GOGC") == "" {
 		// The daemon's heap is mostly long-lived records (a few KiB per
 		// program): a lower GC target keeps its memory near that, and costs

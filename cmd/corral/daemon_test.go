@@ -32,7 +32,8 @@ type testDaemon struct {
 // startTestDaemon writes the programs into a configuration in a temporary
 // directory and runs the daemon on it. Cleanup stops it and kills anything
 // it left behind (its processes carry WORK=dir in their environment).
-func startTestDaemon(t *testing.T, programs string) *testDaemon {
+// Each opt may change the daemon's command before it starts.
+func startTestDaemon(t *testing.T, programs string, opts ...func(*exec.Cmd)) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "corral.toml")
@@ -48,6 +49,9 @@ func startTestDaemon(t *testing.T, programs string) *testDaemon {
 	cmd := exec.Command(os.Args[0], "daemon", "--config", cfg)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1", "WORK="+dir)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	for _, opt := range opts {
+		opt(cmd)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
