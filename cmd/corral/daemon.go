@@ -25,6 +25,7 @@ import (
 	"github.com/corralhq/corral/api"
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/dashboard"
 	"github.com/corralhq/corral/supervisorrpc"
 )
 
@@ -240,7 +241,7 @@ func reload(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
 // newServeMux routes the daemon's socket: corral's API, /metrics, and the
 // supervisord-compatible XML-RPC endpoint (/RPC2, /logtail/) so the
 // unmodified supervisorctl works on the same socket.
-func newServeMux(d *daemon.Daemon, cfg *config.Config, log *slog.Logger) *http.ServeMux {
+func newServeMux(d *daemon.Daemon, cfg *config.Config, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.Handler(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry(), promhttp.HandlerOpts{}))
@@ -251,7 +252,7 @@ func newServeMux(d *daemon.Daemon, cfg *config.Config, log *slog.Logger) *http.S
 	rpc := supervisorrpc.Handler(d, opts)
 	mux.Handle("/RPC2", rpc)
 	mux.Handle("/logtail/", rpc)
-	return mux
+	return dashboard.Mount(mux) // the page at "/", and one cross-site rule for every path
 }
 
 // socketSpec is the API socket to create.
