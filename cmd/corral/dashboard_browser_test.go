@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/corralhq/corral/daemon"
+)
+
+// startDashboardCLI runs `corral dashboard` on the test daemon's socket and
+// returns the URL it printed (with its token).
+func startDashboardCLI(t *testing.T, td *testDaemon) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "dashboard", "--socket", td.client.Socket())
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "WORK="+td.dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u := regexp.MustCompile(`http://\S+`).FindString(sc.Text()); u != "" {
+				urls <- u
+			}
+		}
+		close(urls)
+	}()
+	select {
+	case u, ok := <-urls:
+		if !ok {
+			t.Fatal("corral dashboard printed no URL")
+		}
+		return u
+	case <-time.After(hang):
+		t.Fatal("corral dashboard printed no URL in time")
+	}
+	return ""
+}
+
+// browser is a headless Chromium driven by chromedp.
+type browser struct {
+	ctx     context.Context
+	dialogs atomic.Int32 // alert, confirm or prompt dialogs opened
+}
+
+// newBrowser starts Debian's chromium (required: the test fails without it).
+// Cleanup ends it and checks that none of its processes is left: they all
+// carry WORK=dir in their environment.
+func newBrowser(t *testing.T, width, height int) *browser {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("the dashboard's browser tests need chromium (Debian package chromium): %v", err)
+	}
+	dir := t.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // tests run as root
+		chromedp.UserDataDir(filepath.Join(dir, "profile")),
+		chromedp.Env("WORK="+dir),
+		chromedp.WindowSize(width, height),
+	)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	b := &browser{ctx: ctx}
+	t.Cleanup(func() {
+		cancel()
+		acancel()
+		if left := reapScript(dir); len(left) > 0 {
+			t.Errorf("chromium processes left after the browser was closed: %d, e.g. %v", len(left), left[0])
+		}
+	})
+	// Listen starts the browser and opens the tab.
+	err = chromedp.Listen(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			b.dialogs.Add(1)
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			}()
+		}
+	})
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return b
+}
+
+func (b *browser) run(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, hang)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// evalJS evaluates a JavaScript expression in b's page and returns its value.
+func evalJS[T any](t *testing.T, b *browser, expr string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, hang)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a boolean JavaScript expression until it is true or the
+// time is up, and fails the test with what describe returns then.
+func (b *browser) waitFor(t *testing.T, within time.Duration, expr, describe string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if evalJS[bool](t, b, "!!("+expr+")") {
+			return
+		}
+		if time.Now().After(deadline) {
+			got := evalJS[any](t, b, describe)
+			t.Fatalf("after %v, still not %s; %v", within, expr, got)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// screenshot writes the page as dir/name.png when $CORRAL_SCREENSHOTS names
+// a directory (docs/img for the documentation's pictures).
+func (b *browser) screenshot(t *testing.T, name string) {
+	t.Helper()
+	dir := os.Getenv("CORRAL_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, hang)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rowSel(name, rest string) string {
+	return fmt.Sprintf(`#rows .row[data-name=%q] %s`, name, rest)
+}
+
+// rowState is the JS expression of the state shown in name's row.
+func rowState(name string) string {
+	return fmt.Sprintf(`(document.querySelector(%q)||{}).textContent`, rowSel(name, `[data-col="state"]`))
+}
+
+func statusOf(t *testing.T, td *testDaemon, name string) daemon.ProcessStatus {
+	t.Helper()
+	out, err := runCLI(td, "status", "--json", name)
+	if err != nil && !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("corral status %s: %v", name, err)
+	}
+	var sts []daemon.ProcessStatus
+	if err := json.Unmarshal(out, &sts); err != nil || len(sts) != 1 {
+		t.Fatalf("corral status --json %s: %v %s", name, err, out)
+	}
+	return sts[0]
+}
+
+const xssLine = `<img src=x onerror=alert(1)>`
+
+// TestDashboardInBrowser drives the page served by `corral dashboard` in
+// headless Chromium against a real daemon: the table lists the configured
+// processes; a stop from the page stops the process (as corral status
+// sees it) and changes its row without a reload; a process killed from
+// outside changes its row within a second; the log view shows lines as
+// they are written; markup in a program's output is shown as text and runs
+// nothing.
+func TestDashboardInBrowser(t *testing.T) {
+	td := startTestDaemon(t, `
+[program.web]
+command = "sleep 100000"
+start_secs = "0s"
+
+[program.victim]
+command = "sleep 100000"
+start_secs = "0s"
+restart = "no"
+
+[program.xss]
+command = "sh -c 'echo \"`+xssLine+`\"; exec sleep 100000'"
+start_secs = "0s"
+
+[program.tailer]
+command = "sh -c 'exec tail -n +1 -F \"$WORK/input\"'"
+start_secs = "0s"
+`)
+	if err := os.WriteFile(filepath.Join(td.dir, "input"), []byte("first line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	td.waitRunning(t, 4)
+	url := startDashboardCLI(t, td)
+	b := newBrowser(t, 1280, 720)
+	b.run(t, chromedp.Navigate(url))
+
+	const names = `[...document.querySelectorAll("#rows .row:not([hidden])")].map(r => r.dataset.name + "=" + r.dataset.state).sort().join(" ")`
+	t.Run("TableListsConfiguredProcesses", func(t *testing.T) {
+		b.waitFor(t, hang, names+` === "tailer=RUNNING victim=RUNNING web=RUNNING xss=RUNNING"`, names)
+		if url := evalJS[string](t, b, "location.href"); strings.Contains(url, "token=") {
+			t.Errorf("the token stayed in the address bar: %s", url)
+		}
+	})
+	// A reload would drop this mark.
+	evalJS[bool](t, b, "window.notReloaded = true")
+	b.screenshot(t, "dashboard-table")
+
+	t.Run("StopFromPage", func(t *testing.T) {
+		b.run(t, chromedp.Click(chromedp.CSS(rowSel("web", `button[data-act="stop"]`))))
+		b.waitFor(t, hang, rowState("web")+` === "STOPPED"`, rowState("web"))
+		if st := statusOf(t, td, "web"); st.State != "STOPPED" {
+			t.Errorf("corral status web: %s, want STOPPED", st.State)
+		}
+		b.waitFor(t, hang, `document.querySelector("#outcomes .ok") && document.querySelector("#outcomes .ok").textContent.includes("stop web: ok")`,
+			`document.querySelector("#outcomes").textContent`)
+		if !evalJS[bool](t, b, "window.notReloaded === true") {
+			t.Error("the page reloaded")
+		}
+	})
+
+	t.Run("KillFromOutsideWithinASecond", func(t *testing.T) {
+		st := statusOf(t, td, "victim")
+		if st.Pid == 0 {
+			t.Fatalf("victim has no pid: %+v", st)
+		}
+		b.waitFor(t, hang, fmt.Sprintf(`(document.querySelector(%q)||{}).textContent === "%d"`, rowSel("victim", `[data-col="pid"]`), st.Pid), rowState("victim"))
+		if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		b.waitFor(t, time.Second, rowState("victim")+` === "EXITED" && `+
+			fmt.Sprintf(`document.querySelector(%q).textContent.startsWith("SIGKILL")`, rowSel("victim", `[data-col="exit"]`)),
+			`document.querySelector(`+fmt.Sprintf("%q", rowSel("victim", ""))+`).textContent`)
+	})
+
+	t.Run("LogViewFollows", func(t *testing.T) {
+		b.run(t, chromedp.Click(chromedp.CSS(rowSel("tailer", `button[data-act="log"]`))))
+		logText := `document.querySelector("#log-text").textContent`
+		b.waitFor(t, hang, logText+`.includes("first line")`, logText)
+		for i := range 3 {
+			line := fmt.Sprintf("fresh line %d %d", i, time.Now().UnixNano())
+			f, err := os.OpenFile(filepath.Join(td.dir, "input"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(f, line)
+			f.Close()
+			b.waitFor(t, hang, logText+fmt.Sprintf(`.includes(%q)`, line), logText)
+		}
+		if follow := evalJS[string](t, b, `document.querySelector("#log-status").textContent`); follow != "following" {
+			t.Errorf("log status %q, want following", follow)
+		}
+		b.screenshot(t, "dashboard-log")
+	})
+
+	t.Run("MarkupInOutputIsText", func(t *testing.T) {
+		b.run(t, chromedp.Click(chromedp.CSS(rowSel("xss", `button[data-act="log"]`))))
+		logText := `document.querySelector("#log-text").textContent`
+		b.waitFor(t, hang, logText+fmt.Sprintf(`.includes(%q)`, xssLine), logText)
+		if imgs := evalJS[int](t, b, `document.querySelectorAll("img").length`); imgs != 0 {
+			t.Errorf("the page has %d img elements; the program's output became markup", imgs)
+		}
+		// An alert would have opened by now; wait a little longer anyway.
+		time.Sleep(200 * time.Millisecond)
+		if n := b.dialogs.Load(); n != 0 {
+			t.Errorf("%d JavaScript dialogs opened", n)
+		}
+	})
+}
+
+// TestDashboardThousandPrograms shows 1,000 programs: the counts say 1,000
+// RUNNING, only the rows in view exist in the DOM, and the name filter
+// narrows the table.
+func TestDashboardThousandPrograms(t *testing.T) {
+	const n = 1000
+	td := startTestDaemon(t, sleepPrograms(n))
+	td.waitRunning(t, n)
+	url := startDashboardCLI(t, td)
+	b := newBrowser(t, 1280, 900)
+	b.run(t, chromedp.Navigate(url))
+	counts := `document.querySelector("#counts").textContent`
+	b.waitFor(t, hang, counts+` === "all 1000RUNNING 1000"`, counts)
+	if rendered := evalJS[int](t, b, "corral.rendered()"); rendered == 0 || rendered > 100 {
+		t.Errorf("%d rows in the DOM for %d processes; want the visible ones only", rendered, n)
+	}
+	b.screenshot(t, "dashboard-1000")
+	b.run(t, chromedp.SendKeys(chromedp.ID("search"), "p0099"))
+	shown := `[...document.querySelectorAll("#rows .row:not([hidden])")].map(r => r.dataset.name).join(" ")`
+	b.waitFor(t, hang, shown+` === "p00990 p00991 p00992 p00993 p00994 p00995 p00996 p00997 p00998 p00999"`, shown)
+}
