@@ -215,18 +215,22 @@ start_secs = "0s"
 [program.tailer]
 command = "sh -c 'exec tail -n +1 -F \"$WORK/input\"'"
 start_secs = "0s"
+
+[program.binary]
+command = "sh -c 'printf \"bin\\377\\376ary\\n\"; exec sleep 100000'"
+start_secs = "0s"
 `)
 	if err := os.WriteFile(filepath.Join(td.dir, "input"), []byte("first line\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	td.waitRunning(t, 4)
+	td.waitRunning(t, 5)
 	url := startDashboardCLI(t, td)
 	b := newBrowser(t, 1280, 720)
 	b.run(t, chromedp.Navigate(url))
 
 	const names = `[...document.querySelectorAll("#rows .row:not([hidden])")].map(r => r.dataset.name + "=" + r.dataset.state).sort().join(" ")`
 	t.Run("TableListsConfiguredProcesses", func(t *testing.T) {
-		b.waitFor(t, hang, names+` === "tailer=RUNNING victim=RUNNING web=RUNNING xss=RUNNING"`, names)
+		b.waitFor(t, hang, names+` === "binary=RUNNING tailer=RUNNING victim=RUNNING web=RUNNING xss=RUNNING"`, names)
 		if url := evalJS[string](t, b, "location.href"); strings.Contains(url, "token=") {
 			t.Errorf("the token stayed in the address bar: %s", url)
 		}
@@ -282,6 +286,44 @@ start_secs = "0s"
 		b.screenshot(t, "dashboard-log")
 	})
 
+	t.Run("LogPauseAndSearch", func(t *testing.T) {
+		logText := `document.querySelector("#log-text").textContent`
+		appendLine := func(line string) {
+			f, err := os.OpenFile(filepath.Join(td.dir, "input"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(f, line)
+			f.Close()
+		}
+		b.run(t, chromedp.Click(chromedp.ID("log-follow")))
+		appendLine("written while paused")
+		// The line reaches the page but is held back while paused.
+		b.waitFor(t, hang, `corral.log.pending.includes("written while paused")`, `corral.log.pending`)
+		if strings.Contains(evalJS[string](t, b, logText), "written while paused") {
+			t.Error("a paused log view showed a new line")
+		}
+		b.run(t, chromedp.Click(chromedp.ID("log-follow")))
+		b.waitFor(t, hang, logText+`.includes("written while paused")`, logText)
+		b.run(t, chromedp.SendKeys(chromedp.ID("log-search"), "fresh line"))
+		b.waitFor(t, hang, `document.querySelectorAll("#log-text mark").length === 3 && !(`+logText+`).includes("first line")`, logText)
+		if got := evalJS[string](t, b, `document.querySelector("#log-matches").textContent`); got != "3 matching lines" {
+			t.Errorf("matches: %q", got)
+		}
+		// The download link names the log of the process.
+		if got := evalJS[string](t, b, `document.querySelector("#log-download").getAttribute("href")`); got != "/v1/processes/tailer/logs?stream=stdout" {
+			t.Errorf("download link %q", got)
+		}
+		evalJS[bool](t, b, `(s => { s.value = ""; s.dispatchEvent(new Event("input")); return true })(document.querySelector("#log-search"))`)
+		b.waitFor(t, hang, logText+`.includes("first line")`, logText)
+	})
+
+	t.Run("BinaryOutputIsShownSafely", func(t *testing.T) {
+		b.run(t, chromedp.Click(chromedp.CSS(rowSel("binary", `button[data-act="log"]`))))
+		logText := `document.querySelector("#log-text").textContent`
+		b.waitFor(t, hang, logText+`.includes("bin\uFFFD\uFFFDary")`, logText)
+	})
+
 	t.Run("MarkupInOutputIsText", func(t *testing.T) {
 		b.run(t, chromedp.Click(chromedp.CSS(rowSel("xss", `button[data-act="log"]`))))
 		logText := `document.querySelector("#log-text").textContent`
@@ -294,6 +336,65 @@ start_secs = "0s"
 		if n := b.dialogs.Load(); n != 0 {
 			t.Errorf("%d JavaScript dialogs opened", n)
 		}
+	})
+
+	t.Run("FailedActionShowsError", func(t *testing.T) {
+		b.run(t, chromedp.Click(chromedp.CSS(rowSel("xss", `button[data-act="start"]`))))
+		fail := `(document.querySelector("#outcomes .fail")||{}).textContent`
+		b.waitFor(t, hang, fail+` && `+fail+`.includes("start xss") && `+fail+`.includes("already")`, `document.querySelector("#outcomes").textContent`)
+	})
+
+	t.Run("SelectionActions", func(t *testing.T) {
+		// web is STOPPED and victim EXITED by now.
+		b.run(t,
+			chromedp.Click(chromedp.CSS(rowSel("web", `input[type="checkbox"]`))),
+			chromedp.Click(chromedp.CSS(rowSel("victim", `input[type="checkbox"]`))),
+		)
+		b.waitFor(t, hang, `document.querySelector("#selected-count").textContent === "2 selected"`, `document.querySelector("#selected-count").textContent`)
+		b.run(t, chromedp.Click(chromedp.CSS(`button[data-bulk="start"]`)))
+		b.waitFor(t, hang, rowState("web")+` === "RUNNING" && `+rowState("victim")+` === "RUNNING"`, names)
+		for _, name := range []string{"web", "victim"} {
+			if st := statusOf(t, td, name); st.State != "RUNNING" && st.State != "STARTING" {
+				t.Errorf("corral status %s: %s after a start of the selection", name, st.State)
+			}
+		}
+		b.waitFor(t, hang, `document.querySelector("#outcomes .ok").textContent.includes("start 2 processes: ok")`, `document.querySelector("#outcomes").textContent`)
+	})
+
+	t.Run("ResyncOnMissedEvents", func(t *testing.T) {
+		// Make the page's model wrong, then tell it events were missed: it
+		// must re-read the processes and show the truth.
+		before := evalJS[int](t, b, "corral.stats.snapshots")
+		evalJS[bool](t, b, `corral.procs.get("xss").state = "FATAL"; corral.procs.delete("tailer"); corral.apply([{type: "missed", missed: 7}]); true`)
+		b.waitFor(t, hang, fmt.Sprintf(`corral.stats.snapshots > %d && `, before)+names+` === "binary=RUNNING tailer=RUNNING victim=RUNNING web=RUNNING xss=RUNNING"`, names)
+	})
+
+	t.Run("AddAndRemoveProgram", func(t *testing.T) {
+		b.run(t,
+			chromedp.Click(chromedp.ID("add-open")),
+			chromedp.SendKeys(chromedp.CSS(`#add-form input[name="name"]`), "added"),
+			chromedp.SendKeys(chromedp.CSS(`#add-form input[name="command"]`), "sleep 100000"),
+			chromedp.Click(chromedp.ID("add-submit")),
+		)
+		b.waitFor(t, hang, rowState("added")+` === "RUNNING"`, names)
+		if st := statusOf(t, td, "added"); st.State != "RUNNING" {
+			t.Errorf("corral status added: %s", st.State)
+		}
+		// The confirmation is answered yes.
+		evalJS[bool](t, b, `window.confirm = () => true; true`)
+		b.run(t, chromedp.Click(chromedp.CSS(rowSel("added", `button[data-act="remove"]`))))
+		b.waitFor(t, hang, `!document.querySelector(`+fmt.Sprintf("%q", rowSel("added", ""))+`)`, names)
+		if _, err := td.client.Status(context.Background(), "added"); err == nil {
+			t.Error("the daemon still has program added")
+		}
+		// A refused program shows the daemon's error in the form.
+		b.run(t,
+			chromedp.Click(chromedp.ID("add-open")),
+			chromedp.SendKeys(chromedp.CSS(`#add-form input[name="name"]`), "web"),
+			chromedp.SendKeys(chromedp.CSS(`#add-form input[name="command"]`), "sleep 1"),
+			chromedp.Click(chromedp.ID("add-submit")),
+		)
+		b.waitFor(t, hang, `document.querySelector("#add-error").textContent.includes("web")`, `document.querySelector("#add-error").textContent`)
 	})
 }
 

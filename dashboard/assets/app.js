@@ -469,6 +469,8 @@ const log = { name: "", stream: "stdout", abort: null, follow: true, text: "", p
 
 function openLog(name) {
   log.name = name;
+  $("log-search").value = ""; // a search of the last log would hide this one
+  $("log-matches").textContent = "";
   $("log-name").textContent = name;
   $("logview").hidden = false;
   startLog();
@@ -648,7 +650,7 @@ function init() {
 // For tests and benchmarks: the model's size and counters, and a way to feed
 // events through the same path the stream uses.
 window.corral = {
-  stats, procs, apply: (events) => { for (const e of events) apply(e); },
+  stats, procs, log, apply: (events) => { for (const e of events) apply(e); },
   rendered: () => document.querySelectorAll("#rows .row:not([hidden])").length,
 };
 
