@@ -23,7 +23,7 @@ import (
 
 // startDashboardCLI runs `corral dashboard` on the test daemon's socket and
 // returns the URL it printed (with its token).
-func startDashboardCLI(t *testing.T, td *testDaemon) string {
+func startDashboardCLI(t testing.TB, td *testDaemon) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "dashboard", "--socket", td.client.Socket())
 	cmd.Env = append(os.Environ(), runMainEnv+"=1", "WORK="+td.dir)
@@ -70,7 +70,7 @@ type browser struct {
 // newBrowser starts Debian's chromium (required: the test fails without it).
 // Cleanup ends it and checks that none of its processes is left: they all
 // carry WORK=dir in their environment.
-func newBrowser(t *testing.T, width, height int) *browser {
+func newBrowser(t testing.TB, width, height int) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -89,7 +89,11 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	b := &browser{ctx: ctx}
 	t.Cleanup(func() {
 		cancel()
-		acancel()
+		acancel() // waits for the browser process
+		// Its helpers (zygote, renderers) end when they see it gone.
+		for deadline := time.Now().Add(10 * time.Second); len(scriptProcs(dir)) > 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if left := reapScript(dir); len(left) > 0 {
 			t.Errorf("chromium processes left after the browser was closed: %d, e.g. %v", len(left), left[0])
 		}
@@ -109,7 +113,7 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	return b
 }
 
-func (b *browser) run(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
+func (b *browser) run(t testing.TB, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, hang)
 	defer cancel()
@@ -119,7 +123,7 @@ func (b *browser) run(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 }
 
 // evalJS evaluates a JavaScript expression in b's page and returns its value.
-func evalJS[T any](t *testing.T, b *browser, expr string) T {
+func evalJS[T any](t testing.TB, b *browser, expr string) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, hang)
 	defer cancel()
@@ -132,7 +136,7 @@ func evalJS[T any](t *testing.T, b *browser, expr string) T {
 
 // waitFor polls a boolean JavaScript expression until it is true or the
 // time is up, and fails the test with what describe returns then.
-func (b *browser) waitFor(t *testing.T, within time.Duration, expr, describe string) {
+func (b *browser) waitFor(t testing.TB, within time.Duration, expr, describe string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -149,7 +153,7 @@ func (b *browser) waitFor(t *testing.T, within time.Duration, expr, describe str
 
 // screenshot writes the page as dir/name.png when $CORRAL_SCREENSHOTS names
 // a directory (docs/img for the documentation's pictures).
-func (b *browser) screenshot(t *testing.T, name string) {
+func (b *browser) screenshot(t testing.TB, name string) {
 	t.Helper()
 	dir := os.Getenv("CORRAL_SCREENSHOTS")
 	if dir == "" {
@@ -175,7 +179,7 @@ func rowState(name string) string {
 	return fmt.Sprintf(`(document.querySelector(%q)||{}).textContent`, rowSel(name, `[data-col="state"]`))
 }
 
-func statusOf(t *testing.T, td *testDaemon, name string) daemon.ProcessStatus {
+func statusOf(t testing.TB, td *testDaemon, name string) daemon.ProcessStatus {
 	t.Helper()
 	out, err := runCLI(td, "status", "--json", name)
 	if err != nil && !strings.Contains(err.Error(), "exit status 3") {
@@ -413,6 +417,18 @@ func TestDashboardThousandPrograms(t *testing.T) {
 	if rendered := evalJS[int](t, b, "corral.rendered()"); rendered == 0 || rendered > 100 {
 		t.Errorf("%d rows in the DOM for %d processes; want the visible ones only", rendered, n)
 	}
+	// A few changes, seen without a reload: three stopped, one killed and
+	// restarted (its restart counter comes from the API).
+	if _, err := td.client.Stop(context.Background(), []string{"p00001", "p00002", "p00003"}, true); err != nil {
+		t.Fatal(err)
+	}
+	st := statusOf(t, td, "p00005")
+	if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(t, hang, counts+` === "all 1000RUNNING 997STOPPED 3"`, counts)
+	restarts := fmt.Sprintf(`document.querySelector(%q).textContent`, rowSel("p00005", `[data-col="restarts"]`))
+	b.waitFor(t, hang, restarts+` === "1"`, restarts)
 	b.screenshot(t, "dashboard-1000")
 	b.run(t, chromedp.SendKeys(chromedp.ID("search"), "p0099"))
 	shown := `[...document.querySelectorAll("#rows .row:not([hidden])")].map(r => r.dataset.name).join(" ")`

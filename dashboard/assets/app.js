@@ -34,7 +34,9 @@ let renderQueued = false;
 const selected = new Set();
 const filter = { text: "", group: "", state: "" };
 const sort = { key: "name", dir: 1 };
-const stats = { events: 0, renders: 0, snapshots: 0 };
+// readyAt: ms from the start of the page's navigation to the first render
+// of a snapshot.
+const stats = { events: 0, renders: 0, snapshots: 0, readyAt: 0 };
 
 function record(st) {
   return {
@@ -155,8 +157,14 @@ async function snapshot() {
 // resync re-reads the snapshot while the stream keeps running: events that
 // arrive meanwhile are kept and replayed on top of it, in order, so the
 // last word for each process is the newest event.
+let resyncAgain = false;
 function resync(why) {
-  if (resyncing) return resyncing;
+  if (resyncing) {
+    // Missed while a snapshot is read: the lost events may be newer than
+    // it, so read another one after it.
+    resyncAgain = true;
+    return resyncing;
+  }
   setConn("resync", "resync (" + why + ")");
   buffered = [];
   resyncing = (async () => {
@@ -172,6 +180,7 @@ function resync(why) {
       setConn("down", "resync failed: " + err.message);
     } finally {
       resyncing = null;
+      if (resyncAgain) { resyncAgain = false; resync("again"); }
     }
   })();
   return resyncing;
@@ -252,14 +261,14 @@ const sortKeys = {
 function rebuildView() {
   const key = sortKeys[sort.key];
   const out = [];
-  for (const p of procs.values()) if (matches(p)) out.push(p);
+  // Each key is computed once, not once per comparison.
+  for (const p of procs.values()) if (matches(p)) out.push({ k: key(p), n: p.name });
   out.sort((a, b) => {
-    const x = key(a), y = key(b);
-    if (x < y) return -sort.dir;
-    if (x > y) return sort.dir;
-    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    if (a.k < b.k) return -sort.dir;
+    if (a.k > b.k) return sort.dir;
+    return a.n < b.n ? -1 : a.n > b.n ? 1 : 0;
   });
-  view = out.map((p) => p.name);
+  view = out.map((x) => x.n);
   viewDirty = false;
 }
 
@@ -347,6 +356,7 @@ function render() {
   for (const b of document.querySelectorAll("[data-bulk]")) b.disabled = selected.size === 0;
   const all = $("select-all");
   all.checked = view.length > 0 && selected.size >= view.length && view.every((n) => selected.has(n));
+  if (!stats.readyAt && procs.size) stats.readyAt = performance.now();
   document.body.dataset.ready = "1";
 }
 
@@ -652,6 +662,8 @@ function init() {
 window.corral = {
   stats, procs, log, apply: (events) => { for (const e of events) apply(e); },
   rendered: () => document.querySelectorAll("#rows .row:not([hidden])").length,
+  flush: () => render(),
+  counts: () => counts,
 };
 
 init();
