@@ -13,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,21 +23,16 @@ import (
 
 func init() { register(newDashboardCmd) }
 
-// dashboardCookie carries the token of `corral dashboard` after the first
-// request with ?token=.
-const dashboardCookie = "corral_dashboard"
-
 func newDashboardCmd() *cobra.Command {
 	var listen, socket string
 	cmd := &cobra.Command{
 		Use:   "dashboard [--listen 127.0.0.1:PORT] [--socket PATH]",
 		Short: "Serve the web dashboard on a loopback port",
 		Long: `Serve the daemon's web dashboard on a loopback address, relaying every
-request to the daemon's unix socket, and print the URL to open. The URL holds
-a random token made for this run: the first request with it sets a cookie
-(SameSite=Strict, HttpOnly) and every later request needs that cookie, so
-other users of the machine and other web sites cannot use the port. Nothing
-is opened by itself; stop it with Ctrl-C.
+request to the daemon's unix socket, and print the URL to open. The URL's
+path is a random token made for this run: every request outside it is
+refused, so other users of the machine and other web sites cannot use the
+port. Nothing is opened by itself; stop it with Ctrl-C.
 
 Without --listen a free port on 127.0.0.1 is chosen.`,
 		Args: argsUsage(cobra.NoArgs),
@@ -91,7 +87,7 @@ func runDashboard(ctx context.Context, listen, socket string, stdout io.Writer) 
 	token := hex.EncodeToString(b)
 	h := newDashboardProxy(socket, token, ln.Addr().String())
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	fmt.Fprintf(stdout, "corral dashboard for %s: open\n\n  http://%s/?token=%s\n\n", socket, ln.Addr(), token)
+	fmt.Fprintf(stdout, "corral dashboard for %s: open\n\n  http://%s/%s/\n\n", socket, ln.Addr(), token)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -104,8 +100,14 @@ func runDashboard(ctx context.Context, listen, socket string, stdout io.Writer) 
 
 // dashboardProxy relays the dashboard's requests to the daemon's socket
 // once they pass its checks: the Host is the listening address (a
-// DNS-rebinding page has its own host name), the token (from the URL once,
-// then the cookie) is right, and state-changing requests are same-origin.
+// DNS-rebinding page has its own host name), the path starts with the token,
+// and state-changing requests are same-origin.
+//
+// The token is a path prefix rather than a cookie: browsers send a cookie
+// of 127.0.0.1 to every port of 127.0.0.1, so a cookie would reach any
+// other local server the browser visits, including one another user runs.
+// The page uses relative URLs, so it works under the prefix; its
+// Referrer-Policy keeps the path from leaking in Referer headers.
 type dashboardProxy struct {
 	token string
 	hosts map[string]bool
@@ -124,13 +126,15 @@ func newDashboardProxy(socket, token, addr string) *dashboardProxy {
 		DisableCompression: true,
 	}
 	target := &url.URL{Scheme: "http", Host: "corral"}
+	prefix := "/" + token
 	p := &dashboardProxy{token: token, hosts: hosts, cop: http.NewCrossOriginProtection()}
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
+			r.Out.URL.Path = strings.TrimPrefix(r.In.URL.Path, prefix)
+			r.Out.URL.RawPath = strings.TrimPrefix(r.In.URL.RawPath, prefix)
 			// The daemon checks Origin against Host: keep the browser's.
 			r.Out.Host = r.In.Host
-			r.Out.Header.Del("Cookie") // the daemon has no use for this token
 		},
 		Transport:     tr,
 		FlushInterval: -1, // event and log streams
@@ -142,31 +146,19 @@ func newDashboardProxy(socket, token, addr string) *dashboardProxy {
 	return p
 }
 
-func (p *dashboardProxy) valid(t string) bool {
-	return t != "" && subtle.ConstantTimeCompare([]byte(t), []byte(p.token)) == 1
-}
-
 func (p *dashboardProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !p.hosts[r.Host] {
 		http.Error(w, fmt.Sprintf("unknown host %q: open the address corral dashboard printed", r.Host), http.StatusMisdirectedRequest)
 		return
 	}
-	if t := r.URL.Query().Get("token"); t != "" {
-		if !p.valid(t) || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
-			http.Error(w, "wrong token: open the URL corral dashboard printed", http.StatusForbidden)
-			return
-		}
-		http.SetCookie(w, &http.Cookie{Name: dashboardCookie, Value: p.token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		u := *r.URL
-		q := u.Query()
-		q.Del("token")
-		u.RawQuery = q.Encode()
-		http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+	seg, _, slash := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if subtle.ConstantTimeCompare([]byte(seg), []byte(p.token)) != 1 {
+		http.Error(w, "no dashboard token: open the URL corral dashboard printed (http://ADDRESS/TOKEN/)", http.StatusForbidden)
 		return
 	}
-	c, err := r.Cookie(dashboardCookie)
-	if err != nil || !p.valid(c.Value) {
-		http.Error(w, "no dashboard token: open the URL corral dashboard printed (it ends with ?token=...)", http.StatusForbidden)
+	if !slash {
+		// The page's relative URLs need the trailing slash.
+		http.Redirect(w, r, "/"+p.token+"/", http.StatusSeeOther)
 		return
 	}
 	if err := p.cop.Check(r); err != nil {

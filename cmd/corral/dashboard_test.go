@@ -80,9 +80,8 @@ func TestDashboardOnDaemonSocket(t *testing.T) {
 }
 
 // TestDashboardCommandNeedsToken: `corral dashboard` answers nothing
-// without its token, moves the token from the URL to a SameSite=Strict
-// cookie, refuses other host names (DNS rebinding) and cross-site actions,
-// and relays the rest to the daemon.
+// outside its token path, refuses other host names (DNS rebinding) and
+// cross-site actions, and relays the rest to the daemon.
 func TestDashboardCommandNeedsToken(t *testing.T) {
 	td := startTestDaemon(t, sleepPrograms(1))
 	td.waitRunning(t, 1)
@@ -91,67 +90,57 @@ func TestDashboardCommandNeedsToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := u.Query().Get("token")
+	token := strings.Trim(u.Path, "/")
 	base := "http://" + u.Host
-	if len(token) != 64 || !strings.HasPrefix(u.Host, "127.0.0.1:") {
+	if len(token) != 64 || !strings.HasPrefix(u.Host, "127.0.0.1:") || u.Path != "/"+token+"/" {
 		t.Fatalf("printed URL %q", printed)
 	}
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	for _, path := range []string{"/", "/v1/processes", "/v1/events", "/assets/app.js", "/?token=" + strings.Repeat("0", 64)} {
+	wrong := "/" + strings.Repeat("0", 64) + "/"
+	for _, path := range []string{"/", "/v1/processes", "/v1/events", "/assets/app.js", wrong, wrong + "v1/processes", "/" + token[:63] + "/", "/?token=" + token} {
 		if resp, body := do(t, hc, "GET", base+path, nil); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("GET %s without the token: %s %s, want 403", path, resp.Status, body)
 		}
 	}
-	if resp, body := do(t, hc, "POST", base+"/v1/processes/p00000/stop", nil); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("POST without the token: %s %s, want 403", resp.Status, body)
-	}
-	resp, _ := do(t, hc, "GET", printed, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-		t.Fatalf("GET %s: %s to %q, want 303 to /", printed, resp.Status, resp.Header.Get("Location"))
-	}
-	var cookie *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == dashboardCookie {
-			cookie = c
+	for _, path := range []string{"/v1/processes/p00000/stop", wrong + "v1/processes/p00000/stop"} {
+		if resp, body := do(t, hc, "POST", base+path, nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s without the token: %s %s, want 403", path, resp.Status, body)
 		}
 	}
-	if cookie == nil || cookie.Value != token || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
-		t.Fatalf("cookie %+v", cookie)
+	if resp, _ := do(t, hc, "GET", base+"/"+token, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/"+token+"/" {
+		t.Errorf("GET /TOKEN: %s to %q, want 303 to /TOKEN/", resp.Status, resp.Header.Get("Location"))
 	}
-	withCookie := func(h map[string]string) map[string]string {
-		out := map[string]string{"Cookie": dashboardCookie + "=" + token}
-		for k, v := range h {
-			out[k] = v
-		}
-		return out
-	}
-	resp, page := do(t, hc, "GET", base+"/", withCookie(nil))
+	resp, page := do(t, hc, "GET", printed, nil)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") != dashboard.CSP {
-		t.Fatalf("GET / with the cookie: %s, CSP %q", resp.Status, resp.Header.Get("Content-Security-Policy"))
+		t.Fatalf("GET %s: %s, CSP %q", printed, resp.Status, resp.Header.Get("Content-Security-Policy"))
 	}
 	m := pageToken.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no token in the page:\n%s", page)
 	}
-	if resp, _ := do(t, hc, "GET", base+"/", withCookie(map[string]string{"Host": "rebind.example:" + u.Port()})); resp.StatusCode != http.StatusMisdirectedRequest {
+	if resp, body := do(t, hc, "GET", printed+"v1/processes/p00000", nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"RUNNING"`) {
+		t.Errorf("GET the API under the token: %s %s", resp.Status, body)
+	}
+	if resp, _ := do(t, hc, "GET", printed, map[string]string{"Host": "rebind.example:" + u.Port()}); resp.StatusCode != http.StatusMisdirectedRequest {
 		t.Errorf("GET with a foreign Host: %s, want 421", resp.Status)
 	}
+	stop := printed + "v1/processes/p00000/stop"
 	refused := []map[string]string{
-		// the page's origin, the cookie, but not the page's token
+		// the page's origin and path, but not the page's token
 		{"Origin": base, "Sec-Fetch-Site": "same-origin"},
-		// another site's page (a browser would not even send the cookie)
+		// another site's page that learnt both tokens
 		{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site", dashboard.TokenHeader: m[1]},
 	}
 	for _, h := range refused {
-		if resp, body := do(t, hc, "POST", base+"/v1/processes/p00000/stop", withCookie(h)); resp.StatusCode != http.StatusForbidden {
+		if resp, body := do(t, hc, "POST", stop, h); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST with %v: %s %s, want 403", h, resp.Status, body)
 		}
 	}
 	if st := statusOf(t, td, "p00000"); st.State != "RUNNING" {
 		t.Fatalf("p00000 is %s after refused actions", st.State)
 	}
-	ok := withCookie(map[string]string{"Origin": base, "Sec-Fetch-Site": "same-origin", dashboard.TokenHeader: m[1]})
-	if resp, body := do(t, hc, "POST", base+"/v1/processes/p00000/stop?wait=true", ok); resp.StatusCode != http.StatusOK {
+	ok := map[string]string{"Origin": base, "Sec-Fetch-Site": "same-origin", dashboard.TokenHeader: m[1]}
+	if resp, body := do(t, hc, "POST", stop+"?wait=true", ok); resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST from the page: %s %s", resp.Status, body)
 	}
 	if st := statusOf(t, td, "p00000"); st.State != "STOPPED" {

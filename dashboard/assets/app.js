@@ -8,7 +8,8 @@
 // events arrived in between.
 //
 // Every text from the daemon (names, errors, log bytes) goes into the DOM
-// through textContent, never as HTML.
+// through textContent, never as HTML. URLs are relative to the page, which
+// `corral dashboard` serves under a secret path.
 "use strict";
 
 const TOKEN = document.querySelector('meta[name="corral-token"]').content;
@@ -107,7 +108,7 @@ setInterval(async () => {
   if (names.length > 300) { resync("many changes"); return; }
   const q = names.map((n) => "name=" + encodeURIComponent(n)).join("&");
   try {
-    const r = await fetch("/v1/processes?" + q);
+    const r = await fetch("v1/processes?" + q);
     if (!r.ok) return;
     for (const st of await r.json()) {
       const p = procs.get(st.name);
@@ -149,7 +150,7 @@ function setConn(state, text) {
 }
 
 async function snapshot() {
-  const r = await fetch("/v1/processes");
+  const r = await fetch("v1/processes");
   if (!r.ok) throw new Error("GET /v1/processes: " + r.status + " " + (await r.text()));
   return r.json();
 }
@@ -192,7 +193,7 @@ async function connect() {
     streamAbort = new AbortController();
     try {
       setConn("connecting");
-      const r = await fetch("/v1/events", { signal: streamAbort.signal, cache: "no-store" });
+      const r = await fetch("v1/events", { signal: streamAbort.signal, cache: "no-store" });
       if (!r.ok) throw new Error("GET /v1/events: " + r.status);
       // Subscribed: a snapshot read now misses nothing.
       const done = resync("connected");
@@ -232,7 +233,7 @@ async function readLines(body, onLine) {
 
 async function loadInfo() {
   try {
-    const r = await fetch("/v1/info");
+    const r = await fetch("v1/info");
     if (!r.ok) return;
     const i = await r.json();
     $("daemon").textContent = "v" + i.version + " · pid " + i.pid + " · up " + fmtDur(i.uptime_ns / 1e6);
@@ -440,11 +441,11 @@ async function act(action, targets) {
     let r;
     if (targets.length === 1) {
       const body = action === "signal" ? { signal: $("signal").value } : undefined;
-      r = await post("/v1/processes/" + encodeURIComponent(targets[0]) + "/" + action, body);
+      r = await post("v1/processes/" + encodeURIComponent(targets[0]) + "/" + action, body);
     } else {
       const req = { targets };
       if (action === "signal") req.signal = $("signal").value;
-      r = await post("/v1/actions/" + action, req);
+      r = await post("v1/actions/" + action, req);
     }
     const results = (r.data && r.data.results) || [];
     const failed = results.filter((x) => x.error);
@@ -466,7 +467,7 @@ async function removeProgram(name) {
   const program = (p && p.program) || name;
   if (!confirm("Remove program " + program + "? Its processes are stopped.")) return;
   try {
-    const r = await post("/v1/programs/" + encodeURIComponent(program), undefined, "DELETE");
+    const r = await post("v1/programs/" + encodeURIComponent(program), undefined, "DELETE");
     outcome(r.ok, "remove " + program + ": " + (r.ok ? "ok" : r.status + " " + ((r.data && r.data.error) || "")));
   } catch (err) {
     outcome(false, "remove " + program + ": " + err.message);
@@ -496,7 +497,7 @@ function closeLog() {
 
 function logURL(download) {
   const q = "stream=" + log.stream + (download ? "" : "&tail=65536&follow=true");
-  return "/v1/processes/" + encodeURIComponent(log.name) + "/logs?" + q;
+  return "v1/processes/" + encodeURIComponent(log.name) + "/logs?" + q;
 }
 
 async function startLog() {
@@ -643,7 +644,7 @@ function init() {
     e.preventDefault();
     const f = new FormData(e.target);
     const body = { name: f.get("name"), command: f.get("command"), autostart: f.get("autostart") === "on" };
-    const r = await post("/v1/programs", body).catch((err) => ({ ok: false, status: 0, data: { error: err.message } }));
+    const r = await post("v1/programs", body).catch((err) => ({ ok: false, status: 0, data: { error: err.message } }));
     if (!r.ok) { $("add-error").textContent = (r.data && r.data.error) || "error " + r.status; return; }
     outcome(true, "add " + body.name + ": ok");
     $("add-dialog").close();
