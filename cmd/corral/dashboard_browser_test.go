@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -433,4 +434,107 @@ func TestDashboardThousandPrograms(t *testing.T) {
 	b.run(t, chromedp.SendKeys(chromedp.ID("search"), "p0099"))
 	shown := `[...document.querySelectorAll("#rows .row:not([hidden])")].map(r => r.dataset.name).join(" ")`
 	b.waitFor(t, hang, shown+` === "p00990 p00991 p00992 p00993 p00994 p00995 p00996 p00997 p00998 p00999"`, shown)
+}
+
+// TestDashboardFilterSortSignal: the group filter and the per-state counts
+// narrow the table, a column header sorts it both ways, and a signal sent
+// from the page reaches the process.
+func TestDashboardFilterSortSignal(t *testing.T) {
+	td := startTestDaemon(t, `
+[program.web]
+command = "sleep 100000"
+start_secs = "0s"
+numprocs = 2
+process_name = "web%(process_num)d"
+
+[program.db]
+command = "sleep 100000"
+start_secs = "0s"
+
+[program.cache]
+command = "sleep 100000"
+start_secs = "0s"
+
+[program.idle]
+command = "sleep 100000"
+autostart = false
+
+[group.back]
+programs = ["db", "cache"]
+`)
+	// idle stays STOPPED.
+	for deadline := time.Now().Add(hang); ; time.Sleep(50 * time.Millisecond) {
+		in, err := td.client.Info(context.Background())
+		if err == nil && in.States["RUNNING"] == 4 && in.States["STOPPED"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes never settled: %v %+v", err, in.States)
+		}
+	}
+	sts, err := td.client.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all, back []string
+	for _, st := range sts {
+		all = append(all, st.Name)
+		if st.Group == "back" {
+			back = append(back, st.Name)
+		}
+	}
+	if len(all) != 5 || len(back) != 2 {
+		t.Fatalf("processes %v, group back %v", all, back)
+	}
+	slices.Sort(all)
+	slices.Sort(back)
+	url := startDashboardCLI(t, td)
+	b := newBrowser(t, 1280, 720)
+	b.run(t, chromedp.Navigate(url))
+	const shown = `[...document.querySelectorAll("#rows .row:not([hidden])")].map(r => r.dataset.name).join(" ")`
+	sorted := shown + `.split(" ").sort().join(" ")`
+	b.waitFor(t, hang, sorted+fmt.Sprintf(" === %q", strings.Join(all, " ")), shown)
+
+	t.Run("GroupFilter", func(t *testing.T) {
+		b.waitFor(t, hang, `[...document.querySelector("#group-filter").options].some(o => o.value === "back")`, `document.querySelector("#group-filter").innerHTML`)
+		evalJS[bool](t, b, `(s => { s.value = "back"; s.dispatchEvent(new Event("change")); return true })(document.querySelector("#group-filter"))`)
+		b.waitFor(t, hang, sorted+fmt.Sprintf(" === %q", strings.Join(back, " ")), shown)
+		evalJS[bool](t, b, `(s => { s.value = ""; s.dispatchEvent(new Event("change")); return true })(document.querySelector("#group-filter"))`)
+		b.waitFor(t, hang, sorted+fmt.Sprintf(" === %q", strings.Join(all, " ")), shown)
+	})
+
+	t.Run("StateCounts", func(t *testing.T) {
+		counts := `document.querySelector("#counts").textContent`
+		b.waitFor(t, hang, counts+` === "all 5RUNNING 4STOPPED 1"`, counts)
+		b.run(t, chromedp.Click(chromedp.CSS(`#counts button[data-state="STOPPED"]`)))
+		b.waitFor(t, hang, shown+` === "idle"`, shown)
+		b.run(t, chromedp.Click(chromedp.CSS(`#counts button[data-state=""]`)))
+		b.waitFor(t, hang, sorted+fmt.Sprintf(" === %q", strings.Join(all, " ")), shown)
+	})
+
+	t.Run("SortByPid", func(t *testing.T) {
+		pids := `[...document.querySelectorAll("#rows .row:not([hidden]) [data-col=pid]")].map(c => Number(c.textContent || 0))`
+		b.run(t, chromedp.Click(chromedp.CSS(`[data-sort="pid"]`)))
+		b.waitFor(t, hang, `(p => p.length === 5 && p.every((x, i) => i === 0 || p[i-1] <= x))(`+pids+`)`, pids)
+		b.run(t, chromedp.Click(chromedp.CSS(`[data-sort="pid"]`)))
+		b.waitFor(t, hang, `(p => p.length === 5 && p.every((x, i) => i === 0 || p[i-1] >= x))(`+pids+`)`, pids)
+		if got := evalJS[string](t, b, `document.querySelector('[data-sort="pid"]').getAttribute("aria-sort")`); got != "descending" {
+			t.Errorf("aria-sort %q after two clicks", got)
+		}
+	})
+
+	t.Run("SignalFromPage", func(t *testing.T) {
+		st := statusOf(t, td, back[0])
+		b.run(t, chromedp.Click(chromedp.CSS(rowSel(back[0], `input[type="checkbox"]`))))
+		evalJS[bool](t, b, `(s => { s.value = "USR1"; return true })(document.querySelector("#signal"))`)
+		b.run(t, chromedp.Click(chromedp.CSS(`button[data-bulk="signal"]`)))
+		exit := fmt.Sprintf(`(document.querySelector(%q)||{}).textContent`, rowSel(back[0], `[data-col="exit"]`))
+		b.waitFor(t, hang, exit+` && `+exit+`.startsWith("SIGUSR1")`, exit)
+		after := statusOf(t, td, back[0])
+		if after.LastExit == nil || after.LastExit.Pid != st.Pid || after.LastExit.Signal == "" {
+			t.Errorf("last exit of %s: %+v, want pid %d killed by USR1", back[0], after.LastExit, st.Pid)
+		}
+		b.waitFor(t, hang, `document.querySelector("#outcomes .ok") && document.querySelector("#outcomes .ok").textContent.includes("signal USR1 `+back[0]+`: ok")`,
+			`document.querySelector("#outcomes").textContent`)
+	})
 }
