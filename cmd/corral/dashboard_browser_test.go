@@ -538,3 +538,51 @@ programs = ["db", "cache"]
 			`document.querySelector("#outcomes").textContent`)
 	})
 }
+
+// TestDashboardReconnectsAfterDaemonRestart: when the daemon goes away the
+// page says so, and when a daemon answers on the socket again the page
+// reconnects by itself and shows the new processes.
+func TestDashboardReconnectsAfterDaemonRestart(t *testing.T) {
+	td := startTestDaemon(t, sleepPrograms(2))
+	td.waitRunning(t, 2)
+	url := startDashboardCLI(t, td)
+	b := newBrowser(t, 1280, 720)
+	b.run(t, chromedp.Navigate(url))
+	conn := `document.querySelector("#conn").dataset.state`
+	b.waitFor(t, hang, conn+` === "live" && corral.procs.size === 2`, conn)
+	old := statusOf(t, td, "p00000").Pid
+
+	// The first daemon's own cleanup reaps it.
+	if err := td.client.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(t, hang, conn+` === "down"`, conn)
+
+	cmd := exec.Command(os.Args[0], "daemon", "--config", filepath.Join(td.dir, "corral.toml"))
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "WORK="+td.dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("second daemon exited with %v after SIGTERM", err)
+			}
+		case <-time.After(hang):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("second daemon did not exit within %v of SIGTERM", hang)
+		}
+	})
+	td.waitRunning(t, 2)
+	pid := statusOf(t, td, "p00000").Pid
+	if pid == old {
+		t.Fatalf("p00000 kept pid %d across the daemon restart", pid)
+	}
+	pidCell := fmt.Sprintf(`(document.querySelector(%q)||{}).textContent`, rowSel("p00000", `[data-col="pid"]`))
+	b.waitFor(t, hang, conn+` === "live" && `+pidCell+fmt.Sprintf(` === "%d"`, pid), conn+` + " " + `+pidCell)
+}
