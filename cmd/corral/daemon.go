@@ -25,6 +25,7 @@ import (
 	"github.com/corralhq/corral/api"
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/dashboard"
 	"github.com/corralhq/corral/httpguard"
 	"github.com/corralhq/corral/internal/safefs"
 	"github.com/corralhq/corral/monitor"
@@ -191,10 +192,13 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 	sock.warnIfOpen(log)
 	if inet != nil {
 		addr := inet.Addr().String()
-		isrv := httpguard.NewServer(supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log}), httpguard.Auth{Name: "tcp " + addr, Username: cfg.InetHTTP.Username, Password: cfg.InetHTTP.Password, Logger: log})
+		// The same paths as the socket (XML-RPC, the JSON API, /metrics, the
+		// dashboard in place of supervisord's page), behind this listener's
+		// credentials.
+		isrv := httpguard.NewServer(newServeMux(d, log), httpguard.Auth{Name: "tcp " + addr, Username: cfg.InetHTTP.Username, Password: cfg.InetHTTP.Password, Logger: log})
 		go func() { _ = isrv.Serve(inet) }()
 		defer isrv.Close()
-		log.Info("listening for supervisorctl over TCP, with basic auth", "addr", addr)
+		log.Info("listening on TCP, with basic auth (supervisorctl, API, dashboard)", "addr", addr)
 	}
 
 	sigs := make(chan os.Signal, 4)
@@ -268,17 +272,17 @@ func reload(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
 
 // newServeMux routes the daemon's socket: corral's API, /metrics, and the
 // supervisord-compatible XML-RPC endpoint (/RPC2, /logtail/) so the
-// unmodified supervisorctl works on the same socket. Authentication is not
-// here but around the whole mux (httpguard), so that no path, present or
-// future, escapes it.
-func newServeMux(d *daemon.Daemon, log *slog.Logger) *http.ServeMux {
+// unmodified supervisorctl works on the same socket, and the dashboard at "/".
+// Authentication is not here but around the whole mux (httpguard), so that
+// no path, present or future, escapes it.
+func newServeMux(d *daemon.Daemon, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.Handler(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry(), promhttp.HandlerOpts{}))
 	rpc := supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log})
 	mux.Handle("/RPC2", rpc)
 	mux.Handle("/logtail/", rpc)
-	return mux
+	return dashboard.Mount(mux) // the page at "/", and one cross-site rule for every path
 }
 
 // socketSpec is the API socket to create.
