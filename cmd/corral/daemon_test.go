@@ -238,7 +238,7 @@ func countState(sts []daemon.ProcessStatus, state string) int {
 
 // TestGoroutinesAndThreadsDoNotGrowWithPrograms runs the real daemon with 10
 // and with 10,000 programs and compares its goroutines and OS threads at
-// steady state: goroutines must be equal, and threads equal up to the Go
+// steady state: goroutines must not be more at 10,000, and threads equal up to the Go
 // runtime's idle threads (see below).
 func TestGoroutinesAndThreadsDoNotGrowWithPrograms(t *testing.T) {
 	const maxIdleThreads = 6
@@ -256,7 +256,10 @@ func TestGoroutinesAndThreadsDoNotGrowWithPrograms(t *testing.T) {
 	}
 	g10, th10 := measure(10)
 	g10k, th10k := measure(10000)
-	if g10k != g10 {
+	// Not more at 10,000 than at 10. One fewer has been seen under a load
+	// average of 100: an API connection's goroutine from the 10-program
+	// measurement had not ended yet. That is not growth.
+	if g10k > g10 {
 		t.Errorf("goroutines: %v with 10 programs, %v with 10,000", g10, g10k)
 	}
 	// Threads are the Go runtime's: it starts an M when a goroutine blocks
