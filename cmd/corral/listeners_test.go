@@ -308,7 +308,7 @@ childlogdir = %s/logs
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`over TCP.* addr=(127\.0\.0\.1:\d+)`).FindSubmatch(b)
+	m := regexp.MustCompile(`on TCP.* addr=(127\.0\.0\.1:\d+)`).FindSubmatch(b)
 	if m == nil {
 		t.Fatalf("no TCP address in the daemon log:\n%s", b)
 	}
