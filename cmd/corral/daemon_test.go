@@ -30,23 +30,56 @@ type testDaemon struct {
 }
 
 // startTestDaemon writes the programs into a configuration in a temporary
-// directory and runs the daemon on it. Cleanup stops it and kills anything
-// it left behind (its processes carry WORK=dir in their environment).
+// directory and runs the daemon on it (see spawnTestDaemon for its cleanup).
 // Each opt may change the daemon's command before it starts.
 func startTestDaemon(t *testing.T, programs string, opts ...func(*exec.Cmd)) *testDaemon {
 	t.Helper()
-	dir := t.TempDir()
+	return startDaemonOn(t, t.TempDir(), programs, opts...)
+}
+
+// startDaemonOn is startTestDaemon in a directory the caller chose; the
+// configuration's [daemon] section puts the socket, state and logs there.
+func startDaemonOn(t testing.TB, dir, programs string, opts ...func(*exec.Cmd)) *testDaemon {
+	t.Helper()
 	cfg := filepath.Join(dir, "corral.toml")
 	body := "[daemon]\nsocket = \"corral.sock\"\nstate_dir = \"state\"\nlog_dir = \"logs\"\n\n" + programs
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
+	td := &testDaemon{dir: dir, client: client.New(filepath.Join(dir, "corral.sock"))}
+	t.Cleanup(func() { td.client.Close() })
+	td.cmd = spawnTestDaemon(t, dir, cfg, nil, opts...)
+	return td
+}
+
+// spawnTestDaemon runs `corral daemon --config cfg args...` like
+// startDaemonCmd, and at cleanup, once the daemon is stopped, kills and
+// reports every process left behind with WORK=dir in its environment.
+func spawnTestDaemon(t testing.TB, dir, cfg string, args []string, opts ...func(*exec.Cmd)) *exec.Cmd {
+	t.Helper()
+	// Registered first, so it runs after the stop.
+	t.Cleanup(func() {
+		if left := reapScript(dir); len(left) > 0 {
+			t.Errorf("processes left behind after the daemon stopped: %d, e.g. %v", len(left), left[0])
+		}
+	})
+	return startDaemonCmd(t, dir, cfg, args, opts...)
+}
+
+// startDaemonCmd runs `corral daemon --config cfg args...` (this test
+// binary running main) with WORK=dir in its environment, so that every
+// process under it carries the marker, and its output appended to
+// dir/daemon.log. Cleanup stops it with SIGTERM, reports an unclean exit or
+// a stop slower than the hang guard, and logs the end of the daemon's log if
+// the test failed.
+func startDaemonCmd(t testing.TB, dir, cfg string, args []string, opts ...func(*exec.Cmd)) *exec.Cmd {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(os.Args[0], "daemon", "--config", cfg)
+	cmd := exec.Command(os.Args[0], append([]string{"daemon", "--config", cfg}, args...)...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1", "WORK="+dir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	for _, opt := range opts {
@@ -55,9 +88,7 @@ func startTestDaemon(t *testing.T, programs string, opts ...func(*exec.Cmd)) *te
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	td := &testDaemon{dir: dir, cmd: cmd, client: client.New(filepath.Join(dir, "corral.sock"))}
 	t.Cleanup(func() {
-		td.client.Close()
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -71,9 +102,6 @@ func startTestDaemon(t *testing.T, programs string, opts ...func(*exec.Cmd)) *te
 			<-done
 			t.Errorf("daemon did not exit within %v of SIGTERM", hang)
 		}
-		if left := reapScript(dir); len(left) > 0 {
-			t.Errorf("processes left behind after the daemon stopped: %d, e.g. %v", len(left), left[0])
-		}
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
 			if len(b) > 8<<10 {
@@ -82,7 +110,7 @@ func startTestDaemon(t *testing.T, programs string, opts ...func(*exec.Cmd)) *te
 			t.Logf("daemon log (end):\n%s", b)
 		}
 	})
-	return td
+	return cmd
 }
 
 // waitRunning polls until n processes are RUNNING. Spawning 10,000

@@ -3,47 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/corralhq/corral/client"
 )
 
 // startBenchDaemon is startTestDaemon for benchmarks: a real daemon with
 // its own directory, stopped and reaped at cleanup.
 func startBenchDaemon(b *testing.B, programs string) *testDaemon {
 	b.Helper()
-	dir := b.TempDir()
-	cfg := filepath.Join(dir, "corral.toml")
-	body := "[daemon]\nsocket = \"corral.sock\"\nstate_dir = \"state\"\nlog_dir = \"logs\"\n\n" + programs
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "daemon", "--config", cfg)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "WORK="+dir)
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	td := &testDaemon{dir: dir, cmd: cmd, client: client.New(filepath.Join(dir, "corral.sock"))}
-	b.Cleanup(func() {
-		td.client.Close()
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(hang):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		reapScript(dir)
-	})
+	td := startDaemonOn(b, b.TempDir(), programs)
 	deadline := time.Now().Add(hang + time.Duration(countPrograms(programs))*30*time.Millisecond)
 	for {
 		in, err := td.client.Info(context.Background())

@@ -558,26 +558,8 @@ func TestDashboardReconnectsAfterDaemonRestart(t *testing.T) {
 	}
 	b.waitFor(t, hang, conn+` === "down"`, conn)
 
-	cmd := exec.Command(os.Args[0], "daemon", "--config", filepath.Join(td.dir, "corral.toml"))
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "WORK="+td.dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("second daemon exited with %v after SIGTERM", err)
-			}
-		case <-time.After(hang):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("second daemon did not exit within %v of SIGTERM", hang)
-		}
-	})
+	// The first daemon's cleanup, which runs last, reaps what is left.
+	startDaemonCmd(t, td.dir, filepath.Join(td.dir, "corral.toml"), nil)
 	td.waitRunning(t, 2)
 	pid := statusOf(t, td, "p00000").Pid
 	if pid == old {

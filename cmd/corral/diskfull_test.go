@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/corralhq/corral/client"
 	"github.com/corralhq/corral/daemon"
@@ -64,38 +63,9 @@ func TestAddOnAFullStateDiskFailsAndExitsOne(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(os.Args[0], "daemon", "--config", cfg)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "WORK="+dir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	td := &testDaemon{dir: dir, cmd: cmd, client: client.New(filepath.Join(dir, "corral.sock"))}
-	t.Cleanup(func() {
-		td.client.Close()
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(hang):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("daemon did not exit within %v of SIGTERM", hang)
-		}
-		if left := reapScript(dir); len(left) > 0 {
-			t.Errorf("processes left behind: %v", left)
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
-			t.Logf("daemon log:\n%s", b)
-		}
-	})
+	td := &testDaemon{dir: dir, client: client.New(filepath.Join(dir, "corral.sock"))}
+	t.Cleanup(func() { td.client.Close() })
+	td.cmd = spawnTestDaemon(t, dir, cfg, nil)
 	td.waitRunning(t, 0)
 
 	filler := fill(t, state)

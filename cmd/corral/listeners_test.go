@@ -56,39 +56,7 @@ func startDaemonConfig(t *testing.T, dir, name, body string, c *client.Client) {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(os.Args[0], "daemon", "--config", cfg, "--state-dir", filepath.Join(dir, "state"))
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "WORK="+dir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon exited with %v after SIGTERM", err)
-			}
-		case <-time.After(hang):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("daemon did not exit within %v of SIGTERM", hang)
-		}
-		if left := reapScript(dir); len(left) > 0 {
-			t.Errorf("processes left behind after the daemon stopped: %v", left)
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
-			t.Logf("daemon log:\n%s", b)
-		}
-	})
+	spawnTestDaemon(t, dir, cfg, []string{"--state-dir", filepath.Join(dir, "state")})
 	deadline := time.Now().Add(hang)
 	for {
 		_, err := c.Info(context.Background())
