@@ -59,7 +59,8 @@ func BenchmarkDashboard(b *testing.B) {
 			br := newBrowser(b, 1280, 900)
 			br.run(b, chromedp.Navigate(url))
 			br.waitFor(b, hang, fmt.Sprintf("corral.procs.size === %d && corral.stats.readyAt > 0", n), "corral.procs.size")
-			base := evalJS[string](b, br, "location.origin") + "/"
+			// The URL carries the token as its first path segment.
+			base := url
 			names := make([]string, 1000)
 			for i := range names {
 				names[i] = fmt.Sprintf("p%05d", i*(n/1000))
@@ -167,7 +168,7 @@ func snapshotFetch(b *testing.B, br *browser) float64 {
 	defer cancel()
 	ms, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(async () => {
 	  const t0 = performance.now();
-	  await (await fetch("/v1/processes")).json();
+	  await (await fetch("v1/processes")).json(); // relative: the token is the first path segment
 	  return performance.now() - t0;
 	})()`, chromedp.EvalAwaitPromise))
 	if err != nil {
