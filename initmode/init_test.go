@@ -206,12 +206,22 @@ func groupCase(name string, flags []string, want string) parityCase {
 	}
 }
 
-// Fifty orphans die as zombies of PID 1, one more reports its parent; after
-// they are gone the child counts the zombies left in the namespace's /proc.
+// Fifty orphans die as zombies of PID 1; one more waits to be re-parented
+// to PID 1 and reports its parent. The child waits until every one of them
+// has left /proc (reaped, not only exited), then counts the zombies left in
+// the namespace. Every wait is for an event, bounded at about 10 s, so a
+// loaded machine only makes the case slower.
 const orphanScript = `
-for i in $(seq 50); do (sleep 0.05 &); done
-(sh -c 'sleep 0.2; read -r a b c ppid rest < /proc/self/stat; echo $ppid > $D/ppid' &)
-sleep 1
+for i in $(seq 50); do (sleep 0.05 & echo $! >> $D/orphans); done
+(sh -c 'echo $$ >> $D/orphans; i=0
+  while :; do read -r a b c ppid rest < /proc/self/stat; [ "$ppid" = 1 ] && break
+    i=$((i+1)); [ $i -gt 1000 ] && break; sleep 0.01; done
+  echo $ppid > $D/ppid.tmp; mv $D/ppid.tmp $D/ppid' &)
+i=0; while [ ! -e $D/ppid ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
+i=0
+for p in $(cat $D/orphans); do
+	while [ -e /proc/$p ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
+done
 z=0
 for f in /proc/[0-9]*/stat; do
 	read -r line < $f || continue
@@ -221,16 +231,17 @@ echo $z > $D/zombies
 `
 
 // Outside PID 1 (sh is PID 1 and waits for the init), an orphan must be
-// re-parented to the init, a subreaper, and reaped by it.
-// The orphan reads its parent once the subshell that forked it is gone
-// (reading at once could still see the subshell), giving up after 0.4 s.
+// re-parented to the init, a subreaper, and reaped by it. The orphan waits
+// to be re-parented to the init and reports its parent; the child then
+// waits for it to leave /proc. Each wait is bounded at about 10 s.
 const subreaperScript = `
 echo $PPID > $D/init
-(sh -c 'echo $$ > $D/opid; p0=$PPID; i=0
-  while :; do read -r a b c ppid rest < /proc/self/stat; [ "$ppid" != "$p0" ] && break
-    i=$((i+1)); [ $i -gt 40 ] && break; sleep 0.01; done
-  echo $ppid > $D/ppid' &)
-sleep 1
+(sh -c 'echo $$ > $D/opid; init=$(cat $D/init); i=0
+  while :; do read -r a b c ppid rest < /proc/self/stat; [ "$ppid" = "$init" ] && break
+    i=$((i+1)); [ $i -gt 1000 ] && break; sleep 0.01; done
+  echo $ppid > $D/ppid.tmp; mv $D/ppid.tmp $D/ppid' &)
+i=0; while [ ! -e $D/ppid ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
+i=0; while [ -e /proc/$(cat $D/opid) ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
 [ -e /proc/$(cat $D/opid) ] && exit 9
 exit 0
 `
