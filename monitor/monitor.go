@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -60,7 +61,46 @@ var (
 	ErrAlreadyStarted = errors.New("already started")
 	ErrNotRunning     = errors.New("not running")
 	ErrStillRunning   = errors.New("still running")
+	// ErrReaperInUse is returned by New when a BackendReaper monitor would
+	// share the process with another monitor: it reaps every child with
+	// wait4(-1), so it would steal the other one's exits (and the other
+	// would hang or lose them). Share one Monitor, or give every monitor
+	// of the process BackendPidfd.
+	ErrReaperInUse = errors.New("a BackendReaper monitor reaps every child of the process, so it cannot share the process with another monitor")
 )
+
+// inUse counts the running monitors of the process, by backend.
+var inUse struct {
+	sync.Mutex
+	reaper bool
+	pidfd  int
+}
+
+func claimBackend(b Backend) error {
+	inUse.Lock()
+	defer inUse.Unlock()
+	switch {
+	case inUse.reaper:
+		return fmt.Errorf("monitor: another monitor with BackendReaper is running in this process: %w; share it, or use BackendPidfd for all of them", ErrReaperInUse)
+	case b == BackendReaper && inUse.pidfd > 0:
+		return fmt.Errorf("monitor: %d BackendPidfd monitor(s) running in this process: %w; use BackendPidfd for this one too", inUse.pidfd, ErrReaperInUse)
+	case b == BackendReaper:
+		inUse.reaper = true
+	default:
+		inUse.pidfd++
+	}
+	return nil
+}
+
+func releaseBackend(b Backend) {
+	inUse.Lock()
+	defer inUse.Unlock()
+	if b == BackendReaper {
+		inUse.reaper = false
+	} else {
+		inUse.pidfd--
+	}
+}
 
 // StartError reports a process that did not reach RUNNING after StartWait.
 type StartError struct {
@@ -117,6 +157,9 @@ type Monitor struct {
 	done chan struct{}
 	opts Options
 	log  *slog.Logger
+	// final holds the counters when the loop ended; written by the loop
+	// before it closes done, read only after done is closed.
+	final Stats
 }
 
 // New starts a monitor's event loop.
@@ -401,15 +444,22 @@ func (m *Monitor) Snapshot() ([]ProcessInfo, uint64, error) {
 	return out, seq, err
 }
 
-// Stats returns the monitor's counters.
+// Stats returns the monitor's counters. After Shutdown it returns the final
+// counters, as they were when the loop ended.
 func (m *Monitor) Stats() (Stats, error) {
 	var s Stats
-	err := m.do(func(l *loop) {
-		s = l.stats
-		s.Processes = len(l.procs)
-		s.Subscribers = len(l.subs)
-	})
+	err := m.do(func(l *loop) { s = l.statsNow() })
+	if errors.Is(err, ErrClosed) {
+		return m.final, nil
+	}
 	return s, err
+}
+
+func (l *loop) statsNow() Stats {
+	s := l.stats
+	s.Processes = len(l.procs)
+	s.Subscribers = len(l.subs)
+	return s
 }
 
 // Subscribe returns a subscription to all events from now on. queue bounds
@@ -510,9 +560,16 @@ func newLoop(m *Monitor) (*loop, error) {
 	}
 	switch m.opts.Backend {
 	case BackendReaper:
+		// wait4(-1) takes every child of the process: a second reaper would
+		// steal the first one's exits (and both would hang or lose them).
+		if err := claimBackend(BackendReaper); err != nil {
+			l.devnull.Close()
+			return nil, err
+		}
 		if m.opts.Subreaper {
 			was, err := setSubreaper()
 			if err != nil {
+				releaseBackend(BackendReaper)
 				l.devnull.Close()
 				return nil, fmt.Errorf("monitor: become child subreaper: %w", err)
 			}
@@ -526,7 +583,12 @@ func newLoop(m *Monitor) (*loop, error) {
 			l.devnull.Close()
 			return nil, errors.New("monitor: the pidfd backend cannot be a subreaper: it reaps only its own children")
 		}
+		if err := claimBackend(BackendPidfd); err != nil {
+			l.devnull.Close()
+			return nil, err
+		}
 		if l.pidfds, err = newPidfdWatcher(m.done); err != nil {
+			releaseBackend(BackendPidfd)
 			l.devnull.Close()
 			return nil, fmt.Errorf("monitor: pidfd backend: %w", err)
 		}
@@ -580,7 +642,16 @@ func (l *loop) run() {
 }
 
 func (l *loop) finish() {
+	if l.helper != nil {
+		l.helper.close()
+		l.helper = nil
+	}
 	if l.sigchld != nil {
+		if l.m.opts.Subreaper {
+			// Orphans re-parented to this subreaper are the monitor's
+			// responsibility: none outlives Shutdown.
+			l.killOrphans()
+		}
 		if l.clearSubreaper {
 			// Orphans from now on go to the process's own ancestors: after
 			// Shutdown no one here would reap them.
@@ -592,14 +663,14 @@ func (l *loop) finish() {
 		// of stopped groups, typically) are reaped, not left as zombies.
 		l.reapAll()
 		signal.Stop(l.sigchld)
+		releaseBackend(BackendReaper)
 	}
 	l.timer.Stop()
-	if l.helper != nil {
-		l.helper.close()
-	}
+	l.m.final = l.statsNow()
 	close(l.m.done)
 	if l.pidfds != nil {
 		l.pidfds.close()
+		releaseBackend(BackendPidfd)
 	}
 	l.devnull.Close()
 	// Subscribers read what is queued, then Next returns ErrClosed.
@@ -866,6 +937,24 @@ func killGroup(pgid int) {
 	}
 }
 
+// beforeReap runs for a child that has exited but is not reaped yet: its pid,
+// and so its process group id, cannot have been reused. Members of the group
+// that outlive their main process are killed here, unless the spec keeps
+// them; after the reap the group id could name someone else's group.
+func (l *loop) beforeReap(pid int) {
+	p, ok := l.byPid[pid]
+	if !ok {
+		return
+	}
+	stopping := p.state == StateStopping || l.closing
+	if p.spec.KeepGroup && !(stopping && p.spec.StopAsGroup) {
+		return
+	}
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+		l.log.Warn("cannot kill the process group of an exited process", "program", p.spec.Name, "pgid", pid, "err", err)
+	}
+}
+
 // exited handles one reaped pid. It is the only place exits enter the state
 // machine, so each is seen once.
 func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
@@ -897,10 +986,6 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 
 	if prev == StateStopping || l.closing {
 		e.Expected = e.Expected || prev == StateStopping
-		if p.spec.StopAsGroup {
-			// Members of the group that outlived their leader go too.
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-		}
 		l.emit(Event{Type: EventExited, Name: p.spec.Name, Pid: pid, From: prev, State: StateStopped, Exit: e})
 		l.transition(p, StateStopped, Event{Type: EventStopped})
 		return

@@ -78,6 +78,18 @@ type Spec struct {
 	// StopAsGroup sends StopSignal to the whole process group instead of the
 	// process alone. SIGKILL always goes to the whole group.
 	StopAsGroup bool
+
+	// KeepGroup leaves the rest of the process group running when the main
+	// process exits (a crash, a kill from outside, or a Stop whose signal
+	// reached the main process alone). By default (false) the monitor sends
+	// SIGKILL to the group as it reaps the main process, before the group id
+	// can be reused, so no helper, shell-loop child or worker outlives the
+	// process it belongs to. supervisord's default is the opposite
+	// (killasgroup=false: only the stop timeout's SIGKILL reaches the group,
+	// and members outlive a main process that dies on its own); a daemon
+	// reading supervisord.conf sets KeepGroup to !killasgroup. With
+	// StopAsGroup, the group is killed after a Stop whatever KeepGroup says.
+	KeepGroup bool
 }
 
 // Rlimit is one resource limit, as setrlimit(2) takes it.
