@@ -18,9 +18,11 @@ import (
 type Backend int
 
 const (
-	// BackendReaper reaps with wait4(-1) on every SIGCHLD: it sees every
-	// child of the process, orphans included. Nothing else in the process may
-	// wait for children (use Monitor.Command instead of os/exec).
+	// BackendReaper, the zero value, reaps with wait4(-1) on every SIGCHLD:
+	// it sees every child of the process, orphans included. Nothing else in
+	// the process may wait for children (use Monitor.Command instead of
+	// os/exec), and no other monitor may run beside it (ErrReaperInUse).
+	// It is for a program that owns its process: a supervisor daemon, PID 1.
 	BackendReaper Backend = iota
 	// BackendPidfd watches one pidfd per child in one epoll loop and reaps
 	// only its own children, so os/exec keeps working elsewhere in the
@@ -38,7 +40,8 @@ type Options struct {
 	Subreaper bool
 	// Clock replaces the real clock (tests).
 	Clock Clock
-	// Logger receives the monitor's own diagnostics; nil means slog.Default().
+	// Logger receives the monitor's own diagnostics; nil discards them (a
+	// library logs nothing unless handed a logger).
 	Logger *slog.Logger
 	// ShimPath is the executable used to apply Spec.Umask and Spec.Rlimits
 	// before exec, and to run the spawn helper; it must be a binary that
@@ -173,7 +176,7 @@ func New(opts Options) (*Monitor, error) {
 	m := &Monitor{cmds: make(chan func(*loop)), done: make(chan struct{}), opts: opts}
 	m.log = opts.Logger
 	if m.log == nil {
-		m.log = slog.Default()
+		m.log = slog.New(slog.DiscardHandler)
 	}
 	l, err := newLoop(m)
 	if err != nil {
@@ -546,6 +549,9 @@ type loop struct {
 	// clearSubreaper: the monitor made the process a subreaper and undoes
 	// it when its loop ends.
 	clearSubreaper bool
+	// warnedStolen: the first exit of a child started by other code was
+	// logged at Warn; later ones go to Debug.
+	warnedStolen bool
 }
 
 func newLoop(m *Monitor) (*loop, error) {
@@ -972,7 +978,16 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 		l.stats.OrphansReaped++
 		e := exitInfo(pid, ws, ru)
 		e.Ended = now
-		l.log.Debug("reaped a process the monitor did not start", "pid", pid, "code", e.Code, "signal", e.Signal)
+		if !l.m.opts.Subreaper && !l.warnedStolen && os.Getpid() != 1 {
+			// Not an orphan handed to a subreaper: a child that other code
+			// in the process started (os/exec, a library) and will now
+			// fail to wait for. Said once, loudly; counted always.
+			l.warnedStolen = true
+			l.log.Warn("reaped a child the monitor did not start: code elsewhere in this process that waits for its own children (os/exec) will fail with ECHILD; use Monitor.Command there, or BackendPidfd for this monitor",
+				"pid", pid, "code", e.Code, "signal", e.Signal)
+		} else {
+			l.log.Debug("reaped a process the monitor did not start", "pid", pid, "code", e.Code, "signal", e.Signal)
+		}
 		l.emit(Event{Type: EventOrphanReaped, Pid: pid, Exit: e})
 		return
 	}

@@ -56,10 +56,15 @@ type Spec struct {
 	ExitCodes []int
 	// MinUptime (supervisord's startsecs, pm2's min_uptime) is how long a
 	// process must stay up to count as started (RUNNING). A death before that
-	// is a failed start. Zero means RUNNING as soon as it is spawned.
+	// is a failed start. Zero means RUNNING as soon as it is spawned: then no
+	// death is a failed start, StartRetries never applies, and a crash loop
+	// is governed by Restart and Backoff alone (it backs off up to
+	// Backoff.Max and never goes FATAL), as supervisord does with
+	// startsecs=0. Set a MinUptime for StartRetries to count.
 	MinUptime time.Duration
-	// StartRetries is the number of failed starts in a row tolerated before
-	// the process goes FATAL.
+	// StartRetries is the number of failed starts in a row (deaths before
+	// MinUptime, or spawn errors that may pass) tolerated before the process
+	// goes FATAL. It has no effect on deaths when MinUptime is zero.
 	StartRetries int
 	// Backoff shapes the delay before each restart.
 	Backoff Backoff
