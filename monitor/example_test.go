@@ -241,3 +241,24 @@ func zombie(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && strings.HasPrefix(s[i+1:], " Z")
 }
+
+// The README's snippet; TestReadmeSnippetIsExample keeps the two the same.
+func Example_readme() {
+	ctx := context.Background()
+	m, err := monitor.New(monitor.Options{Backend: monitor.BackendPidfd})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	err = m.Add(monitor.Spec{Name: "worker", Path: "sleep", Args: []string{"sleep", "60"},
+		Restart: monitor.RestartPolicy{Kind: monitor.RestartAlways}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := m.StartWait(ctx, "worker"); err != nil {
+		log.Fatal(err)
+	}
+	info, _ := m.Process("worker")
+	fmt.Println(info.State)
+	// Output: RUNNING
+}
