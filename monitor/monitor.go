@@ -673,10 +673,14 @@ func (l *loop) finish() {
 	}
 	l.timer.Stop()
 	l.m.final = l.statsNow()
+	if l.pidfds != nil {
+		// Before done is closed: once Shutdown returns, New may claim
+		// the reaper backend again.
+		releaseBackend(BackendPidfd)
+	}
 	close(l.m.done)
 	if l.pidfds != nil {
 		l.pidfds.close()
-		releaseBackend(BackendPidfd)
 	}
 	l.devnull.Close()
 	// Subscribers read what is queued, then Next returns ErrClosed.
