@@ -94,6 +94,9 @@ type Spec struct {
 	// and members outlive a main process that dies on its own); a daemon
 	// reading supervisord.conf sets KeepGroup to !killasgroup. With
 	// StopAsGroup, the group is killed after a Stop whatever KeepGroup says.
+	// Shutdown leaves kept members alone too, except in a monitor with
+	// Options.Subreaper: there they are its children by then (orphans
+	// re-parented to it), and Shutdown kills and reaps every child.
 	KeepGroup bool
 }
 
