@@ -50,6 +50,10 @@ func Spec(p config.Process, name string, env []string) (monitor.Spec, error) {
 		StopSignal:  prog.StopSignal,
 		StopTimeout: prog.StopTimeout,
 		StopAsGroup: prog.StopAsGroup,
+		// supervisord's killasgroup=false (its default) leaves the rest of
+		// the group alone when the main process dies; corral's TOML default
+		// (kill_as_group = true) ends the group with its main process.
+		KeepGroup: !prog.KillAsGroup,
 		// A daemon killed with SIGKILL must not leave unsupervised copies:
 		// its children die with it, and the next daemon ends their groups.
 		DeathSignal: syscall.SIGKILL,

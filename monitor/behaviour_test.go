@@ -55,7 +55,11 @@ func TestSubscriberThatNeverReadsGetsMissedMarker(t *testing.T) {
 		got = append(got, e)
 	}
 	if len(got) != 9 {
-		t.Fatalf("stuck subscriber got %d events, want 8 and a marker", len(got))
+		var kinds []string
+		for _, e := range got {
+			kinds = append(kinds, fmt.Sprintf("%d:%s:%s:%d", e.Seq, e.Type, e.Name, e.Pid))
+		}
+		t.Fatalf("stuck subscriber got %d events, want 8 and a marker: %v", len(got), kinds)
 	}
 	mark := got[8]
 	if mark.Type != EventMissed || mark.Missed == 0 {

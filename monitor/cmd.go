@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Cmd is a one-shot command run through the monitor, shaped like exec.Cmd.
@@ -28,12 +30,35 @@ type Cmd struct {
 	Stdout io.Writer
 	Stderr io.Writer
 
+	// Process is the started process; set by Start. Use it to read the
+	// pid or to send a signal (a signal after the exit was reaped returns
+	// os.ErrProcessDone, never reaching a reused pid). Never call its Wait
+	// or Release: the monitor reaps the process.
+	Process *os.Process
+
 	// ProcessState is set once Wait returns.
 	ProcessState *ExitInfo
+
+	// Cancel, when not nil, is called by Wait when the command's context
+	// is done before the process exits, instead of the default, which
+	// kills the process group with SIGKILL. As with exec.Cmd, an error
+	// from Cancel other than os.ErrProcessDone is returned by Wait (when
+	// the process exited successfully), and nil makes Wait return the
+	// context's error in that case.
+	Cancel func() error
+
+	// WaitDelay bounds, as in exec.Cmd, how long Wait waits after the
+	// context is done (for the process to exit after Cancel) and after the
+	// exit (for the output copies to end). When it passes, the process
+	// group is killed if the process is still running, the pipes are
+	// closed, and Wait returns exec.ErrWaitDelay if there is no other
+	// error. Zero waits without limit.
+	WaitDelay time.Duration
 
 	m       *Monitor
 	ctx     context.Context
 	pid     int
+	waited  bool
 	exit    chan *ExitInfo
 	copiers sync.WaitGroup
 	closers []io.Closer
@@ -63,18 +88,27 @@ func (m *Monitor) Command(name string, args ...string) *Cmd {
 }
 
 // CommandContext is Command with a context: when ctx is done before the
-// command exits, its process group is killed.
+// command exits, Cancel is called (by default its process group is killed
+// with SIGKILL). A context already done when Start is called keeps the
+// process from starting.
 func (m *Monitor) CommandContext(ctx context.Context, name string, args ...string) *Cmd {
 	return &Cmd{Path: name, Args: append([]string{name}, args...), m: m, ctx: ctx}
 }
 
 // Start starts the command; call Wait to release its resources.
 func (c *Cmd) Start() error {
-	if c.exit != nil {
-		return errors.New("monitor: Cmd already started")
+	if c.exit != nil || c.Process != nil {
+		return errors.New("monitor: already started")
+	}
+	if c.m == nil {
+		return errors.New("monitor: Cmd not made by Monitor.Command")
 	}
 	if c.ctx == nil {
 		c.ctx = context.Background()
+	}
+	if err := c.ctx.Err(); err != nil {
+		// As exec.Cmd does: a command whose context is done never runs.
+		return err
 	}
 	spec := Spec{Name: "cmd:" + c.Path, Path: c.Path, Args: c.Args, Env: c.Env, Dir: c.Dir}
 	if len(spec.Args) == 0 {
@@ -111,6 +145,9 @@ func (c *Cmd) Start() error {
 		}
 		c.pid = pid
 		l.oneshots[pid] = c.exit
+		// Here, on the loop, the process cannot have been reaped yet,
+		// so the handle (a pidfd) is this process's, not a reused pid's.
+		c.Process, _ = os.FindProcess(pid)
 		return nil
 	})
 	closeChildEnds()
@@ -123,25 +160,109 @@ func (c *Cmd) Start() error {
 	return nil
 }
 
-// Wait waits for the command to exit and its output to be copied.
+// Wait waits for the command to exit and its output to be copied. It may be
+// called once; a second call returns an error, as exec.Cmd's does.
 func (c *Cmd) Wait() error {
 	if c.exit == nil {
-		return errors.New("monitor: Cmd not started")
+		return errors.New("monitor: not started")
 	}
+	if c.waited {
+		return errors.New("monitor: Wait was already called")
+	}
+	c.waited = true
 	var e *ExitInfo
+	var ctxErr error
+	var timer *time.Timer
 	select {
 	case e = <-c.exit:
 	case <-c.ctx.Done():
-		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
-		e = <-c.exit
+		ctxErr = c.cancel()
+		if c.WaitDelay > 0 {
+			timer = time.NewTimer(c.WaitDelay)
+			defer timer.Stop()
+			select {
+			case e = <-c.exit:
+			case <-timer.C:
+				_ = c.killGroup()
+				if ctxErr == nil || ctxErr == c.ctx.Err() {
+					ctxErr = exec.ErrWaitDelay
+				}
+				e = <-c.exit
+			}
+		} else {
+			e = <-c.exit
+		}
 	}
-	c.copiers.Wait()
-	c.closeParentEnds()
+	ioErr := c.awaitCopies(timer)
 	c.ProcessState = e
-	if e.Code != 0 || e.Signal != 0 {
+	if !e.Success() {
 		return &ExitError{ExitInfo: e}
 	}
-	return c.copyErr
+	if ctxErr != nil {
+		return ctxErr
+	}
+	c.copyMu.Lock()
+	defer c.copyMu.Unlock()
+	if c.copyErr != nil {
+		return c.copyErr
+	}
+	return ioErr
+}
+
+// cancel runs Cancel (or kills the group) once the context is done, and
+// returns the error Wait reports for it.
+func (c *Cmd) cancel() error {
+	var err error
+	if c.Cancel != nil {
+		err = c.Cancel()
+	} else {
+		err = c.killGroup()
+	}
+	switch {
+	case err == nil:
+		return c.ctx.Err()
+	case errors.Is(err, os.ErrProcessDone):
+		return nil
+	}
+	return fmt.Errorf("monitor: canceling %s: %w", c.Path, err)
+}
+
+// killGroup sends SIGKILL to the command's process group, through the loop,
+// and only while the process is unreaped: after the reap its pid and group
+// id may belong to someone else.
+func (c *Cmd) killGroup() error {
+	err := os.ErrProcessDone
+	if e := c.m.do(func(l *loop) {
+		if _, ok := l.oneshots[c.pid]; ok {
+			err = syscall.Kill(-c.pid, syscall.SIGKILL)
+		}
+	}); e != nil {
+		return e
+	}
+	return err
+}
+
+// awaitCopies waits for the output copies, at most WaitDelay (counted from
+// timer when the context ended, else from now), then closes the pipes.
+func (c *Cmd) awaitCopies(timer *time.Timer) error {
+	defer c.closeParentEnds()
+	if c.WaitDelay <= 0 || len(c.jobs) == 0 {
+		c.copiers.Wait()
+		return nil
+	}
+	copied := make(chan struct{})
+	go func() { c.copiers.Wait(); close(copied) }()
+	if timer == nil {
+		timer = time.NewTimer(c.WaitDelay)
+		defer timer.Stop()
+	}
+	select {
+	case <-copied:
+		return nil
+	case <-timer.C:
+		// A grandchild holds a pipe open: stop copying.
+		return exec.ErrWaitDelay
+	}
 }
 
 // Run starts the command and waits for it.

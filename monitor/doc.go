@@ -10,11 +10,46 @@
 // loop by message; there is no lock around process state. 1 process or
 // 10,000: the same handful of goroutines and threads.
 //
-// Because the default backend reaps every child of the process, nothing else
-// in the process may wait for children: run one-shot commands with
-// Monitor.Command, which is shaped like exec.Cmd. A program that cannot give
-// up all reaping selects BackendPidfd, which watches one pidfd per child from
-// one epoll loop and reaps only its own children.
+// # Choosing a backend
+//
+// BackendReaper (the zero value) reaps every child of the process with
+// wait4(-1), orphans included: it is the backend of a supervisor that owns
+// the process, like corral's daemon (with Subreaper) or a container's PID 1.
+// Nothing else in the process may then wait for children: run one-shot
+// commands with Monitor.Command, which is shaped like exec.Cmd. Only one
+// BackendReaper monitor can run in a process, and never beside another
+// monitor (New returns ErrReaperInUse). The first exit it reaps of a child
+// that other code started is logged at Warn, with its pid.
+//
+// BackendPidfd watches one pidfd per child from one epoll loop and reaps
+// only its own children, so os/exec keeps working everywhere else in the
+// process and several such monitors can coexist (Linux 5.4 or later). A
+// daemon that embeds the monitor among other libraries, as Docker's or
+// containerd's daemon would, picks BackendPidfd; it cannot be a subreaper,
+// so orphans of its processes go to the nearest subreaper or init.
+//
+// # What the package takes from the process
+//
+//   - SIGCHLD (os/signal) and all reaping, with BackendReaper only.
+//   - PR_SET_CHILD_SUBREAPER while the loop runs, with Options.Subreaper;
+//     Shutdown then kills and reaps every child the process still has.
+//   - One OS thread locked to the loop goroutine: a child's death signal
+//     (Spec.DeathSignal) fires when the thread that forked it ends.
+//   - An init function that turns the binary into the exec shim (Spec.Umask,
+//     Spec.Rlimits) or the spawn helper (Options.SpawnHelper) when argv[0]
+//     is exactly "corral-exec-shim" or "corral-spawn-helper"; the monitor
+//     re-executes Options.ShimPath (default /proc/self/exe) that way. No
+//     other program is started with such an argv[0], so it does nothing
+//     in a normal run, and it runs before the embedding program's main.
+//
+// Nothing is logged unless Options.Logger is set.
+//
+// # Process groups
+//
+// Every process gets its own process group. When its main process exits,
+// for whatever reason, the monitor kills the rest of the group unless
+// Spec.KeepGroup is set (supervisord's default, killasgroup=false, keeps
+// it), so a shell loop's children never outlive it.
 //
 // The package never reads configuration files, serves HTTP or writes logs to
 // disk; those are the daemon's. It never blocks its loop on a consumer: event

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -98,6 +99,30 @@ type ExitInfo struct {
 	// Expected reports whether the exit code is one of the spec's ExitCodes
 	// (a death by signal is never expected, unless the process was stopping).
 	Expected bool
+}
+
+// ExitCode returns the exit code, or -1 when the process was killed by a
+// signal, as os.ProcessState.ExitCode does.
+func (e *ExitInfo) ExitCode() int {
+	if e == nil {
+		return -1
+	}
+	return e.Code
+}
+
+// Success reports whether the process exited with code 0.
+func (e *ExitInfo) Success() bool { return e != nil && e.Signal == 0 && e.Code == 0 }
+
+// String is "exit status N" or "signal: NAME", as os.ProcessState says it.
+func (e *ExitInfo) String() string {
+	if e.Signal != 0 {
+		s := "signal: " + e.Signal.String()
+		if e.CoreDumped {
+			s += " (core dumped)"
+		}
+		return s
+	}
+	return "exit status " + strconv.Itoa(e.Code)
 }
 
 func exitInfo(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) *ExitInfo {

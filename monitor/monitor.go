@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -17,9 +18,11 @@ import (
 type Backend int
 
 const (
-	// BackendReaper reaps with wait4(-1) on every SIGCHLD: it sees every
-	// child of the process, orphans included. Nothing else in the process may
-	// wait for children (use Monitor.Command instead of os/exec).
+	// BackendReaper, the zero value, reaps with wait4(-1) on every SIGCHLD:
+	// it sees every child of the process, orphans included. Nothing else in
+	// the process may wait for children (use Monitor.Command instead of
+	// os/exec), and no other monitor may run beside it (ErrReaperInUse).
+	// It is for a program that owns its process: a supervisor daemon, PID 1.
 	BackendReaper Backend = iota
 	// BackendPidfd watches one pidfd per child in one epoll loop and reaps
 	// only its own children, so os/exec keeps working elsewhere in the
@@ -37,7 +40,8 @@ type Options struct {
 	Subreaper bool
 	// Clock replaces the real clock (tests).
 	Clock Clock
-	// Logger receives the monitor's own diagnostics; nil means slog.Default().
+	// Logger receives the monitor's own diagnostics; nil discards them (a
+	// library logs nothing unless handed a logger).
 	Logger *slog.Logger
 	// ShimPath is the executable used to apply Spec.Umask and Spec.Rlimits
 	// before exec, and to run the spawn helper; it must be a binary that
@@ -60,7 +64,46 @@ var (
 	ErrAlreadyStarted = errors.New("already started")
 	ErrNotRunning     = errors.New("not running")
 	ErrStillRunning   = errors.New("still running")
+	// ErrReaperInUse is returned by New when a BackendReaper monitor would
+	// share the process with another monitor: it reaps every child with
+	// wait4(-1), so it would steal the other one's exits (and the other
+	// would hang or lose them). Share one Monitor, or give every monitor
+	// of the process BackendPidfd.
+	ErrReaperInUse = errors.New("a BackendReaper monitor reaps every child of the process, so it cannot share the process with another monitor")
 )
+
+// inUse counts the running monitors of the process, by backend.
+var inUse struct {
+	sync.Mutex
+	reaper bool
+	pidfd  int
+}
+
+func claimBackend(b Backend) error {
+	inUse.Lock()
+	defer inUse.Unlock()
+	switch {
+	case inUse.reaper:
+		return fmt.Errorf("monitor: another monitor with BackendReaper is running in this process: %w; share it, or use BackendPidfd for all of them", ErrReaperInUse)
+	case b == BackendReaper && inUse.pidfd > 0:
+		return fmt.Errorf("monitor: %d BackendPidfd monitor(s) running in this process: %w; use BackendPidfd for this one too", inUse.pidfd, ErrReaperInUse)
+	case b == BackendReaper:
+		inUse.reaper = true
+	default:
+		inUse.pidfd++
+	}
+	return nil
+}
+
+func releaseBackend(b Backend) {
+	inUse.Lock()
+	defer inUse.Unlock()
+	if b == BackendReaper {
+		inUse.reaper = false
+	} else {
+		inUse.pidfd--
+	}
+}
 
 // StartError reports a process that did not reach RUNNING after StartWait.
 type StartError struct {
@@ -117,6 +160,9 @@ type Monitor struct {
 	done chan struct{}
 	opts Options
 	log  *slog.Logger
+	// final holds the counters when the loop ended; written by the loop
+	// before it closes done, read only after done is closed.
+	final Stats
 }
 
 // New starts a monitor's event loop.
@@ -130,7 +176,7 @@ func New(opts Options) (*Monitor, error) {
 	m := &Monitor{cmds: make(chan func(*loop)), done: make(chan struct{}), opts: opts}
 	m.log = opts.Logger
 	if m.log == nil {
-		m.log = slog.Default()
+		m.log = slog.New(slog.DiscardHandler)
 	}
 	l, err := newLoop(m)
 	if err != nil {
@@ -401,15 +447,22 @@ func (m *Monitor) Snapshot() ([]ProcessInfo, uint64, error) {
 	return out, seq, err
 }
 
-// Stats returns the monitor's counters.
+// Stats returns the monitor's counters. After Shutdown it returns the final
+// counters, as they were when the loop ended.
 func (m *Monitor) Stats() (Stats, error) {
 	var s Stats
-	err := m.do(func(l *loop) {
-		s = l.stats
-		s.Processes = len(l.procs)
-		s.Subscribers = len(l.subs)
-	})
+	err := m.do(func(l *loop) { s = l.statsNow() })
+	if errors.Is(err, ErrClosed) {
+		return m.final, nil
+	}
 	return s, err
+}
+
+func (l *loop) statsNow() Stats {
+	s := l.stats
+	s.Processes = len(l.procs)
+	s.Subscribers = len(l.subs)
+	return s
 }
 
 // Subscribe returns a subscription to all events from now on. queue bounds
@@ -496,6 +549,9 @@ type loop struct {
 	// clearSubreaper: the monitor made the process a subreaper and undoes
 	// it when its loop ends.
 	clearSubreaper bool
+	// warnedStolen: the first exit of a child started by other code was
+	// logged at Warn; later ones go to Debug.
+	warnedStolen bool
 }
 
 func newLoop(m *Monitor) (*loop, error) {
@@ -510,9 +566,16 @@ func newLoop(m *Monitor) (*loop, error) {
 	}
 	switch m.opts.Backend {
 	case BackendReaper:
+		// wait4(-1) takes every child of the process: a second reaper would
+		// steal the first one's exits (and both would hang or lose them).
+		if err := claimBackend(BackendReaper); err != nil {
+			l.devnull.Close()
+			return nil, err
+		}
 		if m.opts.Subreaper {
 			was, err := setSubreaper()
 			if err != nil {
+				releaseBackend(BackendReaper)
 				l.devnull.Close()
 				return nil, fmt.Errorf("monitor: become child subreaper: %w", err)
 			}
@@ -526,7 +589,12 @@ func newLoop(m *Monitor) (*loop, error) {
 			l.devnull.Close()
 			return nil, errors.New("monitor: the pidfd backend cannot be a subreaper: it reaps only its own children")
 		}
+		if err := claimBackend(BackendPidfd); err != nil {
+			l.devnull.Close()
+			return nil, err
+		}
 		if l.pidfds, err = newPidfdWatcher(m.done); err != nil {
+			releaseBackend(BackendPidfd)
 			l.devnull.Close()
 			return nil, fmt.Errorf("monitor: pidfd backend: %w", err)
 		}
@@ -580,7 +648,16 @@ func (l *loop) run() {
 }
 
 func (l *loop) finish() {
+	if l.helper != nil {
+		l.helper.close()
+		l.helper = nil
+	}
 	if l.sigchld != nil {
+		if l.m.opts.Subreaper {
+			// Orphans re-parented to this subreaper are the monitor's
+			// responsibility: none outlives Shutdown.
+			l.killOrphans()
+		}
 		if l.clearSubreaper {
 			// Orphans from now on go to the process's own ancestors: after
 			// Shutdown no one here would reap them.
@@ -592,10 +669,14 @@ func (l *loop) finish() {
 		// of stopped groups, typically) are reaped, not left as zombies.
 		l.reapAll()
 		signal.Stop(l.sigchld)
+		releaseBackend(BackendReaper)
 	}
 	l.timer.Stop()
-	if l.helper != nil {
-		l.helper.close()
+	l.m.final = l.statsNow()
+	if l.pidfds != nil {
+		// Before done is closed: once Shutdown returns, New may claim
+		// the reaper backend again.
+		releaseBackend(BackendPidfd)
 	}
 	close(l.m.done)
 	if l.pidfds != nil {
@@ -866,6 +947,24 @@ func killGroup(pgid int) {
 	}
 }
 
+// beforeReap runs for a child that has exited but is not reaped yet: its pid,
+// and so its process group id, cannot have been reused. Members of the group
+// that outlive their main process are killed here, unless the spec keeps
+// them; after the reap the group id could name someone else's group.
+func (l *loop) beforeReap(pid int) {
+	p, ok := l.byPid[pid]
+	if !ok {
+		return
+	}
+	stopping := p.state == StateStopping || l.closing
+	if p.spec.KeepGroup && !(stopping && p.spec.StopAsGroup) {
+		return
+	}
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+		l.log.Warn("cannot kill the process group of an exited process", "program", p.spec.Name, "pgid", pid, "err", err)
+	}
+}
+
 // exited handles one reaped pid. It is the only place exits enter the state
 // machine, so each is seen once.
 func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
@@ -883,7 +982,16 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 		l.stats.OrphansReaped++
 		e := exitInfo(pid, ws, ru)
 		e.Ended = now
-		l.log.Debug("reaped a process the monitor did not start", "pid", pid, "code", e.Code, "signal", e.Signal)
+		if !l.m.opts.Subreaper && !l.warnedStolen && os.Getpid() != 1 {
+			// Not an orphan handed to a subreaper: a child that other code
+			// in the process started (os/exec, a library) and will now
+			// fail to wait for. Said once, loudly; counted always.
+			l.warnedStolen = true
+			l.log.Warn("reaped a child the monitor did not start: code elsewhere in this process that waits for its own children (os/exec) will fail with ECHILD; use Monitor.Command there, or BackendPidfd for this monitor",
+				"pid", pid, "code", e.Code, "signal", e.Signal)
+		} else {
+			l.log.Debug("reaped a process the monitor did not start", "pid", pid, "code", e.Code, "signal", e.Signal)
+		}
 		l.emit(Event{Type: EventOrphanReaped, Pid: pid, Exit: e})
 		return
 	}
@@ -897,10 +1005,6 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 
 	if prev == StateStopping || l.closing {
 		e.Expected = e.Expected || prev == StateStopping
-		if p.spec.StopAsGroup {
-			// Members of the group that outlived their leader go too.
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-		}
 		l.emit(Event{Type: EventExited, Name: p.spec.Name, Pid: pid, From: prev, State: StateStopped, Exit: e})
 		l.transition(p, StateStopped, Event{Type: EventStopped})
 		return

@@ -286,18 +286,46 @@ func (l *loop) lost(pid int, why string) {
 }
 
 // reapAll reaps every child that has exited: one SIGCHLD may stand for many.
+// Each exit is first looked at without reaping (WNOWAIT), so beforeReap can
+// signal the process group while its id is still reserved by the zombie.
 func (l *loop) reapAll() {
 	for {
-		var ws syscall.WaitStatus
-		var ru syscall.Rusage
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, &ru)
-		if err == syscall.EINTR {
-			continue
-		}
+		pid, err := exitedChild(unix.P_ALL, 0)
 		if pid <= 0 || err != nil {
 			return
 		}
-		l.exited(pid, ws, &ru)
+		l.beforeReap(pid)
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, &ru)
+		for err == syscall.EINTR {
+			got, err = syscall.Wait4(pid, &ws, syscall.WNOHANG, &ru)
+		}
+		if got <= 0 || err != nil {
+			// Reaped by someone else between the peek and the reap.
+			continue
+		}
+		l.exited(got, ws, &ru)
+	}
+}
+
+// siPidOffset is where si_pid sits in siginfo_t: after three ints, aligned
+// to a pointer (the union holds pointers).
+const siPidOffset = (12 + unsafe.Sizeof(uintptr(0)) - 1) &^ (unsafe.Sizeof(uintptr(0)) - 1)
+
+// exitedChild returns the pid of an exited child (idtype/id as waitid(2)
+// takes them) without reaping it, or 0 when none has exited.
+func exitedChild(idtype, id int) (int, error) {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(idtype, id, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		return int(*(*int32)(unsafe.Add(unsafe.Pointer(&info), siPidOffset))), nil
 	}
 }
 
@@ -307,6 +335,9 @@ func (l *loop) reapPidfds(fds []int) {
 		pid, ok := l.pidfds.pids[fd]
 		if !ok {
 			continue
+		}
+		if zombie, err := exitedChild(unix.P_PID, pid); err == nil && zombie == pid {
+			l.beforeReap(pid)
 		}
 		var ws syscall.WaitStatus
 		var ru syscall.Rusage
@@ -326,4 +357,63 @@ func (l *loop) reapPidfds(fds []int) {
 		}
 		l.exited(got, ws, &ru)
 	}
+}
+
+// killOrphans kills and reaps every child the process still has: as a
+// subreaper, leftovers of the monitor's process groups (and their children)
+// were re-parented to it. The reaper backend owns all reaping in the process,
+// so every child is the monitor's to end. Killed children's own children are
+// re-parented here in turn, so it repeats until none is left.
+func (l *loop) killOrphans() {
+	for range 1000 {
+		l.reapAll()
+		kids := childPids()
+		if len(kids) == 0 {
+			return
+		}
+		for _, pid := range kids {
+			// Not reaped yet, so the pid is still this child's.
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		l.log.Info("shutdown: killed leftover children", "count", len(kids))
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		pid, err := syscall.Wait4(-1, &ws, 0, &ru)
+		if err == nil && pid > 0 {
+			l.exited(pid, ws, &ru)
+		}
+	}
+}
+
+// childPids lists the children of this process from /proc.
+func childPids() []int {
+	self := os.Getpid()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid == self {
+			out = append(out, pid)
+		}
+	}
+	return out
 }

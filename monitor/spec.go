@@ -56,10 +56,15 @@ type Spec struct {
 	ExitCodes []int
 	// MinUptime (supervisord's startsecs, pm2's min_uptime) is how long a
 	// process must stay up to count as started (RUNNING). A death before that
-	// is a failed start. Zero means RUNNING as soon as it is spawned.
+	// is a failed start. Zero means RUNNING as soon as it is spawned: then no
+	// death is a failed start, StartRetries never applies, and a crash loop
+	// is governed by Restart and Backoff alone (it backs off up to
+	// Backoff.Max and never goes FATAL), as supervisord does with
+	// startsecs=0. Set a MinUptime for StartRetries to count.
 	MinUptime time.Duration
-	// StartRetries is the number of failed starts in a row tolerated before
-	// the process goes FATAL.
+	// StartRetries is the number of failed starts in a row (deaths before
+	// MinUptime, or spawn errors that may pass) tolerated before the process
+	// goes FATAL. It has no effect on deaths when MinUptime is zero.
 	StartRetries int
 	// Backoff shapes the delay before each restart.
 	Backoff Backoff
@@ -78,6 +83,21 @@ type Spec struct {
 	// StopAsGroup sends StopSignal to the whole process group instead of the
 	// process alone. SIGKILL always goes to the whole group.
 	StopAsGroup bool
+
+	// KeepGroup leaves the rest of the process group running when the main
+	// process exits (a crash, a kill from outside, or a Stop whose signal
+	// reached the main process alone). By default (false) the monitor sends
+	// SIGKILL to the group as it reaps the main process, before the group id
+	// can be reused, so no helper, shell-loop child or worker outlives the
+	// process it belongs to. supervisord's default is the opposite
+	// (killasgroup=false: only the stop timeout's SIGKILL reaches the group,
+	// and members outlive a main process that dies on its own); a daemon
+	// reading supervisord.conf sets KeepGroup to !killasgroup. With
+	// StopAsGroup, the group is killed after a Stop whatever KeepGroup says.
+	// Shutdown leaves kept members alone too, except in a monitor with
+	// Options.Subreaper: there they are its children by then (orphans
+	// re-parented to it), and Shutdown kills and reaps every child.
+	KeepGroup bool
 }
 
 // Rlimit is one resource limit, as setrlimit(2) takes it.
