@@ -570,13 +570,14 @@ func TestFullFIFODropsInsteadOfBlocking(t *testing.T) {
 	}
 }
 
-// captureLoops counts the goroutines running a Capture's loop.
+// captureLoops counts the goroutines New started (a Capture's loop), by
+// their creator: one that has not run yet shows only its wrapper.
 func captureLoops() int {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return bytes.Count(buf[:n], []byte("logs.(*Capture).loop("))
+			return bytes.Count(buf[:n], []byte("created by github.com/corralhq/corral/logs.New in "))
 		}
 		buf = make([]byte, 2*len(buf))
 	}
