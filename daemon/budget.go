@@ -46,8 +46,8 @@ const (
 
 // Limits are the resource limits the budget is checked against.
 type Limits struct {
-	// NoFile and NoFileHard are RLIMIT_NOFILE's soft and hard limits (the
-	// daemon raised the soft one to the hard one at start; Go does it).
+	// NoFile and NoFileHard are RLIMIT_NOFILE's soft and hard limits (Go
+	// raises the soft one to one below the hard one when a program starts).
 	NoFile, NoFileHard uint64
 	// NProc is RLIMIT_NPROC's soft limit; Unlimited when there is none.
 	NProc uint64
@@ -149,7 +149,7 @@ func (b Budget) Check(lim Limits) error {
 	if lim.NoFile != Unlimited && uint64(b.FDs) > lim.NoFile {
 		msgs = append(msgs, fmt.Sprintf(
 			"%d programs (%d processes) need %d file descriptors (%d for their output pipes, %d for the daemon's log files, sockets and API connections) but RLIMIT_NOFILE allows %d (hard limit %d); "+
-				"raise it (LimitNOFILE= in the systemd unit, ulimit -n, or minfds in the config when the daemon runs as root), "+
+				"raise it (LimitNOFILE= in the systemd unit, ulimit -n, or minfds (TOML: min_fds) in the config when the daemon runs as root), "+
 				"or redirect stderr into stdout (redirect_stderr) so that each process needs one pipe instead of two",
 			b.Programs, b.Processes, b.FDs, b.Pipes, b.Reserved, lim.NoFile, lim.NoFileHard))
 	}
@@ -159,7 +159,7 @@ func (b Budget) Check(lim Limits) error {
 			b.Programs, b.Processes, lim.PidMax, budgetPids))
 	}
 	if lim.NProc != Unlimited {
-		const remedy = "raise it (LimitNPROC= in the systemd unit, ulimit -u, or minprocs in the config when the daemon runs as root)"
+		const remedy = "raise it (LimitNPROC= in the systemd unit, ulimit -u, or minprocs (TOML: min_procs) in the config when the daemon runs as root)"
 		if !lim.Root {
 			// Every process runs as the daemon's user, with its threads.
 			if n := b.Processes + budgetThreads; uint64(n) > lim.NProc {

@@ -10,7 +10,8 @@ import (
 )
 
 // SystemLimits reads the daemon's limits: RLIMIT_NOFILE (whose soft limit
-// Go raised to the hard one when the process started), RLIMIT_NPROC,
+// Go raised to one below the hard one when the process started),
+// RLIMIT_NPROC,
 // /proc/sys/kernel/pid_max and whether the daemon runs as root.
 func SystemLimits() (Limits, error) {
 	var nofile, nproc unix.Rlimit
