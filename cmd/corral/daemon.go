@@ -153,6 +153,9 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		return err
 	}
 	defer logCloser.Close()
+	if err := raiseLimits(cfg, log); err != nil {
+		return err
+	}
 
 	// The socket comes first: a second daemon must fail before it touches
 	// the state of the running one.
@@ -171,7 +174,11 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		defer inet.Close()
 	}
 
-	d, err := daemon.New(cfg, daemon.Options{Logger: log})
+	listeners := 1
+	if inet != nil {
+		listeners++
+	}
+	d, err := daemon.New(cfg, daemon.Options{Logger: log, Listeners: listeners})
 	if err != nil {
 		return err
 	}
