@@ -165,7 +165,7 @@ func statusOf(err error) int {
 		return http.StatusInternalServerError
 	case errors.Is(err, daemon.ErrNoSuchProcess), errors.Is(err, daemon.ErrNoSuchProgram), errors.Is(err, monitor.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, daemon.ErrProgramExists), errors.Is(err, monitor.ErrAlreadyStarted), errors.Is(err, monitor.ErrNotRunning):
+	case errors.Is(err, daemon.ErrProgramExists), errors.Is(err, daemon.ErrOverBudget), errors.Is(err, monitor.ErrAlreadyStarted), errors.Is(err, monitor.ErrNotRunning):
 		return http.StatusConflict
 	case errors.Is(err, daemon.ErrBadRequest), errors.As(err, &ce), errors.As(err, &mbe):
 		return http.StatusBadRequest

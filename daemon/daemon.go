@@ -42,6 +42,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Monitor options; Subreaper is forced on.
 	Monitor monitor.Options
+	// Limits are the resource limits the programs must fit in (see
+	// ComputeBudget); nil reads them from the system (SystemLimits).
+	Limits *Limits
+	// Listeners is the number of HTTP listeners the caller serves the API
+	// on, counted in the descriptor budget.
+	Listeners int
 }
 
 // Daemon supervises the programs of one configuration.
@@ -69,6 +75,7 @@ type Daemon struct {
 	procs    map[string]*proc    // by full process name
 	streams  map[string]*shared  // log streams by file, shared by processes
 	closing  bool
+	budget   budgetState
 }
 
 type program struct {
@@ -107,7 +114,14 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.log.Warn("config: " + w)
 	}
 	var err error
+	if d.budget, err = newBudgetState(opts); err != nil {
+		return nil, err
+	}
 	if d.store, err = store.Open(cfg.Daemon.StateDir); err != nil {
+		return nil, err
+	}
+	if err := d.checkStartBudget(cfg.Programs); err != nil {
+		d.store.Close()
 		return nil, err
 	}
 	d.capture, err = newCapture(cfg.Daemon, d.log, d.onDrop)
@@ -210,6 +224,10 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 	if _, ok := d.programs[p.Name]; ok {
 		return fmt.Errorf("%w: %q", ErrProgramExists, p.Name)
 	}
+	used, err := d.budget.admit(p)
+	if err != nil {
+		return err
+	}
 	prog := &program{cfg: p, runtime: runtime}
 	for _, cp := range p.Processes() {
 		name := cp.FullName()
@@ -225,6 +243,7 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 		prog.procs = append(prog.procs, pr)
 	}
 	d.programs[p.Name] = prog
+	d.budget.used = used
 	return nil
 }
 
@@ -306,6 +325,9 @@ func (d *Daemon) unregister(prog *program) {
 		}
 		d.closeStreams(pr)
 		delete(d.procs, pr.name)
+	}
+	if d.programs[prog.cfg.Name] == prog {
+		d.budget.release(prog.cfg)
 	}
 	delete(d.programs, prog.cfg.Name)
 }

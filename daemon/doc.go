@@ -25,6 +25,15 @@
 // program's double-forked grandchildren included). A process that rewrites
 // its environment before its record is written escapes this net.
 //
+// # Limits
+//
+// Every process holds descriptors (its output pipes) and a pid, and the
+// daemon holds its own (log files, API connections). New, Reload and
+// AddProgram check that the programs fit in RLIMIT_NOFILE, pid_max and
+// RLIMIT_NPROC (see ComputeBudget and Budget.Check) and refuse, changing
+// nothing, with ErrOverBudget and a message giving the numbers and the
+// remedies, so that no program fails at random on "too many open files".
+//
 // A corrupt state file stops the daemon at start (see package store): it is
 // moved aside and starting again begins with an empty state.
 package daemon

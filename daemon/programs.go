@@ -166,6 +166,9 @@ func (d *Daemon) Reload(ctx context.Context, only ...string) (Diff, error) {
 		return Diff{}, err
 	}
 	keep := func(name string) bool { return len(only) == 0 || slices.Contains(only, name) }
+	if err := d.checkReloadBudget(df, cfg, keep); err != nil {
+		return Diff{}, err
+	}
 	var applied Diff
 	for _, name := range df.Removed {
 		if keep(name) {

@@ -61,7 +61,15 @@ of a supervisord configuration, so corral and supervisorctl share it. When
 every request on the socket needs them, whatever its path (the API,
 /metrics, XML-RPC); clients give them with -u/-p or $CORRAL_USERNAME and
 $CORRAL_PASSWORD. The socket's directory must belong to the daemon's user
-(or root) and not be writable by others.`,
+(or root) and not be writable by others.
+
+Limits: the programs must fit in RLIMIT_NOFILE (one or two pipes per
+process, 256 log files, 257 per API listener, a few for the daemon),
+pid_max and, for the users it runs programs as, RLIMIT_NPROC. A
+configuration, reload or "corral add" that does not fit is refused with the
+numbers and the remedies (LimitNOFILE=/ulimit -n, min_fds, redirecting
+stderr); see README.md. min_fds and min_procs raise the limits at start, as
+supervisord's minfds and minprocs do.`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDaemon(cmd.Context(), cfgFile, socket, stateDir, cmd.ErrOrStderr())
@@ -153,6 +161,9 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		return err
 	}
 	defer logCloser.Close()
+	if err := raiseLimits(cfg, log); err != nil {
+		return err
+	}
 
 	// The socket comes first: a second daemon must fail before it touches
 	// the state of the running one.
@@ -171,7 +182,11 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		defer inet.Close()
 	}
 
-	d, err := daemon.New(cfg, daemon.Options{Logger: log})
+	listeners := 1
+	if inet != nil {
+		listeners++
+	}
+	d, err := daemon.New(cfg, daemon.Options{Logger: log, Listeners: listeners})
 	if err != nil {
 		return err
 	}
