@@ -102,7 +102,8 @@ type Program struct {
 	// Name is the program's name, from [program.NAME] or [program:NAME].
 	Name string
 	// Command is the argv to run. A string in the file is split into words
-	// like a shell would (see SplitCommand); no shell runs.
+	// as Python's shlex.split would, like supervisord (see SplitCommand);
+	// no shell runs.
 	Command []string
 	// ProcessName is the pattern naming each process. It may use
 	// %(program_name)s, %(group_name)s, %(host_node_name)s and
@@ -645,9 +646,10 @@ func envList(m map[string]string) []string {
 }
 
 // finish checks what needs all programs and groups together: unique
-// names, group membership, and each program's own validation. lineOf maps a
-// program and one of its TOML key names to a line.
-func (c *Config) finish(section func(name string) string, keyName func(string) string, lineOf func(p *Program, key string) int) error {
+// names, group membership, and each program's own validation. posOf maps a
+// program and one of its TOML key names to where that key is set (Line 0:
+// unknown, the program's Source is named instead).
+func (c *Config) finish(section func(name string) string, keyName func(string) string, posOf func(p *Program, key string) Position) error {
 	byName := make(map[string]*Program, len(c.Programs))
 	for i := range c.Programs {
 		p := &c.Programs[i]
@@ -696,8 +698,8 @@ func (c *Config) finish(section func(name string) string, keyName func(string) s
 			e := &Error{Pos: p.Source, Section: section(p.Name), Err: err}
 			if key != "" {
 				e.Key = keyName(key)
-				if l := lineOf(p, key); l > 0 {
-					e.Pos.Line = l
+				if pos := posOf(p, key); pos.Line > 0 {
+					e.Pos = pos
 				}
 			}
 			return e
@@ -706,8 +708,8 @@ func (c *Config) finish(section func(name string) string, keyName func(string) s
 			full := Process{Name: name, Program: Program{Group: p.Group}}.FullName()
 			if other, dup := fullNames[full]; dup {
 				e := &Error{Pos: p.Source, Section: section(p.Name), Key: keyName("process_name"), Err: fmt.Errorf("process %q is also a process of program %q", full, other)}
-				if l := lineOf(p, "process_name"); l > 0 {
-					e.Pos.Line = l
+				if pos := posOf(p, "process_name"); pos.Line > 0 {
+					e.Pos = pos
 				}
 				return e
 			}

@@ -73,7 +73,9 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 	}
 	err = cfg.finish(func(n string) string { return fmt.Sprintf("program %q", n) },
 		func(k string) string { return k },
-		func(p *Program, key string) int { return tp.line("program", p.Name, key) })
+		func(p *Program, key string) Position {
+			return Position{p.Source.File, tp.line("program", p.Name, key)}
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +99,7 @@ func ProgramFromTable(name string, table map[string]any) (Program, error) {
 	cfg := &Config{Programs: []Program{p}}
 	err = cfg.finish(func(n string) string { return fmt.Sprintf("program %q", n) },
 		func(k string) string { return k },
-		func(*Program, string) int { return 0 })
+		func(*Program, string) Position { return Position{} })
 	if err != nil {
 		return Program{}, err
 	}
