@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -67,9 +69,18 @@ type Daemon struct {
 	// and password; in a supervisord configuration, those of
 	// [unix_http_server]. Read at start only: a reload does not change them.
 	Username, Password string
-	// StateDir holds the daemon's state database. Default /var/lib/corral,
-	// or $XDG_STATE_HOME/corral for other users.
+	// StateDir holds the daemon's state database. A configuration file
+	// that does not set it (TOML state_dir; supervisord's INI has no such
+	// key) gets a directory of its own under the default base,
+	// /var/lib/corral or $XDG_STATE_HOME/corral for other users: see
+	// KeyedStateDir. So unrelated daemons never share a state.
 	StateDir string
+	// SharedStateDir is set when StateDir is the per-configuration default:
+	// it is the base directory, whose state.db every configuration shared
+	// before state was per configuration. A daemon creating its state file
+	// imports from it (see store.OpenImport), so no program added at run
+	// time is lost in the move.
+	SharedStateDir string
 	// LogDir is where "AUTO" program logs go (supervisord's childlogdir).
 	// Default /var/log/corral, or $XDG_STATE_HOME/corral/log. The daemon
 	// creates it with mode 0750.
@@ -323,6 +334,37 @@ func NewProgram(name string) Program {
 		Stderr:       LogSpec{File: LogAuto, MaxBytes: DefaultLogMaxBytes, Backups: DefaultLogBackups},
 		Group:        name,
 	}
+}
+
+// KeyedStateDir returns the state directory of one configuration under
+// base: base/NAME-HASH, where NAME is the base name of key (the
+// configuration file's absolute path, or the socket's when the daemon runs
+// without a file) and HASH the first 16 hex digits of key's SHA-256. Two
+// files of the same name in different directories get different
+// directories; the same file always the same one.
+func KeyedStateDir(base, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	name := []byte(filepath.Base(key))
+	for i, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			name[i] = '_'
+		}
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return filepath.Join(base, string(name)+"-"+hex.EncodeToString(sum[:8]))
+}
+
+// keyStateDir gives the configuration file c.File the state directory of
+// its own under the default base (the file may set another).
+func (c *Config) keyStateDir() {
+	abs, err := filepath.Abs(c.File)
+	if err != nil {
+		abs = c.File
+	}
+	c.Daemon.SharedStateDir = c.Daemon.StateDir
+	c.Daemon.StateDir = KeyedStateDir(c.Daemon.StateDir, abs)
 }
 
 // DefaultDaemon returns the daemon defaults for the current user.

@@ -274,6 +274,7 @@ func (ip *iniParser) warn(s *iniSection, pos Position, format string, args ...an
 // build turns the sections of all files into a Config.
 func (ip *iniParser) build(name string) (*Config, error) {
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
+	cfg.keyStateDir()
 	var programs, groups []*iniSection
 	for _, s := range mergeSections(ip.sections) {
 		kind, _, _ := strings.Cut(s.name, ":")

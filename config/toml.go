@@ -30,6 +30,7 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 		return nil, &Error{Pos: Position{File: name}, Err: err}
 	}
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
+	cfg.keyStateDir() // unless [daemon] state_dir says otherwise
 	var progNames, groupNames []string
 	seen := map[string]bool{}
 	for _, k := range md.Keys() {
@@ -372,7 +373,7 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 			case "socket":
 				d.Socket = tp.path(x)
 			case "state_dir":
-				d.StateDir = tp.path(x)
+				d.StateDir, d.SharedStateDir = tp.path(x), ""
 			case "log_dir":
 				d.LogDir = tp.path(x)
 			case "logfile":

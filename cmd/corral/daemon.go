@@ -60,7 +60,18 @@ of a supervisord configuration, so corral and supervisorctl share it. When
 every request on the socket needs them, whatever its path (the API,
 /metrics, XML-RPC); clients give them with -u/-p or $CORRAL_USERNAME and
 $CORRAL_PASSWORD. The socket's directory must belong to the daemon's user
-(or root) and not be writable by others.`,
+(or root) and not be writable by others.
+
+State (programs added at run time, desired states) belongs to one
+configuration: without state_dir or --state-dir, each configuration file
+(or, without a file, each socket) gets its own directory under
+/var/lib/corral (root) or $XDG_STATE_HOME/corral, named after the file and
+a hash of its path. At each start a program of the file starts if its
+autostart says so, whatever a user did in the last run, as in supervisord;
+under restart = "unless-stopped" a user's stop or start persists instead.
+Programs added at run time keep their state. On its first start a
+configuration imports the programs added at run time and the desired states
+of the state.db every configuration shared in earlier versions.`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDaemon(cmd.Context(), cfgFile, socket, stateDir, cmd.ErrOrStderr())
@@ -133,7 +144,7 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		return err
 	}
 	if stateDir != "" {
-		cfg.Daemon.StateDir = stateDir
+		cfg.Daemon.StateDir, cfg.Daemon.SharedStateDir = stateDir, ""
 	}
 	sock := socketSpec{path: cfg.Daemon.Socket, mode: cfg.Daemon.SocketMode, group: cfg.Daemon.SocketGroup,
 		username: cfg.Daemon.Username, password: cfg.Daemon.Password}
@@ -146,6 +157,15 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 	}
 	if socketFlag != "" {
 		sock.path = socketFlag
+	}
+	if cfg.File == "" && stateDir == "" {
+		// Without a file, the socket names the configuration: each socket
+		// its own state directory (see config.KeyedStateDir).
+		abs, err := filepath.Abs(sock.path)
+		if err != nil {
+			return err
+		}
+		cfg.Daemon.StateDir, cfg.Daemon.SharedStateDir = config.KeyedStateDir(cfg.Daemon.StateDir, abs), cfg.Daemon.StateDir
 	}
 	log, logCloser, err := newLogger(cfg.Daemon, stderr)
 	if err != nil {
