@@ -97,9 +97,19 @@ type Daemon struct {
 	Pidfile string
 	// LogLevel is the daemon's log level (debug, info, warn, error).
 	LogLevel string
-	// NoDaemon is supervisord's nodaemon. corral never forks into the
-	// background, so it is only recorded.
+	// NoDaemon is supervisord's nodaemon. `corral daemon` always runs in
+	// the foreground; `corral supervisord` goes to the background unless it
+	// is set (or -n is given), as supervisord does.
 	NoDaemon bool
+	// Identifier is supervisord's identifier, what XML-RPC's
+	// supervisor.getIdentification returns ("" means supervisord's default,
+	// "supervisor").
+	Identifier string
+	// Umask and Directory are supervisord's umask and directory: the daemon's
+	// umask and working directory once `corral supervisord` has gone to the
+	// background (nil and "": unchanged; supervisord's umask default is 022).
+	Umask     *uint32
+	Directory string
 	// MinFDs and MinProcs are supervisord's minimum resource limits; 0
 	// means unset.
 	MinFDs, MinProcs int

@@ -428,7 +428,7 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 				return err
 			}
 		case "loglevel":
-			if d.LogLevel, err = parseLogLevel(v); err != nil {
+			if d.LogLevel, err = ParseLogLevel(v); err != nil {
 				return s.err(k, err)
 			}
 		case "environment":
@@ -438,7 +438,15 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			}
 			d.Environment = envList(m)
 		case "identifier":
-			// Shown by supervisorctl's getIdentification; nothing to run.
+			d.Identifier = v
+		case "umask":
+			u, err := ParseUmask(v)
+			if err != nil {
+				return s.err(k, err)
+			}
+			d.Umask = &u
+		case "directory":
+			d.Directory = iniPath(s, k, v)
 		default:
 			ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", k)
 		}

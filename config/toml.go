@@ -389,7 +389,7 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 			case "log_group":
 				d.LogGroup = x
 			case "log_level":
-				if d.LogLevel, err = parseLogLevel(x); err != nil {
+				if d.LogLevel, err = ParseLogLevel(x); err != nil {
 					return s.err(err, k)
 				}
 			}
@@ -426,7 +426,10 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 	return nil
 }
 
-func parseLogLevel(s string) (string, error) {
+// ParseLogLevel maps a log level name, corral's or supervisord's (critical,
+// error, warn, info, debug, trace, blather), to the daemon's (debug, info,
+// warn, error).
+func ParseLogLevel(s string) (string, error) {
 	switch l := strings.ToLower(strings.TrimSpace(s)); l {
 	case "debug", "info", "warn", "error":
 		return l, nil
