@@ -128,6 +128,18 @@ func writePidfile(path string) error {
 }
 
 func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr io.Writer) error {
+	if err := daemonPrelude(); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(cfgFile)
+	if err != nil {
+		return err
+	}
+	return runDaemonConfig(ctx, cfg, daemonRun{socket: socketFlag, stateDir: stateDir, stderr: stderr})
+}
+
+// daemonPrelude comes first in a daemon process, before it opens anything.
+func daemonPrelude() error {
 	// Programs get their stdio, not the descriptors the daemon inherited
 	// (supervisord's behaviour). Go opens everything else close-on-exec.
 	if err := monitor.CloseOnExecInherited(); err != nil {
@@ -139,10 +151,23 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		// nothing when idle because nothing allocates then.
 		debug.SetGCPercent(50)
 	}
-	cfg, err := loadConfig(cfgFile)
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+// daemonRun is how a daemon runs, beside its configuration.
+type daemonRun struct {
+	socket, stateDir string // --socket and --state-dir, or ""
+	stderr           io.Writer
+	// ready, when set, is called once the socket listens and the state is
+	// open, before any program starts (`corral supervisord` goes to the
+	// background then).
+	ready func(*slog.Logger)
+}
+
+// runDaemonConfig runs the daemon on a loaded configuration until a signal
+// or a shutdown request ends it.
+func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) error {
+	socketFlag, stateDir, stderr := run.socket, run.stateDir, run.stderr
 	if stateDir != "" {
 		cfg.Daemon.StateDir, cfg.Daemon.SharedStateDir = stateDir, ""
 	}
@@ -194,6 +219,9 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 	if err != nil {
 		return err
 	}
+	if run.ready != nil {
+		run.ready(log)
+	}
 	if cfg.Daemon.Pidfile != "" {
 		if err := writePidfile(cfg.Daemon.Pidfile); err != nil {
 			log.Error("cannot write pidfile", "file", cfg.Daemon.Pidfile, "err", err)
@@ -211,7 +239,7 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 	sock.warnIfOpen(log)
 	if inet != nil {
 		addr := inet.Addr().String()
-		isrv := httpguard.NewServer(supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log}), httpguard.Auth{Name: "tcp " + addr, Username: cfg.InetHTTP.Username, Password: cfg.InetHTTP.Password, Logger: log})
+		isrv := httpguard.NewServer(supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log, Identification: cfg.Daemon.Identifier}), httpguard.Auth{Name: "tcp " + addr, Username: cfg.InetHTTP.Username, Password: cfg.InetHTTP.Password, Logger: log})
 		go func() { _ = isrv.Serve(inet) }()
 		defer isrv.Close()
 		log.Info("listening for supervisorctl over TCP, with basic auth", "addr", addr)
@@ -295,7 +323,7 @@ func newServeMux(d *daemon.Daemon, log *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.Handler(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry(), promhttp.HandlerOpts{}))
-	rpc := supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log})
+	rpc := supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log, Identification: d.Config().Daemon.Identifier})
 	mux.Handle("/RPC2", rpc)
 	mux.Handle("/logtail/", rpc)
 	return mux
