@@ -539,3 +539,17 @@ func TestINIMergedSectionNamesTheFileOfEachKey(t *testing.T) {
 		t.Errorf("warnings = %q, want %q", cfg.Warnings, want)
 	}
 }
+
+func TestINISupervisordIdentifierUmaskDirectory(t *testing.T) {
+	cfg := mustINI(t, "[supervisord]\nidentifier = box\numask = 027\ndirectory = run\n")
+	d := cfg.Daemon
+	if d.Identifier != "box" || d.Umask == nil || *d.Umask != 0o27 || d.Directory != "run" {
+		t.Errorf("daemon = identifier %q umask %v directory %q", d.Identifier, d.Umask, d.Directory)
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings: %q", cfg.Warnings)
+	}
+	if _, err := ParseINI("supervisord.conf", []byte("[supervisord]\numask = 8\n"), nil); err == nil || !strings.Contains(err.Error(), `supervisord.conf:2: [supervisord]: key "umask"`) {
+		t.Errorf("bad umask: %v", err)
+	}
+}
