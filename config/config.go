@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -67,9 +69,18 @@ type Daemon struct {
 	// and password; in a supervisord configuration, those of
 	// [unix_http_server]. Read at start only: a reload does not change them.
 	Username, Password string
-	// StateDir holds the daemon's state database. Default /var/lib/corral,
-	// or $XDG_STATE_HOME/corral for other users.
+	// StateDir holds the daemon's state database. A configuration file
+	// that does not set it (TOML state_dir; supervisord's INI has no such
+	// key) gets a directory of its own under the default base,
+	// /var/lib/corral or $XDG_STATE_HOME/corral for other users: see
+	// KeyedStateDir. So unrelated daemons never share a state.
 	StateDir string
+	// SharedStateDir is set when StateDir is the per-configuration default:
+	// it is the base directory, whose state.db every configuration shared
+	// before state was per configuration. A daemon creating its state file
+	// imports from it (see store.OpenImport), so no program added at run
+	// time is lost in the move.
+	SharedStateDir string
 	// LogDir is where "AUTO" program logs go (supervisord's childlogdir).
 	// Default /var/log/corral, or $XDG_STATE_HOME/corral/log. The daemon
 	// creates it with mode 0750.
@@ -86,9 +97,19 @@ type Daemon struct {
 	Pidfile string
 	// LogLevel is the daemon's log level (debug, info, warn, error).
 	LogLevel string
-	// NoDaemon is supervisord's nodaemon. corral never forks into the
-	// background, so it is only recorded.
+	// NoDaemon is supervisord's nodaemon. `corral daemon` always runs in
+	// the foreground; `corral supervisord` goes to the background unless it
+	// is set (or -n is given), as supervisord does.
 	NoDaemon bool
+	// Identifier is supervisord's identifier, what XML-RPC's
+	// supervisor.getIdentification returns ("" means supervisord's default,
+	// "supervisor").
+	Identifier string
+	// Umask and Directory are supervisord's umask and directory: the daemon's
+	// umask and working directory once `corral supervisord` has gone to the
+	// background (nil and "": unchanged; supervisord's umask default is 022).
+	Umask     *uint32
+	Directory string
 	// MinFDs and MinProcs are supervisord's minimum resource limits; 0
 	// means unset.
 	MinFDs, MinProcs int
@@ -102,7 +123,8 @@ type Program struct {
 	// Name is the program's name, from [program.NAME] or [program:NAME].
 	Name string
 	// Command is the argv to run. A string in the file is split into words
-	// like a shell would (see SplitCommand); no shell runs.
+	// as Python's shlex.split would, like supervisord (see SplitCommand);
+	// no shell runs.
 	Command []string
 	// ProcessName is the pattern naming each process. It may use
 	// %(program_name)s, %(group_name)s, %(host_node_name)s and
@@ -322,6 +344,37 @@ func NewProgram(name string) Program {
 		Stderr:       LogSpec{File: LogAuto, MaxBytes: DefaultLogMaxBytes, Backups: DefaultLogBackups},
 		Group:        name,
 	}
+}
+
+// KeyedStateDir returns the state directory of one configuration under
+// base: base/NAME-HASH, where NAME is the base name of key (the
+// configuration file's absolute path, or the socket's when the daemon runs
+// without a file) and HASH the first 16 hex digits of key's SHA-256. Two
+// files of the same name in different directories get different
+// directories; the same file always the same one.
+func KeyedStateDir(base, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	name := []byte(filepath.Base(key))
+	for i, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			name[i] = '_'
+		}
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return filepath.Join(base, string(name)+"-"+hex.EncodeToString(sum[:8]))
+}
+
+// keyStateDir gives the configuration file c.File the state directory of
+// its own under the default base (the file may set another).
+func (c *Config) keyStateDir() {
+	abs, err := filepath.Abs(c.File)
+	if err != nil {
+		abs = c.File
+	}
+	c.Daemon.SharedStateDir = c.Daemon.StateDir
+	c.Daemon.StateDir = KeyedStateDir(c.Daemon.StateDir, abs)
 }
 
 // DefaultDaemon returns the daemon defaults for the current user.
@@ -645,9 +698,10 @@ func envList(m map[string]string) []string {
 }
 
 // finish checks what needs all programs and groups together: unique
-// names, group membership, and each program's own validation. lineOf maps a
-// program and one of its TOML key names to a line.
-func (c *Config) finish(section func(name string) string, keyName func(string) string, lineOf func(p *Program, key string) int) error {
+// names, group membership, and each program's own validation. posOf maps a
+// program and one of its TOML key names to where that key is set (Line 0:
+// unknown, the program's Source is named instead).
+func (c *Config) finish(section func(name string) string, keyName func(string) string, posOf func(p *Program, key string) Position) error {
 	byName := make(map[string]*Program, len(c.Programs))
 	for i := range c.Programs {
 		p := &c.Programs[i]
@@ -696,8 +750,8 @@ func (c *Config) finish(section func(name string) string, keyName func(string) s
 			e := &Error{Pos: p.Source, Section: section(p.Name), Err: err}
 			if key != "" {
 				e.Key = keyName(key)
-				if l := lineOf(p, key); l > 0 {
-					e.Pos.Line = l
+				if pos := posOf(p, key); pos.Line > 0 {
+					e.Pos = pos
 				}
 			}
 			return e
@@ -706,8 +760,8 @@ func (c *Config) finish(section func(name string) string, keyName func(string) s
 			full := Process{Name: name, Program: Program{Group: p.Group}}.FullName()
 			if other, dup := fullNames[full]; dup {
 				e := &Error{Pos: p.Source, Section: section(p.Name), Key: keyName("process_name"), Err: fmt.Errorf("process %q is also a process of program %q", full, other)}
-				if l := lineOf(p, "process_name"); l > 0 {
-					e.Pos.Line = l
+				if pos := posOf(p, "process_name"); pos.Line > 0 {
+					e.Pos = pos
 				}
 				return e
 			}

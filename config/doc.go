@@ -51,8 +51,15 @@
 // extension there) gives them a group that may read them. docs/LOGS.md
 // says more, including which symlinks the daemon refuses to follow.
 //
+// INI files are read as supervisord reads them (Python's ConfigParser with
+// strict=False): sections of the same name, in one file or across the main
+// file and its includes, merge into one; a section keeps the place of its
+// first header and a key set again takes the later value. command= is split
+// exactly as Python's shlex.split does ([SplitCommand]); TOML's command
+// string is split the same way.
+//
 // In INI files every value may use %(ENV_X)s, %(here)s (the directory of
-// the file holding the section) and %(host_node_name)s, and program values
+// the file that sets the key) and %(host_node_name)s, and program values
 // also %(program_name)s, %(group_name)s, %(numprocs)d and
 // %(process_num)d; a literal % is written %%. TOML files expand the
 // program names the same way but leave any other % alone. Relative log,

@@ -55,6 +55,9 @@ func (e *expander) expand(s string) (string, error) {
 		}
 		if !known {
 			if e.strict {
+				if env, ok := strings.CutPrefix(name, "ENV_"); ok {
+					return "", fmt.Errorf("%%(%s) cannot be expanded: environment variable %s is not set", name, env)
+				}
 				return "", fmt.Errorf("%%(%s) cannot be expanded: no such name (use %%(ENV_%s)s for an environment variable)", name, name)
 			}
 			b.WriteByte(c)

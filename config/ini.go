@@ -38,17 +38,25 @@ type iniParser struct {
 	visiting map[string]bool
 }
 
+// iniSection is one [section]: as written in one file, or, after
+// mergeSections, every part of that name across the main file and its
+// includes.
 type iniSection struct {
 	name string
-	pos  Position
-	here string // absolute directory of the file holding the section
+	pos  Position // the first header
+	here string   // absolute directory of the file holding the header
 	keys []iniKV
 }
 
+// iniKV is one option. A merged section holds options from several files,
+// so each keeps its own position and %(here)s.
 type iniKV struct {
 	key, value string
+	file, here string
 	line       int
 }
+
+func (kv iniKV) pos() Position { return Position{kv.file, kv.line} }
 
 // get returns the last value of key, as ConfigParser keeps the last one.
 func (s *iniSection) get(key string) (iniKV, bool) {
@@ -62,16 +70,35 @@ func (s *iniSection) get(key string) (iniKV, bool) {
 
 func (s *iniSection) label() string { return "[" + s.name + "]" }
 
-// lineOf returns the line of key, or of the section header.
-func (s *iniSection) lineOf(key string) int {
+// posOf returns where key is set, or the section header.
+func (s *iniSection) posOf(key string) Position {
 	if kv, ok := s.get(key); ok {
-		return kv.line
+		return Position{kv.file, kv.line}
 	}
-	return s.pos.Line
+	return s.pos
 }
 
 func (s *iniSection) err(key string, err error) *Error {
-	return &Error{Pos: Position{s.pos.File, s.lineOf(key)}, Section: s.label(), Key: key, Err: err}
+	return &Error{Pos: s.posOf(key), Section: s.label(), Key: key, Err: err}
+}
+
+// mergeSections merges sections of the same name, as supervisord's
+// ConfigParser (strict=False) does across the main file and its includes and
+// within one file: a section keeps the place of its first header, and a key
+// set again takes the later value.
+func mergeSections(secs []*iniSection) []*iniSection {
+	var out []*iniSection
+	byName := map[string]*iniSection{}
+	for _, s := range secs {
+		if m := byName[s.name]; m != nil {
+			m.keys = append(m.keys, s.keys...)
+			continue
+		}
+		m := &iniSection{name: s.name, pos: s.pos, here: s.here, keys: slices.Clone(s.keys)}
+		byName[s.name] = m
+		out = append(out, m)
+	}
+	return out
 }
 
 // maxIncludeDepth bounds nested [include]s. supervisord reads includes
@@ -104,7 +131,9 @@ func (ip *iniParser) readINI(name string, data []byte, depth int) error {
 		return err
 	}
 	ip.sections = append(ip.sections, secs...)
-	for _, s := range secs {
+	// A file's [include] parts merge like any section: its last "files"
+	// counts.
+	for _, s := range mergeSections(secs) {
 		if s.name != "include" {
 			continue
 		}
@@ -115,7 +144,7 @@ func (ip *iniParser) readINI(name string, data []byte, depth int) error {
 		if depth >= maxIncludeDepth {
 			return s.err("files", fmt.Errorf("includes nested more than %d deep", maxIncludeDepth))
 		}
-		ex := expander{vars: ip.baseVars(s.here), strict: true}
+		ex := expander{vars: ip.baseVars(kv.here), strict: true}
 		v, err := ex.expand(kv.value)
 		if err != nil {
 			return s.err("files", err)
@@ -221,7 +250,7 @@ func parseINISyntax(name, data string) ([]*iniSection, error) {
 		if key == "" {
 			return nil, &Error{Pos: Position{name, line}, Section: cur.label(), Err: fmt.Errorf("line %q has no key", clip(value))}
 		}
-		cur.keys = append(cur.keys, iniKV{key: key, value: strings.TrimSpace(value[j+1:]), line: line})
+		cur.keys = append(cur.keys, iniKV{key: key, value: strings.TrimSpace(value[j+1:]), file: name, here: here, line: line})
 		kvIdx, indent = len(cur.keys)-1, lineIndent
 	}
 	flush()
@@ -238,23 +267,17 @@ func stripInlineComment(s string) string {
 	return s
 }
 
-func (ip *iniParser) warn(s *iniSection, line int, format string, args ...any) {
-	ip.warnings = append(ip.warnings, fmt.Sprintf("%s:%d: %s %s", s.pos.File, line, s.label(), fmt.Sprintf(format, args...)))
+func (ip *iniParser) warn(s *iniSection, pos Position, format string, args ...any) {
+	ip.warnings = append(ip.warnings, fmt.Sprintf("%s: %s %s", pos, s.label(), fmt.Sprintf(format, args...)))
 }
 
 // build turns the sections of all files into a Config.
 func (ip *iniParser) build(name string) (*Config, error) {
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
-	seen := map[string]*iniSection{}
+	cfg.keyStateDir()
 	var programs, groups []*iniSection
-	for _, s := range ip.sections {
+	for _, s := range mergeSections(ip.sections) {
 		kind, _, _ := strings.Cut(s.name, ":")
-		if kind == "program" || kind == "group" {
-			if first := seen[s.name]; first != nil {
-				return nil, &Error{Pos: s.pos, Section: s.label(), Err: fmt.Errorf("duplicate section (first at %s)", first.pos)}
-			}
-			seen[s.name] = s
-		}
 		switch {
 		case s.name == "supervisord":
 			if err := ip.supervisord(&cfg.Daemon, s); err != nil {
@@ -279,7 +302,7 @@ func (ip *iniParser) build(name string) (*Config, error) {
 		case s.name == "rpcinterface:supervisor":
 			for _, kv := range s.keys {
 				if kv.key != "supervisor.rpcinterface_factory" {
-					ip.warn(s, kv.line, "key %q is not supported by corral; ignored", kv.key)
+					ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", kv.key)
 				}
 			}
 		case kind == "program":
@@ -287,9 +310,9 @@ func (ip *iniParser) build(name string) (*Config, error) {
 		case kind == "group":
 			groups = append(groups, s)
 		case kind == "eventlistener", kind == "fcgi-program", kind == "rpcinterface", kind == "ctlplugin":
-			ip.warn(s, s.pos.Line, "section is not supported by corral; ignored")
+			ip.warn(s, s.pos, "section is not supported by corral; ignored")
 		default:
-			ip.warn(s, s.pos.Line, "unknown section; ignored")
+			ip.warn(s, s.pos, "unknown section; ignored")
 		}
 	}
 	groupOf := map[string]string{}
@@ -316,12 +339,12 @@ func (ip *iniParser) build(name string) (*Config, error) {
 	}
 	err := cfg.finish(func(n string) string { return "[program:" + n + "]" },
 		func(k string) string { return iniKeyName[k] },
-		func(p *Program, key string) int {
+		func(p *Program, key string) Position {
 			s := bySection[p.Name]
 			if s == nil {
-				return 0
+				return Position{}
 			}
-			return s.lineOf(iniKeyName[key])
+			return s.posOf(iniKeyName[key])
 		})
 	if err != nil {
 		return nil, err
@@ -347,6 +370,7 @@ func (ip *iniParser) value(s *iniSection, ex *expander, key string) (string, boo
 	if !ok {
 		return "", false, nil
 	}
+	ex.vars["here"] = kv.here
 	v, err := ex.expand(kv.value)
 	if err != nil {
 		return "", true, s.err(key, err)
@@ -365,11 +389,12 @@ func iniInt(s *iniSection, key, v string, min int) (int, error) {
 	return n, nil
 }
 
-func iniPath(s *iniSection, p string) string {
+// iniPath makes p, the value of key, relative to the file that sets key.
+func iniPath(s *iniSection, key, p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return p
 	}
-	return filepath.Join(filepath.Dir(s.pos.File), p)
+	return filepath.Join(filepath.Dir(s.posOf(key).File), p)
 }
 
 func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
@@ -382,11 +407,11 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 		}
 		switch k {
 		case "logfile":
-			d.Logfile = iniPath(s, v)
+			d.Logfile = iniPath(s, k, v)
 		case "pidfile":
-			d.Pidfile = iniPath(s, v)
+			d.Pidfile = iniPath(s, k, v)
 		case "childlogdir":
-			d.LogDir = iniPath(s, v)
+			d.LogDir = iniPath(s, k, v)
 		case "log_group":
 			// corral's own key; supervisord ignores keys it does not know.
 			d.LogGroup = v
@@ -403,7 +428,7 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 				return err
 			}
 		case "loglevel":
-			if d.LogLevel, err = parseLogLevel(v); err != nil {
+			if d.LogLevel, err = ParseLogLevel(v); err != nil {
 				return s.err(k, err)
 			}
 		case "environment":
@@ -413,9 +438,17 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			}
 			d.Environment = envList(m)
 		case "identifier":
-			// Shown by supervisorctl's getIdentification; nothing to run.
+			d.Identifier = v
+		case "umask":
+			u, err := ParseUmask(v)
+			if err != nil {
+				return s.err(k, err)
+			}
+			d.Umask = &u
+		case "directory":
+			d.Directory = iniPath(s, k, v)
 		default:
-			ip.warn(s, kv.line, "key %q is not supported by corral; ignored", k)
+			ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", k)
 		}
 	}
 	return nil
@@ -432,7 +465,7 @@ func (ip *iniParser) unixHTTP(s *iniSection) (*UnixHTTPServer, error) {
 		}
 		switch k {
 		case "file":
-			u.File = iniPath(s, v)
+			u.File = iniPath(s, k, v)
 		case "chmod":
 			m, err := ParseUmask(v)
 			if err != nil {
@@ -450,7 +483,7 @@ func (ip *iniParser) unixHTTP(s *iniSection) (*UnixHTTPServer, error) {
 		case "password":
 			u.Password = v
 		default:
-			ip.warn(s, kv.line, "key %q is not supported by corral; ignored", k)
+			ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", k)
 		}
 	}
 	if u.File == "" {
@@ -487,7 +520,7 @@ func (ip *iniParser) inetHTTP(s *iniSection) (*InetHTTPServer, error) {
 		case "password":
 			in.Password = v
 		default:
-			ip.warn(s, kv.line, "key %q is not supported by corral; ignored", k)
+			ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", k)
 		}
 	}
 	if in.Port == "" {
@@ -519,7 +552,7 @@ func (ip *iniParser) group(s *iniSection) (Group, error) {
 				return g, err
 			}
 		default:
-			ip.warn(s, kv.line, "key %q is not supported by corral; ignored", k)
+			ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", k)
 		}
 	}
 	if len(g.Programs) == 0 {
@@ -571,9 +604,10 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 		}
 		done[k] = true
 		if unsupportedProgramKeys[k] {
-			ip.warn(s, kv.line, "key %q is not supported by corral; ignored", k)
+			ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", k)
 			continue
 		}
+		vars["here"] = kv.here
 		v, err := ex.expand(kv.value)
 		if err != nil {
 			return p, s.err(k, err)
@@ -661,7 +695,7 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 			case LogAuto:
 				l.File = LogAuto
 			default:
-				l.File = iniPath(s, v)
+				l.File = iniPath(s, k, v)
 			}
 		case "stdout_logfile_maxbytes", "stderr_logfile_maxbytes":
 			l := &p.Stdout
@@ -676,7 +710,7 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 			}
 			l.Backups, err = iniInt(s, k, v, 0)
 		default:
-			ip.warn(s, kv.line, "unknown key %q; ignored", k)
+			ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
 		}
 		if err != nil {
 			var ce *Error
@@ -688,6 +722,10 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	}
 	if !killSet {
 		p.KillAsGroup = p.StopAsGroup
+	}
+	if kv, ok := s.get("stderr_logfile"); ok && p.Stderr.Redirect && p.Stderr.File != "" && p.Stderr.File != LogAuto {
+		// supervisord's warning, word for word.
+		ip.warn(s, kv.pos(), "redirect_stderr=true but stderr_logfile has also been set to a filename, the filename has been ignored")
 	}
 	if _, ok := s.get("command"); !ok {
 		return p, s.err("", errors.New("program has no command"))

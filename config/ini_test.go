@@ -206,10 +206,10 @@ func TestINIErrors(t *testing.T) {
 		{"bad environment", "[program:x]\ncommand = y\nenvironment = A", `supervisord.conf:3: [program:x]: key "environment": unexpected end of key/value pairs`},
 		{"unknown expansion", "[program:x]\ncommand = y %(nope)s", `supervisord.conf:2: [program:x]: key "command": %(nope) cannot be expanded`},
 		{"bare percent", "[program:x]\ncommand = date +%s", `supervisord.conf:2: [program:x]: key "command": bad format at "%s"`},
-		{"missing env", "[program:x]\ncommand = y %(ENV_NOPE)s", `supervisord.conf:2: [program:x]: key "command": %(ENV_NOPE) cannot be expanded`},
+		{"missing env", "[program:x]\ncommand = y %(ENV_NOPE)s", `supervisord.conf:2: [program:x]: key "command": %(ENV_NOPE) cannot be expanded: environment variable NOPE is not set`},
+		{"unknown name", "[program:x]\ncommand = y %(NOPE)s", `supervisord.conf:2: [program:x]: key "command": %(NOPE) cannot be expanded: no such name (use %(ENV_NOPE)s for an environment variable)`},
 		{"stopasgroup without killasgroup", "[program:x]\ncommand = y\nstopasgroup = true\nkillasgroup = false", `supervisord.conf:4: [program:x]: key "killasgroup": cannot stop the process group`},
 		{"bad name", "[program:a/b]\ncommand = y", `supervisord.conf:1: [program:a/b]: invalid name "a/b": it contains '/'`},
-		{"duplicate program", "[program:x]\ncommand = y\n[program:x]\ncommand = z", `supervisord.conf:3: [program:x]: duplicate section (first at supervisord.conf:1)`},
 		{"group unknown program", "[group:g]\nprograms = a,b\n[program:a]\ncommand = y", `supervisord.conf:1: [group:g]: key "programs": no program named "b"`},
 		{"group no programs", "[group:g]\npriority = 1", `supervisord.conf:1: [group:g]: key "programs": group lists no programs`},
 		{"unix server no file", "[unix_http_server]\nchmod = 0700", `supervisord.conf:1: [unix_http_server]: key "file": [unix_http_server] needs a socket file`},
@@ -518,5 +518,38 @@ func TestExamplesLoad(t *testing.T) {
 		if a.Name != b.Name || !slices.Equal(a.Command, b.Command) || !slices.Equal(an, bn) {
 			t.Errorf("program %d: TOML %s %q %q, INI %s %q %q", i, a.Name, a.Command, an, b.Name, b.Command, bn)
 		}
+	}
+}
+
+func TestINIMergedSectionNamesTheFileOfEachKey(t *testing.T) {
+	dir := t.TempDir()
+	main := filepath.Join(dir, "supervisord.conf")
+	writeFile(t, main, "[program:a]\ncommand = a\n[include]\nfiles = inc.conf\n")
+	writeFile(t, filepath.Join(dir, "inc.conf"), "\n[program:a]\nautostart = maybe\n")
+	_, err := Load(main)
+	if want := filepath.Join(dir, "inc.conf") + `:3: [program:a]: key "autostart"`; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error = %v, want it to start with %s", err, want)
+	}
+	writeFile(t, filepath.Join(dir, "inc.conf"), "\n[program:a]\nfrobnicate = 1\n")
+	cfg, err := Load(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(dir, "inc.conf") + `:3: [program:a] unknown key "frobnicate"; ignored`}; !slices.Equal(cfg.Warnings, want) {
+		t.Errorf("warnings = %q, want %q", cfg.Warnings, want)
+	}
+}
+
+func TestINISupervisordIdentifierUmaskDirectory(t *testing.T) {
+	cfg := mustINI(t, "[supervisord]\nidentifier = box\numask = 027\ndirectory = run\n")
+	d := cfg.Daemon
+	if d.Identifier != "box" || d.Umask == nil || *d.Umask != 0o27 || d.Directory != "run" {
+		t.Errorf("daemon = identifier %q umask %v directory %q", d.Identifier, d.Umask, d.Directory)
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings: %q", cfg.Warnings)
+	}
+	if _, err := ParseINI("supervisord.conf", []byte("[supervisord]\numask = 8\n"), nil); err == nil || !strings.Contains(err.Error(), `supervisord.conf:2: [supervisord]: key "umask"`) {
+		t.Errorf("bad umask: %v", err)
 	}
 }

@@ -123,3 +123,40 @@ func TestLoadReadsFileOfMaxFileSize(t *testing.T) {
 		t.Errorf("programs: %+v", cfg.Programs)
 	}
 }
+
+// Unrelated configurations never share a state directory: without
+// state_dir each file gets one of its own under the default, named after
+// it, the same at every start; state_dir (TOML) is used as written.
+func TestStateDirIsPerConfigurationFile(t *testing.T) {
+	dir := t.TempDir()
+	base := DefaultDaemon().StateDir
+	load := func(path, data string) Daemon {
+		t.Helper()
+		writeFile(t, path, data)
+		cfg, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Daemon
+	}
+	ini := "[program:pool]\ncommand = sleep 1\n"
+	a := load(filepath.Join(dir, "a", "supervisord.conf"), ini)
+	b := load(filepath.Join(dir, "b", "supervisord.conf"), ini)
+	again := load(filepath.Join(dir, "a", "supervisord.conf"), ini)
+	toml := load(filepath.Join(dir, "c", "corral.toml"), "[program.pool]\ncommand = \"sleep 1\"\n")
+	if a.StateDir == b.StateDir || a.StateDir != again.StateDir || toml.StateDir == a.StateDir {
+		t.Errorf("state directories: a %s, b %s, a again %s, toml %s", a.StateDir, b.StateDir, again.StateDir, toml.StateDir)
+	}
+	for _, d := range []Daemon{a, b, toml} {
+		if filepath.Dir(d.StateDir) != base || !strings.HasPrefix(filepath.Base(d.StateDir), "supervisord.conf-") && !strings.HasPrefix(filepath.Base(d.StateDir), "corral.toml-") || d.SharedStateDir != base {
+			t.Errorf("state directory %s (shared %s), want BASE/NAME-HASH under %s", d.StateDir, d.SharedStateDir, base)
+		}
+	}
+	set := load(filepath.Join(dir, "d", "corral.toml"), "[daemon]\nstate_dir = \"st\"\n")
+	if set.StateDir != filepath.Join(dir, "d", "st") || set.SharedStateDir != "" {
+		t.Errorf("state_dir: %s (shared %q)", set.StateDir, set.SharedStateDir)
+	}
+	if got := KeyedStateDir("/b", "/etc/x y/sup ervisord.conf"); got != "/b/sup_ervisord.conf-"+got[len(got)-16:] || len(filepath.Base(got)) != len("sup_ervisord.conf-")+16 {
+		t.Errorf("KeyedStateDir = %s", got)
+	}
+}

@@ -30,6 +30,7 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 		return nil, &Error{Pos: Position{File: name}, Err: err}
 	}
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
+	cfg.keyStateDir() // unless [daemon] state_dir says otherwise
 	var progNames, groupNames []string
 	seen := map[string]bool{}
 	for _, k := range md.Keys() {
@@ -73,7 +74,9 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 	}
 	err = cfg.finish(func(n string) string { return fmt.Sprintf("program %q", n) },
 		func(k string) string { return k },
-		func(p *Program, key string) int { return tp.line("program", p.Name, key) })
+		func(p *Program, key string) Position {
+			return Position{p.Source.File, tp.line("program", p.Name, key)}
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +100,7 @@ func ProgramFromTable(name string, table map[string]any) (Program, error) {
 	cfg := &Config{Programs: []Program{p}}
 	err = cfg.finish(func(n string) string { return fmt.Sprintf("program %q", n) },
 		func(k string) string { return k },
-		func(*Program, string) int { return 0 })
+		func(*Program, string) Position { return Position{} })
 	if err != nil {
 		return Program{}, err
 	}
@@ -370,7 +373,7 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 			case "socket":
 				d.Socket = tp.path(x)
 			case "state_dir":
-				d.StateDir = tp.path(x)
+				d.StateDir, d.SharedStateDir = tp.path(x), ""
 			case "log_dir":
 				d.LogDir = tp.path(x)
 			case "logfile":
@@ -386,7 +389,7 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 			case "log_group":
 				d.LogGroup = x
 			case "log_level":
-				if d.LogLevel, err = parseLogLevel(x); err != nil {
+				if d.LogLevel, err = ParseLogLevel(x); err != nil {
 					return s.err(err, k)
 				}
 			}
@@ -423,7 +426,10 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 	return nil
 }
 
-func parseLogLevel(s string) (string, error) {
+// ParseLogLevel maps a log level name, corral's or supervisord's (critical,
+// error, warn, info, debug, trace, blather), to the daemon's (debug, info,
+// warn, error).
+func ParseLogLevel(s string) (string, error) {
 	switch l := strings.ToLower(strings.TrimSpace(s)); l {
 	case "debug", "info", "warn", "error":
 		return l, nil

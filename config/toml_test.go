@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -44,8 +45,11 @@ func TestTOMLDefaults(t *testing.T) {
 	if len(cfg.Programs) != 1 || !reflect.DeepEqual(cfg.Programs[0], want) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg.Programs, want)
 	}
-	if !reflect.DeepEqual(cfg.Daemon, DefaultDaemon()) {
-		t.Errorf("daemon = %+v, want the defaults %+v", cfg.Daemon, DefaultDaemon())
+	def := DefaultDaemon()
+	abs, _ := filepath.Abs("corral.toml")
+	def.StateDir, def.SharedStateDir = KeyedStateDir(def.StateDir, abs), def.StateDir
+	if !reflect.DeepEqual(cfg.Daemon, def) {
+		t.Errorf("daemon = %+v, want the defaults %+v", cfg.Daemon, def)
 	}
 	if len(cfg.Warnings) != 0 {
 		t.Errorf("warnings: %q", cfg.Warnings)

@@ -152,12 +152,14 @@ var (
 	ErrTrailingBackslash = errors.New("no escaped character after a trailing backslash")
 )
 
-// SplitCommand splits a command line into words the way a POSIX shell (and
-// Python's shlex.split, which supervisord uses) would, without running a
-// shell: blanks separate words, single quotes keep everything literally,
-// double quotes keep everything but a backslash before \ " $ ` or newline, and
-// a backslash outside quotes keeps the next character. No variable, glob or
-// tilde expansion happens.
+// SplitCommand splits a command line into words exactly as Python's
+// shlex.split (POSIX mode, no comments) does, since supervisord splits
+// command= with it: blanks (space, tab, CR, LF) separate words; single
+// quotes keep everything literally; double quotes keep everything, except
+// that a backslash before " or \ gives that character (before anything
+// else, such as $, it stays: "x\$HOME" is x\$HOME); a backslash outside
+// quotes keeps the next character, a newline included. A pair of quotes
+// with nothing between makes an empty word. No variable, glob or tilde expansion happens and no shell runs.
 func SplitCommand(s string) ([]string, error) {
 	var (
 		words []string
@@ -165,24 +167,21 @@ func SplitCommand(s string) ([]string, error) {
 		in    bool // a word is open (it may be empty: "")
 	)
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		switch c := s[i]; c {
+		case ' ', '\t', '\r', '\n':
 			if in {
 				words = append(words, cur.String())
 				cur.Reset()
 				in = false
 			}
-		case c == '\\':
+		case '\\':
 			if i+1 >= len(s) {
 				return nil, ErrTrailingBackslash
 			}
 			i++
-			if s[i] != '\n' {
-				cur.WriteByte(s[i])
-				in = true
-			}
-		case c == '\'':
+			cur.WriteByte(s[i])
+			in = true
+		case '\'':
 			j := strings.IndexByte(s[i+1:], '\'')
 			if j < 0 {
 				return nil, ErrUnterminatedQuote
@@ -190,26 +189,26 @@ func SplitCommand(s string) ([]string, error) {
 			cur.WriteString(s[i+1 : i+1+j])
 			i += j + 1
 			in = true
-		case c == '"':
+		case '"':
 			in = true
-			closed := false
-			for i++; i < len(s); i++ {
+			for i++; ; i++ {
+				if i >= len(s) {
+					return nil, ErrUnterminatedQuote
+				}
 				c := s[i]
 				if c == '"' {
-					closed = true
 					break
 				}
-				if c == '\\' && i+1 < len(s) && strings.IndexByte("\\\"$`\n", s[i+1]) >= 0 {
-					i++
-					if s[i] != '\n' {
-						cur.WriteByte(s[i])
+				if c == '\\' {
+					if i+1 >= len(s) {
+						return nil, ErrTrailingBackslash
 					}
-					continue
+					i++
+					if s[i] != '"' && s[i] != '\\' {
+						cur.WriteByte('\\')
+					}
 				}
-				cur.WriteByte(c)
-			}
-			if !closed {
-				return nil, ErrUnterminatedQuote
+				cur.WriteByte(s[i])
 			}
 		default:
 			cur.WriteByte(c)

@@ -175,7 +175,7 @@ func TestSplitCommand(t *testing.T) {
 		{"sleep 10", []string{"sleep", "10"}, nil},
 		{"  a   b\tc ", []string{"a", "b", "c"}, nil},
 		{`sh -c 'echo hi; exit 1'`, []string{"sh", "-c", "echo hi; exit 1"}, nil},
-		{`echo "a \"b\" \$HOME \n"`, []string{"echo", `a "b" $HOME \n`}, nil},
+		{`echo "a \"b\" \$HOME \n"`, []string{"echo", `a "b" \$HOME \n`}, nil},
 		{`a\ b c`, []string{"a b", "c"}, nil},
 		{`x "" ''`, []string{"x", "", ""}, nil},
 		{`pre'fix'"ed"`, []string{"prefixed"}, nil},

@@ -221,7 +221,7 @@ func resultFor(name string, err error) Result {
 
 // StartProcesses starts the targets in priority order. With wait it returns
 // once each is RUNNING or has failed to start. A user's start is remembered
-// across daemon restarts.
+// across daemon restarts where the program keeps it (see keepsDesired).
 func (d *Daemon) StartProcesses(ctx context.Context, targets []string, wait bool) ([]Result, error) {
 	names, err := d.Resolve(targets)
 	if err != nil {
@@ -303,7 +303,7 @@ func (d *Daemon) await(ctx context.Context, sub *monitor.Subscription, pending m
 
 // StopProcesses stops the targets, highest priority first. With wait it
 // returns once each is stopped. A user's stop is remembered across daemon
-// restarts.
+// restarts where the program keeps it (see keepsDesired).
 func (d *Daemon) StopProcesses(ctx context.Context, targets []string, wait bool) ([]Result, error) {
 	names, err := d.Resolve(targets)
 	if err != nil {
@@ -380,11 +380,20 @@ func (d *Daemon) SignalProcesses(targets []string, sig syscall.Signal) ([]Result
 }
 
 // remember records, in one transaction, the desired state a user gave the
-// processes names.
+// processes names, for those whose program keeps it across daemon restarts
+// (keepsDesired); for the others the configuration file decides at the next
+// start, so there is nothing to record.
 func (d *Daemon) remember(names []string, want store.Desired) error {
 	batch := make(map[string]store.Desired, len(names))
+	d.mu.Lock()
 	for _, n := range names {
-		batch[n] = want
+		if pr := d.procs[n]; pr != nil && keepsDesired(pr.program) {
+			batch[n] = want
+		}
+	}
+	d.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
 	}
 	if err := d.store.SetDesiredBatch(batch); err != nil {
 		d.log.Error("state: cannot record desired state", "processes", names, "desired", want, "err", err)

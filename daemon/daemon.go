@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -117,8 +118,19 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if d.budget, err = newBudgetState(opts); err != nil {
 		return nil, err
 	}
-	if d.store, err = store.Open(cfg.Daemon.StateDir); err != nil {
+	// The state directory every configuration shared before each got its
+	// own is imported from at the first start, and only into a directory
+	// of that base (not into one given with --state-dir).
+	shared := cfg.Daemon.SharedStateDir
+	if shared != "" && filepath.Dir(filepath.Clean(cfg.Daemon.StateDir)) != filepath.Clean(shared) {
+		shared = ""
+	}
+	if d.store, err = store.OpenImport(cfg.Daemon.StateDir, shared); err != nil {
 		return nil, err
+	}
+	if from := d.store.ImportedFrom(); from != "" {
+		d.log.Info("state: this configuration's state directory starts with the programs added at run time and the desired states of the state file all configurations shared before; from now on it is its own",
+			"from", from, "state", d.store.Path())
 	}
 	if err := d.checkStartBudget(cfg.Programs); err != nil {
 		d.store.Close()
@@ -332,28 +344,49 @@ func (d *Daemon) unregister(prog *program) {
 	delete(d.programs, prog.cfg.Name)
 }
 
-// Start starts the autostart processes (and those a user left started),
-// lowest priority first, skipping those a user left stopped.
+// keepsDesired reports whether a program's recorded desired state outlives
+// the daemon: that of a program added at run time does (there is no file to
+// say otherwise), and that of a program of the configuration file only under
+// Docker's unless-stopped policy. For every other program of the file, its
+// autostart decides at each daemon start, as in supervisord.
+func keepsDesired(p *program) bool {
+	return p.runtime || p.cfg.Restart == config.RestartUnlessStopped
+}
+
+// Start starts, lowest priority first, the processes that should run: the
+// autostart ones, except those whose program keeps a stop a user gave it
+// (keepsDesired), and those whose program keeps a start. The desired states
+// recorded for the other programs are forgotten: the file has decided.
 func (d *Daemon) Start() {
 	desired, err := d.store.DesiredStates()
 	if err != nil {
 		d.log.Error("state: cannot read desired states", "err", err)
 	}
 	var names []string
+	forget := map[string]store.Desired{}
 	d.mu.Lock()
 	for _, pr := range d.sortedProcs(false) {
 		want := pr.program.cfg.Autostart
-		switch desired[pr.name] {
-		case store.Started:
-			want = true
-		case store.Stopped:
-			want = false
+		if keepsDesired(pr.program) {
+			switch desired[pr.name] {
+			case store.Started:
+				want = true
+			case store.Stopped:
+				want = false
+			}
+		} else if _, ok := desired[pr.name]; ok {
+			forget[pr.name] = ""
 		}
 		if want {
 			names = append(names, pr.name)
 		}
 	}
 	d.mu.Unlock()
+	if len(forget) > 0 {
+		if err := d.store.SetDesiredBatch(forget); err != nil {
+			d.log.Error("state: cannot forget desired states the configuration file overrides", "err", err)
+		}
+	}
 	for i, err := range d.mon.StartEach(names) {
 		if err != nil {
 			d.log.Warn("autostart failed", "program", names[i], "err", err)

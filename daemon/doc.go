@@ -12,7 +12,17 @@
 //
 // The state store (store.FileName in the state directory) holds the programs
 // added at run time, the desired state users gave processes, and the live
-// processes with the daemon run that started them. A daemon that ends
+// processes with the daemon run that started them. The state directory is
+// the configuration's own (config.KeyedStateDir): when it is created, it
+// imports what the state directory all configurations shared before held
+// (config.Daemon.SharedStateDir, store.OpenImport).
+//
+// A desired state is kept across daemon restarts for programs added at run
+// time and for programs of the configuration file whose policy is
+// restart = "unless-stopped" (an operator's stop persists, as in Docker).
+// Any other program of the file starts at a daemon start if its autostart
+// says so, whatever a user did in the last run, as in supervisord; the
+// daemon records nothing for it. A daemon that ends
 // without stopping its processes (SIGKILL, a crash) leaves the next one a
 // list to reclaim: each recorded process is killed with its process group
 // only if its pid still names the very process recorded (same start time in

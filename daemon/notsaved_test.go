@@ -12,15 +12,22 @@ import (
 
 // With the state file failing every write (as on a full disk), no change is
 // acknowledged as if it were durable: an add or a remove is undone or not
-// done, a start or a stop goes ahead but returns ErrNotSaved.
+// done, a start or a stop goes ahead but returns ErrNotSaved. A program
+// whose desired state is not kept across restarts (its autostart decides)
+// has nothing to save: its stop is no error.
 func TestChangesThatCannotBeSavedAreErrors(t *testing.T) {
 	dir := t.TempDir()
 	d := startDaemon(t, writeConfig(t, dir, `
 [program.web]
 command = "sleep 1000"
 start_secs = "0s"
+restart = "unless-stopped"
+[program.plain]
+command = "sleep 1000"
+start_secs = "0s"
 `))
 	waitState(t, d, "web", "RUNNING")
+	waitState(t, d, "plain", "RUNNING")
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
 	prog := func(name string) config.Program {
@@ -72,6 +79,11 @@ start_secs = "0s"
 	_, err = d.RestartProcesses(ctx, []string{"web"}, true)
 	notSaved("restart", err, "the restart went ahead")
 	waitState(t, d, "web", "RUNNING")
+
+	if _, err := d.StopProcesses(ctx, []string{"plain"}, true); err != nil {
+		t.Errorf("stop of a program whose autostart decides at the next start: %v", err)
+	}
+	waitState(t, d, "plain", "STOPPED")
 
 	// Writable again: the same operations succeed.
 	d.store.FailWrites(nil)

@@ -6,6 +6,10 @@
 //
 // It stores bytes the daemon hands it; it knows nothing of processes.
 //
+// OpenImport creates a state file that starts with the programs and desired
+// states of another one (the state directory every configuration shared
+// before each got its own), which it only reads.
+//
 // A missing state file is a first start: Open creates it (under a temporary
 // name, renamed once initialized, so a crash during creation never leaves a
 // half-made state.db). An existing state file that cannot be read whole —
@@ -25,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -62,9 +67,10 @@ type Running struct {
 
 // Store is an open state file.
 type Store struct {
-	db    *bolt.DB
-	path  string
-	fault atomic.Pointer[error] // see FailWrites
+	db       *bolt.DB
+	path     string
+	imported string                // see ImportedFrom
+	fault    atomic.Pointer[error] // see FailWrites
 }
 
 // FileName is the state file's name in the state directory.
@@ -92,15 +98,29 @@ func (e *CorruptError) Unwrap() error { return e.Reason }
 // Open opens (creating it and its directory, mode 0700, if needed) the state
 // file state.db in dir. A corrupt file is moved aside and reported as a
 // *CorruptError.
-func Open(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) { return OpenImport(dir, "") }
+
+// OpenImport is Open, except that when it creates the state file and the
+// directory from holds a state file, the new file starts with from's
+// programs added at run time and desired states (not its live processes:
+// their daemon run is not this file's). The copy is part of the creation: a
+// crash leaves either no new file or one with the copy. from is only read.
+//
+// The daemon uses it to move from the state directory every configuration
+// shared to one directory per configuration: each configuration's first
+// start takes what it saw before, and from then on its state is its own.
+// A from that is locked (a daemon runs on it) or corrupt is an error naming
+// it; nothing is created then.
+func OpenImport(dir, from string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
+	imported := ""
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		if err := create(path); err != nil {
+		if imported, err = create(path, from); err != nil {
 			return nil, err
 		}
 	case err != nil:
@@ -112,7 +132,7 @@ func Open(dir string) (*Store, error) {
 		// daemon would start with every program added at run time lost.
 		return nil, moveAside(path, errors.New("the file is empty"))
 	}
-	db, err := openChecked(path)
+	db, err := openChecked(path, false)
 	if err != nil {
 		var ce *CorruptError
 		if errors.As(err, &ce) {
@@ -120,22 +140,37 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, err
 	}
-	return &Store{db: db, path: path}, nil
+	return &Store{db: db, path: path, imported: imported}, nil
 }
 
 // create makes a new state file under a temporary name and renames it into
-// place once its buckets exist and are synced.
-func create(path string) error {
+// place once its buckets exist, hold what is imported from the state
+// directory from (if any), and are synced.
+// It returns the file imported from, if any.
+func create(path, from string) (string, error) {
+	var imported map[string]map[string][]byte
+	if from != "" {
+		var err error
+		if imported, err = readImport(filepath.Join(from, FileName)); err != nil {
+			return "", err
+		}
+	}
 	tmp := path + ".new"
 	_ = os.Remove(tmp) // left by a crash during an earlier creation
 	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		return fmt.Errorf("state file %s: create: %w", path, err)
+		return "", fmt.Errorf("state file %s: create: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range buckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			bk, err := tx.CreateBucketIfNotExists(b)
+			if err != nil {
 				return err
+			}
+			for k, v := range imported[string(b)] {
+				if err := bk.Put([]byte(k), v); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -151,9 +186,64 @@ func create(path string) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("state file %s: create: %w", path, err)
+		return "", fmt.Errorf("state file %s: create: %w", path, err)
 	}
-	return nil
+	if imported == nil {
+		return "", nil
+	}
+	return filepath.Join(from, FileName), nil
+}
+
+// importBuckets are what OpenImport copies.
+var importBuckets = [][]byte{bucketPrograms, bucketDesired}
+
+// readImport reads the buckets OpenImport copies from the state file path;
+// a missing file is nothing to import.
+func readImport(path string) (map[string]map[string][]byte, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("import state file %s: %w", path, err)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("import state file %s: not a regular file", path)
+	case st.Size() == 0:
+		return nil, fmt.Errorf("import state file %s: the file is empty; move it away to start without it", path)
+	}
+	db, err := openChecked(path, true)
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			return nil, fmt.Errorf("import state file %s: it is corrupt (%v); move it away to start without it", path, ce.Reason)
+		}
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	defer db.Close()
+	out := map[string]map[string][]byte{}
+	err = db.View(func(tx *bolt.Tx) error {
+		for _, name := range importBuckets {
+			b := tx.Bucket(name)
+			if b == nil {
+				continue
+			}
+			m := map[string][]byte{}
+			if err := b.ForEach(func(k, v []byte) error {
+				if v != nil {
+					m[string(k)] = slices.Clone(v)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			out[string(name)] = m
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import state file %s: %w", path, err)
+	}
+	return out, nil
 }
 
 func syncDir(dir string) error {
@@ -172,7 +262,8 @@ func syncDir(dir string) error {
 // recovered, so a corrupt file is an error, not a crash; bbolt's own Tx.Check
 // (on its own goroutine, after the walk has touched every reachable page
 // safely) then checks the structure.
-func openChecked(path string) (db *bolt.DB, err error) {
+// A readOnly open takes a shared lock and changes nothing.
+func openChecked(path string, readOnly bool) (db *bolt.DB, err error) {
 	corrupt := func(reason error) error { return &CorruptError{Path: path, Reason: reason} }
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -182,7 +273,7 @@ func openChecked(path string) (db *bolt.DB, err error) {
 			db, err = nil, corrupt(fmt.Errorf("reading it failed: %v", r))
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
 	if err != nil {
 		switch {
 		case errors.Is(err, bolterrors.ErrTimeout):
@@ -218,6 +309,9 @@ func openChecked(path string) (db *bolt.DB, err error) {
 	if err != nil {
 		_ = db.Close()
 		return nil, corrupt(err)
+	}
+	if readOnly {
+		return db, nil
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range buckets {
@@ -273,6 +367,10 @@ func (s *Store) FailWrites(err error) {
 	}
 	s.fault.Store(&err)
 }
+
+// ImportedFrom returns the state file OpenImport copied from when it
+// created this one, or "".
+func (s *Store) ImportedFrom() string { return s.imported }
 
 // Path returns the state file's path.
 func (s *Store) Path() string { return s.path }

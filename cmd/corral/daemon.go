@@ -69,7 +69,18 @@ pid_max and, for the users it runs programs as, RLIMIT_NPROC. A
 configuration, reload or "corral add" that does not fit is refused with the
 numbers and the remedies (LimitNOFILE=/ulimit -n, min_fds, redirecting
 stderr); see README.md. min_fds and min_procs raise the limits at start, as
-supervisord's minfds and minprocs do.`,
+supervisord's minfds and minprocs do.
+
+State (programs added at run time, desired states) belongs to one
+configuration: without state_dir or --state-dir, each configuration file
+(or, without a file, each socket) gets its own directory under
+/var/lib/corral (root) or $XDG_STATE_HOME/corral, named after the file and
+a hash of its path. At each start a program of the file starts if its
+autostart says so, whatever a user did in the last run, as in supervisord;
+under restart = "unless-stopped" a user's stop or start persists instead.
+Programs added at run time keep their state. On its first start a
+configuration imports the programs added at run time and the desired states
+of the state.db every configuration shared in earlier versions.`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDaemon(cmd.Context(), cfgFile, socket, stateDir, cmd.ErrOrStderr())
@@ -126,6 +137,18 @@ func writePidfile(path string) error {
 }
 
 func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr io.Writer) error {
+	if err := daemonPrelude(); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(cfgFile)
+	if err != nil {
+		return err
+	}
+	return runDaemonConfig(ctx, cfg, daemonRun{socket: socketFlag, stateDir: stateDir, stderr: stderr})
+}
+
+// daemonPrelude comes first in a daemon process, before it opens anything.
+func daemonPrelude() error {
 	// Programs get their stdio, not the descriptors the daemon inherited
 	// (supervisord's behaviour). Go opens everything else close-on-exec.
 	if err := monitor.CloseOnExecInherited(); err != nil {
@@ -137,12 +160,25 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 		// nothing when idle because nothing allocates then.
 		debug.SetGCPercent(50)
 	}
-	cfg, err := loadConfig(cfgFile)
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+// daemonRun is how a daemon runs, beside its configuration.
+type daemonRun struct {
+	socket, stateDir string // --socket and --state-dir, or ""
+	stderr           io.Writer
+	// ready, when set, is called once the socket listens and the state is
+	// open, before any program starts (`corral supervisord` goes to the
+	// background then).
+	ready func(*slog.Logger)
+}
+
+// runDaemonConfig runs the daemon on a loaded configuration until a signal
+// or a shutdown request ends it.
+func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) error {
+	socketFlag, stateDir, stderr := run.socket, run.stateDir, run.stderr
 	if stateDir != "" {
-		cfg.Daemon.StateDir = stateDir
+		cfg.Daemon.StateDir, cfg.Daemon.SharedStateDir = stateDir, ""
 	}
 	sock := socketSpec{path: cfg.Daemon.Socket, mode: cfg.Daemon.SocketMode, group: cfg.Daemon.SocketGroup,
 		username: cfg.Daemon.Username, password: cfg.Daemon.Password}
@@ -155,6 +191,15 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 	}
 	if socketFlag != "" {
 		sock.path = socketFlag
+	}
+	if cfg.File == "" && stateDir == "" {
+		// Without a file, the socket names the configuration: each socket
+		// its own state directory (see config.KeyedStateDir).
+		abs, err := filepath.Abs(sock.path)
+		if err != nil {
+			return err
+		}
+		cfg.Daemon.StateDir, cfg.Daemon.SharedStateDir = config.KeyedStateDir(cfg.Daemon.StateDir, abs), cfg.Daemon.StateDir
 	}
 	log, logCloser, err := newLogger(cfg.Daemon, stderr)
 	if err != nil {
@@ -189,6 +234,9 @@ func runDaemon(ctx context.Context, cfgFile, socketFlag, stateDir string, stderr
 	d, err := daemon.New(cfg, daemon.Options{Logger: log, Listeners: listeners})
 	if err != nil {
 		return err
+	}
+	if run.ready != nil {
+		run.ready(log)
 	}
 	if cfg.Daemon.Pidfile != "" {
 		if err := writePidfile(cfg.Daemon.Pidfile); err != nil {
@@ -294,7 +342,7 @@ func newServeMux(d *daemon.Daemon, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.Handler(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry(), promhttp.HandlerOpts{}))
-	rpc := supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log})
+	rpc := supervisorrpc.Handler(d, supervisorrpc.Options{Logger: log, Identification: d.Config().Daemon.Identifier})
 	mux.Handle("/RPC2", rpc)
 	mux.Handle("/logtail/", rpc)
 	return dashboard.Mount(mux) // the page at "/", and one cross-site rule for every path

@@ -4,9 +4,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -79,4 +81,13 @@ func run(args []string) int {
 	return 1
 }
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() { os.Exit(runAs(os.Args)) }
+
+// runAs runs corral as invoked: under the name supervisord it is `corral
+// supervisord`, with supervisord's command line.
+func runAs(argv []string) int {
+	if filepath.Base(argv[0]) == supervisordName {
+		return runSupervisord(context.Background(), argv[0], argv[0], argv[1:], os.Stdout, os.Stderr)
+	}
+	return run(argv[1:])
+}

@@ -32,7 +32,7 @@ const runMainEnv = "CORRAL_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
-		os.Exit(run(os.Args[1:]))
+		os.Exit(runAs(os.Args))
 	}
 	testscript.Main(m, map[string]func(){
 		"corral": func() { os.Exit(run(os.Args[1:])) },
