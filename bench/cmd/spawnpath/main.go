@@ -110,7 +110,13 @@ func cgroupProbe() {
 	}
 	dir := filepath.Join(root, fmt.Sprintf("corral-spawnpath-%d", os.Getpid()))
 	check(os.Mkdir(dir, 0o755))
-	defer os.Remove(dir)
+	defer func() {
+		// A cgroup can be removed only once its last process is gone,
+		// which trails cgroup.kill and the reaping of its members.
+		for i := 0; os.Remove(dir) != nil && i < 200; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
 	cfd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0)
 	check(err)
 	defer unix.Close(cfd)
