@@ -115,14 +115,15 @@ func (d *Daemon) resyncRunning() {
 	if err != nil {
 		return
 	}
-	if err := d.store.ClearRunning(); err != nil {
-		d.log.Error("state: resync", "err", err)
-		return
-	}
+	running := map[string]*store.Running{}
 	for _, i := range infos {
 		if i.Pid != 0 {
-			_ = d.store.SetRunning(i.Name, &store.Running{Pid: i.Pid, StartTicks: startTicks(i.Pid)})
+			running[i.Name] = &store.Running{Pid: i.Pid, StartTicks: startTicks(i.Pid)}
 		}
+	}
+	// The session stays: it is what lets the next run reclaim these.
+	if err := d.store.ReplaceRunning(running); err != nil {
+		d.log.Error("state: resync", "err", err)
 	}
 }
 

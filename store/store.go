@@ -511,6 +511,31 @@ func (s *Store) SetRunningBatch(batch map[string]*Running) error {
 	})
 }
 
+// ReplaceRunning makes running the whole set of live processes, in one
+// transaction, and keeps the session that owns them: a resync of the
+// records must not make the next run forget what this one left behind.
+func (s *Store) ReplaceRunning(running map[string]*Running) error {
+	return s.update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketRunning); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucket(bucketRunning)
+		if err != nil {
+			return err
+		}
+		for name, r := range running {
+			data, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(name), data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // RunningProcesses returns every process recorded as live.
 func (s *Store) RunningProcesses() (map[string]Running, error) { return all[Running](s, bucketRunning) }
 

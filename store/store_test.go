@@ -198,3 +198,31 @@ func TestFirstStartLeavesNoTemporaryFile(t *testing.T) {
 		t.Fatalf("state directory holds %v, want only %s", ents, FileName)
 	}
 }
+
+// A resync of the live records (after the daemon's follower missed events)
+// replaces them all and keeps the session, so that a crash afterwards still
+// lets the next run reclaim them.
+func TestReplaceRunningKeepsTheSession(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SetSession(Session{BootID: "b", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRunning("old", &Running{Pid: 1, StartTicks: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceRunning(map[string]*Running{"new": {Pid: 2, StartTicks: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	sess, ok, err := s.PreviousSession()
+	if err != nil || !ok || sess != (Session{BootID: "b", Token: "t"}) {
+		t.Errorf("session after ReplaceRunning: %+v %v %v, want the one set", sess, ok, err)
+	}
+	running, err := s.RunningProcesses()
+	if err != nil || len(running) != 1 || running["new"] != (Running{Pid: 2, StartTicks: 2}) {
+		t.Errorf("running after ReplaceRunning: %+v %v, want only new", running, err)
+	}
+}
