@@ -172,13 +172,14 @@ func (c *Cmd) Wait() error {
 	c.waited = true
 	var e *ExitInfo
 	var ctxErr error
-	var timer *time.Timer
+	var deadline time.Time // when WaitDelay ends, once the context is done
 	select {
 	case e = <-c.exit:
 	case <-c.ctx.Done():
 		ctxErr = c.cancel()
 		if c.WaitDelay > 0 {
-			timer = time.NewTimer(c.WaitDelay)
+			deadline = time.Now().Add(c.WaitDelay)
+			timer := time.NewTimer(c.WaitDelay)
 			defer timer.Stop()
 			select {
 			case e = <-c.exit:
@@ -193,7 +194,7 @@ func (c *Cmd) Wait() error {
 			e = <-c.exit
 		}
 	}
-	ioErr := c.awaitCopies(timer)
+	ioErr := c.awaitCopies(deadline)
 	c.ProcessState = e
 	if !e.Success() {
 		return &ExitError{ExitInfo: e}
@@ -242,9 +243,10 @@ func (c *Cmd) killGroup() error {
 	return err
 }
 
-// awaitCopies waits for the output copies, at most WaitDelay (counted from
-// timer when the context ended, else from now), then closes the pipes.
-func (c *Cmd) awaitCopies(timer *time.Timer) error {
+// awaitCopies waits for the output copies, at most WaitDelay (until
+// deadline when the context ended, else from now), then closes the pipes.
+// A deadline already past stops the copies at once.
+func (c *Cmd) awaitCopies(deadline time.Time) error {
 	defer c.closeParentEnds()
 	if c.WaitDelay <= 0 || len(c.jobs) == 0 {
 		c.copiers.Wait()
@@ -252,10 +254,11 @@ func (c *Cmd) awaitCopies(timer *time.Timer) error {
 	}
 	copied := make(chan struct{})
 	go func() { c.copiers.Wait(); close(copied) }()
-	if timer == nil {
-		timer = time.NewTimer(c.WaitDelay)
-		defer timer.Stop()
+	if deadline.IsZero() {
+		deadline = time.Now().Add(c.WaitDelay)
 	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	select {
 	case <-copied:
 		return nil

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -159,5 +160,41 @@ func TestCmdWaitDelayEndsCopies(t *testing.T) {
 	}
 	if got := string(out.Bytes()); got != "hi\n" {
 		t.Errorf("output %q, want \"hi\\n\"", got)
+	}
+}
+
+// When the context ends and Cancel leaves the process be, WaitDelay still
+// bounds Wait: a grandchild in its own session (out of the group's reach)
+// holding stdout does not keep Wait until it exits.
+func TestCmdWaitDelayBoundsWaitAfterCancel(t *testing.T) {
+	m := newTestMonitor(t, Options{Backend: BackendPidfd})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	c := m.CommandContext(ctx, "sh", "-c", "setsid sleep 1000 & echo $!; exec sleep 1000")
+	c.Cancel = func() error { return nil } // leaves the process running
+	c.WaitDelay = 200 * time.Millisecond
+	var out syncBuffer
+	c.Stdout = &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(out.Bytes()))); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		// As in TestCmdCancelAndWaitDelay: the kill after WaitDelay is
+		// what Wait reports.
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL {
+			t.Fatalf("Wait = %v, want death by SIGKILL after WaitDelay", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Wait did not return while a grandchild held stdout, although WaitDelay is 200ms")
 	}
 }
