@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -363,27 +364,34 @@ func (l *loop) reapPidfds(fds []int) {
 // subreaper, leftovers of the monitor's process groups (and their children)
 // were re-parented to it. The reaper backend owns all reaping in the process,
 // so every child is the monitor's to end. Killed children's own children are
-// re-parented here in turn, so it repeats until none is left.
+// re-parented here in turn, so it repeats until none is left, for at most
+// orphanKillTimeout: a child stuck in an uninterruptible sleep (a hung
+// network file system) ignores SIGKILL, and Shutdown must still return.
 func (l *loop) killOrphans() {
-	for range 1000 {
+	deadline := time.Now().Add(orphanKillTimeout)
+	for round := 0; ; round++ {
 		l.reapAll()
 		kids := childPids()
 		if len(kids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.log.Warn("shutdown: children that SIGKILL did not end are left unreaped", "count", len(kids), "pids", kids)
 			return
 		}
 		for _, pid := range kids {
 			// Not reaped yet, so the pid is still this child's.
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		l.log.Info("shutdown: killed leftover children", "count", len(kids))
-		var ws syscall.WaitStatus
-		var ru syscall.Rusage
-		pid, err := syscall.Wait4(-1, &ws, 0, &ru)
-		if err == nil && pid > 0 {
-			l.exited(pid, ws, &ru)
+		if round == 0 {
+			l.log.Info("shutdown: killed leftover children", "count", len(kids))
 		}
+		time.Sleep(10 * time.Millisecond) // let them die before the next reap
 	}
 }
+
+// orphanKillTimeout bounds killOrphans.
+const orphanKillTimeout = 10 * time.Second
 
 // childPids lists the children of this process from /proc.
 func childPids() []int {
