@@ -489,6 +489,12 @@ func (ip *iniParser) unixHTTP(s *iniSection) (*UnixHTTPServer, error) {
 	if u.File == "" {
 		return nil, s.err("file", errors.New("[unix_http_server] needs a socket file"))
 	}
+	// Half-set credentials would either let anyone in (a password alone)
+	// or check an empty password (a username alone): refuse them, as the
+	// TOML reader does.
+	if missing := missingCredential(u.Username, u.Password); missing != "" {
+		return nil, s.err(missing, errors.New("username and password go together; set both or neither"))
+	}
 	return u, nil
 }
 

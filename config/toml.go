@@ -416,14 +416,22 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 			return err
 		}
 	}
-	if (d.Username == "") != (d.Password == "") {
-		missing := "password"
-		if d.Username == "" {
-			missing = "username"
-		}
+	if missing := missingCredential(d.Username, d.Password); missing != "" {
 		return s.err(errors.New("username and password go together; set both or neither"), missing)
 	}
 	return nil
+}
+
+// missingCredential names the key missing from half-set credentials: ""
+// when both or neither are set.
+func missingCredential(username, password string) string {
+	switch {
+	case username != "" && password == "":
+		return "password"
+	case username == "" && password != "":
+		return "username"
+	}
+	return ""
 }
 
 // ParseLogLevel maps a log level name, corral's or supervisord's (critical,

@@ -261,6 +261,17 @@ func TestSocketCredentialsSameFromTOMLAndINI(t *testing.T) {
 			t.Errorf("%q: error %v, want one naming the file and the missing key", src, err)
 		}
 	}
+	// The same in supervisord.conf: a username alone would check an empty
+	// password, a password alone would let anyone in.
+	for src, key := range map[string]string{
+		"[unix_http_server]\nfile = /tmp/s.sock\nusername = admin\n": "password",
+		"[unix_http_server]\nfile = /tmp/s.sock\npassword = pw\n":    "username",
+	} {
+		_, err := ParseINI("supervisord.conf", []byte(src), nil)
+		if err == nil || !strings.Contains(err.Error(), "supervisord.conf:") || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "username and password go together") {
+			t.Errorf("%q: error %v, want one naming the file, line and %q", src, err, key)
+		}
+	}
 }
 
 // TestLogGroupInTOMLAndINI reads the group given to program log files, from
