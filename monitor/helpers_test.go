@@ -120,35 +120,6 @@ func reapLeftovers(t testing.TB) {
 	waitNoChildren(t)
 }
 
-// children returns this process's children and their state letter.
-func children() map[int]string {
-	self := os.Getpid()
-	out := map[int]string{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == self {
-			out[pid] = f[0]
-		}
-	}
-	return out
-}
 
 func zombies() int {
 	n := 0

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -371,15 +373,15 @@ func (l *loop) killOrphans() {
 	deadline := time.Now().Add(orphanKillTimeout)
 	for round := 0; ; round++ {
 		l.reapAll()
-		kids := childPids()
+		kids := children()
 		if len(kids) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			l.log.Warn("shutdown: children that SIGKILL did not end are left unreaped", "count", len(kids), "pids", kids)
+			l.log.Warn("shutdown: children that SIGKILL did not end are left unreaped", "count", len(kids), "pids", slices.Sorted(maps.Keys(kids)))
 			return
 		}
-		for _, pid := range kids {
+		for pid := range kids {
 			// Not reaped yet, so the pid is still this child's.
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
@@ -393,14 +395,15 @@ func (l *loop) killOrphans() {
 // orphanKillTimeout bounds killOrphans.
 const orphanKillTimeout = 10 * time.Second
 
-// childPids lists the children of this process from /proc.
-func childPids() []int {
+// children lists the children of this process from /proc, with the state
+// letter of each (R, S, Z, ...).
+func children() map[int]string {
 	self := os.Getpid()
+	out := map[int]string{}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return out
 	}
-	var out []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -420,7 +423,7 @@ func childPids() []int {
 			continue
 		}
 		if ppid, _ := strconv.Atoi(f[1]); ppid == self {
-			out = append(out, pid)
+			out[pid] = f[0]
 		}
 	}
 	return out
