@@ -146,22 +146,7 @@ func TestGroupDiesWithMainProcess(t *testing.T) {
 // members outlive a main process that crashed.
 func TestKeepGroupLeavesMembersRunning(t *testing.T) {
 	m := newTestMonitor(t, Options{Backend: BackendPidfd})
-	spec, file := groupWorker(t, "w")
-	spec.KeepGroup = true
-	if err := m.Add(spec); err != nil {
-		t.Fatal(err)
-	}
-	sub, _ := m.Subscribe(0)
-	defer sub.Close()
-	if err := m.StartWait(context.Background(), "w"); err != nil {
-		t.Fatal(err)
-	}
-	members := groupMembers(t, file)
-	info, _ := m.Process("w")
-	if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	next(t, sub, is("w", EventExited))
+	members := crashKeptGroup(t, m)
 	time.Sleep(100 * time.Millisecond)
 	for _, pid := range members {
 		if !procAlive(pid) {
@@ -175,23 +160,7 @@ func TestKeepGroupLeavesMembersRunning(t *testing.T) {
 // exited) before Shutdown returns.
 func TestShutdownKillsSubreaperOrphans(t *testing.T) {
 	m := newTestMonitor(t, Options{Subreaper: true})
-	spec, file := groupWorker(t, "w")
-	spec.KeepGroup = true
-	// A stop signal the shell ignores never ends it; stop it from outside.
-	if err := m.Add(spec); err != nil {
-		t.Fatal(err)
-	}
-	sub, _ := m.Subscribe(0)
-	defer sub.Close()
-	if err := m.StartWait(context.Background(), "w"); err != nil {
-		t.Fatal(err)
-	}
-	members := groupMembers(t, file)
-	info, _ := m.Process("w")
-	if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	next(t, sub, is("w", EventExited))
+	members := crashKeptGroup(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
 	if err := m.Shutdown(ctx); err != nil {
@@ -250,4 +219,31 @@ func TestSecondReaperMonitorIsRefused(t *testing.T) {
 		t.Fatalf("reaper monitor after the others shut down: %v", err)
 	}
 	_ = m4.Close()
+}
+
+// crashKeptGroup starts a worker whose spec keeps its group, kills its main
+// process from outside (its shell ignores the stop signal), waits for the
+// exit event and returns the group's other members.
+func crashKeptGroup(t *testing.T, m *Monitor) []int {
+	t.Helper()
+	spec, file := groupWorker(t, "w")
+	spec.KeepGroup = true
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := m.Subscribe(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := m.StartWait(context.Background(), "w"); err != nil {
+		t.Fatal(err)
+	}
+	members := groupMembers(t, file)
+	info, _ := m.Process("w")
+	if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	next(t, sub, is("w", EventExited))
+	return members
 }
