@@ -120,7 +120,6 @@ func reapLeftovers(t testing.TB) {
 	waitNoChildren(t)
 }
 
-
 func zombies() int {
 	n := 0
 	for _, st := range children() {
