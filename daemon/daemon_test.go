@@ -31,6 +31,12 @@ func startDaemon(t *testing.T, path string) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startConfig(t, cfg)
+}
+
+// startConfig starts a daemon on cfg and shuts it down at cleanup.
+func startConfig(t *testing.T, cfg *config.Config) *Daemon {
+	t.Helper()
 	d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -70,17 +69,7 @@ func startDaemonCfg(t *testing.T, cfg *config.Config, dir string) *Daemon {
 	cfg.Daemon.StateDir = filepath.Join(dir, "state")
 	cfg.Daemon.LogDir = filepath.Join(dir, "logs")
 	cfg.Daemon.Socket = filepath.Join(dir, "sock")
-	d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), hang)
-		defer cancel()
-		_ = d.Shutdown(ctx)
-	})
-	return d
+	return startConfig(t, cfg)
 }
 
 // TestProgramsSharingALogFileKeepEveryLine: two programs (and a third's
