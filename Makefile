@@ -6,7 +6,7 @@ GO ?= go
 all: build
 
 build:
-	$(GO) build -o bin/corral ./cmd/corral
+	$(GO) build -o bin/ ./cmd/corral ./cmd/corral-init
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

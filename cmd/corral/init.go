@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/corralhq/corral/initmode"
 	"github.com/corralhq/corral/initmode/programs"
@@ -10,6 +13,11 @@ import (
 )
 
 func init() { register(newInitCmd) }
+
+// smallInit is the binary that runs `corral init` with a command, installed
+// beside corral (cmd/corral-init): it does not link the daemon, so a
+// container's PID 1 costs a fraction of corral's memory and threads.
+const smallInit = "corral-init"
 
 func newInitCmd() *cobra.Command {
 	c := &cobra.Command{
@@ -32,6 +40,7 @@ func newInitCmd() *cobra.Command {
 			if o.Config != "" {
 				code = programs.Run(o)
 			} else {
+				execSmallInit(args, o)
 				code = initmode.Run(o)
 			}
 			if code != 0 {
@@ -44,4 +53,19 @@ func newInitCmd() *cobra.Command {
 		fmt.Fprint(c.OutOrStdout(), initmode.Help+"\n"+initmode.Flags)
 	})
 	return c
+}
+
+// execSmallInit replaces this process (same pid: PID 1 stays PID 1) with
+// corral-init from corral's own directory. It returns only when there is
+// none, or it cannot be run: init then runs in this process, at the full
+// binary's cost.
+func execSmallInit(args []string, o initmode.Options) {
+	self, err := os.Executable()
+	if err != nil {
+		return
+	}
+	path := filepath.Join(filepath.Dir(self), smallInit)
+	err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
+	o = o.WithDefaults()
+	o.Logger.Info("running init in the corral process", "exec", path, "err", err)
 }
