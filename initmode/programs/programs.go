@@ -1,4 +1,11 @@
-package initmode
+// Package programs is `corral init --config FILE`: init supervising the
+// programs of a configuration file with the daemon's semantics. It is apart
+// from package initmode because it links the configuration and daemon
+// packages, which the small corral-init binary (command mode only) must not.
+//
+// Like initmode, it must never wait for a child itself: the monitor owns
+// SIGCHLD and all reaping.
+package programs
 
 import (
 	"context"
@@ -10,6 +17,8 @@ import (
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/initmode"
+	"github.com/corralhq/corral/initmode/internal/initcore"
 	"github.com/corralhq/corral/monitor"
 )
 
@@ -23,7 +32,7 @@ type proc struct {
 // specOf maps one configured process onto a monitor spec with the daemon's
 // mapping. Output goes to init's own stdout and stderr: log file settings are
 // ignored.
-func specOf(p config.Process, base []string, o Options) (monitor.Spec, error) {
+func specOf(p config.Process, base []string, o initmode.Options) (monitor.Spec, error) {
 	spec, err := daemon.Spec(p, p.FullName(), base)
 	if err != nil {
 		return monitor.Spec{}, fmt.Errorf("program %q: %w", p.Program.Name, err)
@@ -34,7 +43,7 @@ func specOf(p config.Process, base []string, o Options) (monitor.Spec, error) {
 
 // plan turns a configuration into the processes to run, in ascending
 // priority (then name), and checks that every --exit-on name matches one.
-func plan(cfg *config.Config, exitOn []string, o Options) ([]proc, error) {
+func plan(cfg *config.Config, exitOn []string, o initmode.Options) ([]proc, error) {
 	base := append(os.Environ(), cfg.Daemon.Environment...)
 	var out []proc
 	matched := map[string]bool{}
@@ -91,14 +100,22 @@ func fatalCode(last *monitor.ExitInfo) int {
 	if last == nil {
 		return 127
 	}
-	if c := ExitCode(last); c != 0 {
+	if c := initmode.ExitCode(last); c != 0 {
 		return c
 	}
 	return 1
 }
 
-func runPrograms(o Options) int {
+// Run supervises the programs of o.Config (o.ExitOn names the programs
+// whose end ends init; o.Command must be empty) until init ends (see
+// initmode.Help for when) and returns the exit code corral should exit with.
+func Run(o initmode.Options) int {
+	o = o.WithDefaults()
 	log := o.Logger
+	if o.Config == "" || len(o.Command) > 0 {
+		log.Error("init: give --config FILE and no command")
+		return 2
+	}
 	cfg, err := config.Load(o.Config)
 	if err != nil {
 		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
@@ -112,16 +129,16 @@ func runPrograms(o Options) int {
 		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
 		return 1
 	}
-	sigs := notifySignals()
+	sigs := initcore.NotifySignals()
 	defer signal.Stop(sigs)
-	m, sub, err := newMonitor(o)
+	m, sub, err := initcore.NewMonitor(o.Logger)
 	if err != nil {
 		log.Error("start monitor", "err", err)
 		return 1
 	}
 	done := make(chan struct{})
 	defer close(done)
-	evs := events(sub, done)
+	evs := initcore.Events(sub, done)
 
 	byName := map[string]proc{}
 	for _, p := range procs {
@@ -148,7 +165,7 @@ func runPrograms(o Options) int {
 			info, err := m.Process(name) // after the loop's restart decision
 			if err == nil && info.State == monitor.StateExited {
 				log.Info("exit-on process exited; stopping the others", "program", name)
-				code, stopping = ExitCode(info.LastExit), true
+				code, stopping = initmode.ExitCode(info.LastExit), true
 				return
 			}
 			if err == nil && info.State == monitor.StateFatal {
@@ -182,7 +199,7 @@ func runPrograms(o Options) int {
 			case sig == syscall.SIGTERM || sig == syscall.SIGINT || sig == syscall.SIGQUIT:
 				log.Info("stopping every program", "signal", sig)
 				code, stopping = 0, true
-			case dropped(sig):
+			case initcore.Dropped(sig):
 			default:
 				for _, p := range procs {
 					_ = m.Signal(p.spec.Name, sig)
