@@ -276,8 +276,8 @@ func (m *Monitor) Exec(prepare func(Saved) (ExecRequest, error)) error {
 	})
 }
 
-// execOnForkThread execs from the calling thread, which must be the one
-// every process was forked from (today the loop's locked thread; the
+// execOnForkThread execs from the thread every process was forked from (the
+// main thread under ServeForkThread, else the loop's locked thread; the
 // spawner thread of docs/design/SPAWN.md when it exists). It returns only
 // on failure, with the descriptors' close-on-exec flags restored.
 func (l *loop) execOnForkThread(path string, argv, env []string, keep []int) error {
@@ -300,7 +300,8 @@ func (l *loop) execOnForkThread(path string, argv, env []string, keep []int) err
 		}
 		restore = append(restore, fd)
 	}
-	err := syscall.Exec(path, argv, env)
+	var err error
+	onForkThread(func() { err = syscall.Exec(path, argv, env) })
 	return fmt.Errorf("monitor: exec %s: %w", path, err)
 }
 

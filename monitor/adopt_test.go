@@ -81,16 +81,53 @@ func writeImage(dir, name string, img execImage) {
 	}
 }
 
+func init() {
+	if os.Getenv(execPhaseEnv) != "" {
+		runtime.LockOSThread() // the main thread, for ServeForkThread
+	}
+}
+
 func TestMain(m *testing.M) {
 	switch os.Getenv(execPhaseEnv) {
 	case "before":
-		execBefore()
-	case "after":
-		execAfter()
+		ServeForkThread(execBefore)
+	case "after", "again":
+		ServeForkThread(execAfter)
 	case "":
 		os.Exit(m.Run())
 	}
 	os.Exit(2)
+}
+
+// execEnv is the environment of the next image.
+func execEnv(phase string, stateFd, counterFd int) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, execPhaseEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, execPhaseEnv+"="+phase, "EXEC_STATE_FD="+strconv.Itoa(stateFd), "EXEC_COUNTER_FD="+strconv.Itoa(counterFd))
+}
+
+// execWithState execs this binary in phase, with the monitor's state in a
+// memfd and the counter's pipe.
+func execWithState(m *Monitor, phase string, counter int) error {
+	return m.Exec(func(s Saved) (ExecRequest, error) {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return ExecRequest{}, err
+		}
+		fd, err := unix.MemfdCreate("corral-state", unix.MFD_CLOEXEC)
+		if err != nil {
+			return ExecRequest{}, err
+		}
+		if _, err := unix.Write(fd, b); err != nil {
+			unix.Close(fd)
+			return ExecRequest{}, err
+		}
+		return ExecRequest{Path: "/proc/self/exe", Argv: os.Args, Env: execEnv(phase, fd, counter), Keep: []int{fd, counter}}, nil
+	})
 }
 
 func execBefore() {
@@ -162,29 +199,9 @@ func execBefore() {
 		}
 	}
 	writeImage(dir, "before.json", img)
-	err = m.Exec(func(s Saved) (ExecRequest, error) {
-		b, err := json.Marshal(s)
-		if err != nil {
-			return ExecRequest{}, err
-		}
-		fd, err := unix.MemfdCreate("corral-state", unix.MFD_CLOEXEC)
-		if err != nil {
-			return ExecRequest{}, err
-		}
-		if _, err := unix.Write(fd, b); err != nil {
-			return ExecRequest{}, err
-		}
-		cnt := int(cntR.Fd())
-		var env []string
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, execPhaseEnv+"=") {
-				env = append(env, kv)
-			}
-		}
-		env = append(env, execPhaseEnv+"=after", "EXEC_STATE_FD="+strconv.Itoa(fd), "EXEC_COUNTER_FD="+strconv.Itoa(cnt))
-		_ = inW // stays open until the exec closes it
-		return ExecRequest{Path: "/proc/self/exe", Argv: os.Args, Env: env, Keep: []int{fd, cnt}}, nil
-	})
+	// inW stays open until the exec closes it: exit3's end of input.
+	err = execWithState(m, "after", int(cntR.Fd()))
+	_ = inW
 	fail(fmt.Errorf("exec returned: %v", err))
 }
 
@@ -224,10 +241,12 @@ func execAfter() {
 	if img.Report, err = m.Adopt(s); err != nil {
 		fail(err)
 	}
-	// The exit 3 happened during the exec: Adopt's reap handles it, once.
+	// The exit 3 happened during the first exec: Adopt's reap handles it,
+	// once. The second image has no exit to wait for.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for img.Exits["exit3"] == 0 {
+	first := os.Getenv(execPhaseEnv) == "after"
+	for first && img.Exits["exit3"] == 0 {
 		e, err := sub.Next(ctx)
 		if err != nil {
 			fail(err)
@@ -273,6 +292,22 @@ func execAfter() {
 			img.Exits[e.Name]++
 		}
 	}
+	if first && os.Getenv("EXEC_TWICE") == "1" {
+		// Again, from this image: the processes it adopted were forked by
+		// the previous image, so they survive only if both forked and
+		// exec'd from the main thread (ServeForkThread).
+		writeImage(dir, "mid.json", img)
+		if err := cntR.SetReadDeadline(time.Time{}); err != nil {
+			fail(err)
+		}
+		rc, err := cntR.SyscallConn()
+		if err != nil {
+			fail(err)
+		}
+		var fd int
+		_ = rc.Control(func(f uintptr) { fd = int(f) })
+		fail(fmt.Errorf("second exec returned: %v", execWithState(m, "again", fd)))
+	}
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
 	if err := m.Shutdown(sctx); err != nil {
@@ -301,17 +336,21 @@ func readImage(t *testing.T, dir, name string) execImage {
 	return img
 }
 
-func TestExecKeepsEveryProcess(t *testing.T) {
+func runExecHelper(t *testing.T, twice bool) string {
+	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Fatal("this test needs python3 (Debian package python3)")
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), execPhaseEnv+"=before", "EXEC_DIR="+dir)
+	if twice {
+		cmd.Env = append(cmd.Env, "EXEC_TWICE=1")
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	// Children of the helper die with it (their death signal), and the
-	// helper itself is killed if the test ends first.
+	// helper itself dies with this test process.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -328,9 +367,54 @@ func TestExecKeepsEveryProcess(t *testing.T) {
 		<-done
 		t.Fatalf("helper did not finish\n%s", stderr.String())
 	}
+	return dir
+}
+
+// TestExecKeepsEveryProcess runs an image that starts processes of every
+// kind and execs itself; the new image adopts them.
+func TestExecKeepsEveryProcess(t *testing.T) {
+	dir := runExecHelper(t, false)
 	before := readImage(t, dir, "before.json")
 	after := readImage(t, dir, "after.json")
+	checkFirstExec(t, before, after)
+	if after.Zombies != 0 {
+		t.Errorf("%d zombies after adoption", after.Zombies)
+	}
+	checkCounter(t, filepath.Join(dir, "counter.log"), 600)
+}
 
+// TestExecTwiceKeepsEveryProcess execs a second time from the image that
+// adopted the processes: they survive only because every fork and exec runs
+// on the main thread (ServeForkThread).
+func TestExecTwiceKeepsEveryProcess(t *testing.T) {
+	dir := runExecHelper(t, true)
+	before := readImage(t, dir, "before.json")
+	mid := readImage(t, dir, "mid.json")
+	after := readImage(t, dir, "after.json")
+	checkFirstExec(t, before, mid)
+	if after.Pid != before.Pid {
+		t.Errorf("pid changed across the second exec: %d -> %d", before.Pid, after.Pid)
+	}
+	if after.Report.Adopted != 4 || len(after.Report.Lost)+len(after.Report.Unknown) != 0 {
+		t.Errorf("second adoption %+v, want 4 adopted, none lost or unknown", after.Report)
+	}
+	for name, m := range mid.Procs {
+		a := after.Procs[name]
+		if a.Pid != m.Pid || a.State != m.State || a.Restarts != m.Restarts {
+			t.Errorf("%s across the second exec: pid %d %s restarts %d -> pid %d %s restarts %d", name, m.Pid, m.State, m.Restarts, a.Pid, a.State, a.Restarts)
+		}
+		if after.Exits[name] != 0 {
+			t.Errorf("%s exited %d times after the second exec", name, after.Exits[name])
+		}
+	}
+	if after.Zombies != 0 {
+		t.Errorf("%d zombies after the second adoption", after.Zombies)
+	}
+	checkCounter(t, filepath.Join(dir, "counter.log"), 900)
+}
+
+func checkFirstExec(t *testing.T, before, after execImage) {
+	t.Helper()
 	if before.Pid != after.Pid {
 		t.Errorf("pid changed across exec: %d -> %d", before.Pid, after.Pid)
 	}
@@ -362,17 +446,13 @@ func TestExecKeepsEveryProcess(t *testing.T) {
 	if e := after.Procs["exit3"].LastExit; e == nil || e.Code != 3 {
 		t.Errorf("exit3 last exit %+v, want code 3", e)
 	}
-	var bt []SavedTimer = after.Timers["backoff"]
+	bt := after.Timers["backoff"]
 	if len(bt) != 1 || bt[0].Kind != "backoff" || bt[0].Remaining <= 50*time.Minute || bt[0].Remaining > time.Hour {
 		t.Errorf("backoff timers carried %+v, want one backoff timer with nearly an hour left", bt)
 	}
-	if after.FirstSeq != after.SavedSeq+1 && after.FirstSeq <= after.SavedSeq {
+	if after.FirstSeq <= after.SavedSeq {
 		t.Errorf("first event after the exec has seq %d, saved seq %d: the sequence went back", after.FirstSeq, after.SavedSeq)
 	}
-	if after.Zombies != 0 {
-		t.Errorf("%d zombies after adoption", after.Zombies)
-	}
-	checkCounter(t, filepath.Join(dir, "counter.log"))
 }
 
 func readProcStatIfAny(pid int) (uint64, error) {
@@ -385,7 +465,7 @@ func readProcStatIfAny(pid int) (uint64, error) {
 
 // checkCounter asserts the log holds 0, 1, 2, ... each exactly once, up to
 // a last line that may be cut short.
-func checkCounter(t *testing.T, path string) {
+func checkCounter(t *testing.T, path string, atLeast int) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -393,8 +473,8 @@ func checkCounter(t *testing.T, path string) {
 	}
 	lines := strings.Split(string(b), "\n")
 	lines = lines[:len(lines)-1] // after the last newline: a partial line or nothing
-	if len(lines) < 600 {
-		t.Fatalf("counter log has %d lines, want >= 600", len(lines))
+	if len(lines) < atLeast {
+		t.Fatalf("counter log has %d lines, want >= %d", len(lines), atLeast)
 	}
 	for i, l := range lines {
 		if l != strconv.Itoa(i) {
