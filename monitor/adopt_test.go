@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,6 +41,9 @@ type execImage struct {
 	Counted   int                     `json:"counted"`
 	Zombies   int                     `json:"zombies"`
 	ExecError string                  `json:"exec_error"`
+	// Subreaper: PR_SET_CHILD_SUBREAPER was still set when the new image
+	// started, before its monitor set it.
+	Subreaper bool `json:"subreaper"`
 }
 
 // execProc is the part of a ProcessInfo the exec test compares (a Spec
@@ -228,6 +232,11 @@ func execAfter() {
 	for _, sp := range s.Processes {
 		img.Timers[sp.Name] = sp.Timers
 	}
+	var sub32 int32
+	if err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&sub32)), 0, 0, 0); err != nil {
+		fail(err)
+	}
+	img.Subreaper = sub32 != 0
 	m, err := NewAdopting(Options{Subreaper: true})
 	if err != nil {
 		fail(err)
@@ -417,6 +426,9 @@ func checkFirstExec(t *testing.T, before, after execImage) {
 	t.Helper()
 	if before.Pid != after.Pid {
 		t.Errorf("pid changed across exec: %d -> %d", before.Pid, after.Pid)
+	}
+	if !after.Subreaper {
+		t.Error("PR_SET_CHILD_SUBREAPER was not kept across the exec")
 	}
 	if len(after.Report.Lost)+len(after.Report.Unknown) != 0 || after.Report.Adopted != 4 {
 		t.Errorf("adopt report %+v, want 4 adopted, none lost or unknown", after.Report)
