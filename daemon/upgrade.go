@@ -62,13 +62,7 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) error {
 	}
 	d.log.Info("upgrade: the new binary reads this state format; executing it", "binary", abs, "version", version, "format", handoff.Version)
 
-	// The capture first (its callbacks may take d.mu), then the daemon's
-	// locks: no reload, add or remove runs across the exec.
-	pipes, thaw, err := d.capture.Freeze()
-	if err != nil {
-		return fmt.Errorf("%w: freeze the log capture: %v", ErrUpgrade, err)
-	}
-	defer thaw()
+	// No reload, add or remove runs across the exec.
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	d.mu.Lock()
@@ -79,7 +73,6 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) error {
 	st := &handoff.State{
 		Version: handoff.Version, Written: time.Now(), From: Version, Pid: os.Getpid(),
 		BootID: handoff.BootID(), RunID: d.runID, Started: d.started,
-		Pipes: d.pipesLocked(pipes),
 	}
 	var release func()
 	if d.opts.Carry != nil {
@@ -93,13 +86,25 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) error {
 		defer release()
 	}
 	stateFd := -1
+	thaw := func() {}
 	defer func() {
+		thaw()
 		if stateFd >= 0 {
 			unix.Close(stateFd)
 		}
 	}()
 	err = d.mon.Exec(func(s monitor.Saved) (monitor.ExecRequest, error) {
+		// The capture is frozen here, on the monitor's loop, where no
+		// spawn can make a pipe between the freeze and the exec: a pipe
+		// made before is registered with the capture by then (its
+		// commands run in order), so every read end is carried.
+		pipes, th, err := d.capture.Freeze()
+		if err != nil {
+			return monitor.ExecRequest{}, fmt.Errorf("freeze the log capture: %w", err)
+		}
+		thaw = th
 		st.Monitor = s
+		st.Pipes = d.pipesLocked(pipes)
 		fd, err := handoff.WriteMemfd(st)
 		if err != nil {
 			return monitor.ExecRequest{}, err
