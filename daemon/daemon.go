@@ -118,6 +118,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		quit: make(chan struct{}), pumpEnd: make(chan struct{}), opts: opts,
 	}
 	d.up.exe, _ = os.Executable()
+	d.up.dir, _ = os.Getwd()
 	if d.log == nil {
 		d.log = slog.Default()
 	}
@@ -208,6 +209,11 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		if err := d.adoptHandoff(opts.Handoff); err != nil {
 			d.abort()
 			return nil, err
+		}
+		if dir := opts.Handoff.Dir; dir != "" && dir != d.up.dir {
+			if err := os.Chdir(dir); err != nil {
+				d.log.Error("upgrade: cannot go back to the previous image's working directory", "dir", dir, "err", err)
+			}
 		}
 	}
 	return d, nil

@@ -31,6 +31,11 @@ type upgradeState struct {
 	mu sync.Mutex // one upgrade at a time
 	// exe is the daemon's binary when it started: the default upgrade target.
 	exe string
+	// dir is the working directory the daemon started in, where its command
+	// line (a relative --config) means what it meant then: the exec runs
+	// there, and the new image then moves to the directory the old one was
+	// in (supervisord's daemonize may have changed it).
+	dir string
 	// adopted: this image was started by an upgrade.
 	adopted *handoff.State
 }
@@ -74,6 +79,7 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) error {
 		Version: handoff.Version, Written: time.Now(), From: Version, Pid: os.Getpid(),
 		BootID: handoff.BootID(), RunID: d.runID, Started: d.started,
 	}
+	st.Dir, _ = os.Getwd()
 	var release func()
 	if d.opts.Carry != nil {
 		files, rel, err := d.opts.Carry()
@@ -87,7 +93,11 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) error {
 	}
 	stateFd := -1
 	thaw := func() {}
+	cwd, _ := os.Getwd()
 	defer func() {
+		if now, _ := os.Getwd(); now != cwd && cwd != "" {
+			_ = os.Chdir(cwd) // the exec failed after prepare moved
+		}
 		thaw()
 		if stateFd >= 0 {
 			unix.Close(stateFd)
@@ -110,9 +120,15 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) error {
 			return monitor.ExecRequest{}, err
 		}
 		stateFd = fd
-		argv := append([]string{abs}, os.Args[1:]...)
+		if d.up.dir != "" && d.up.dir != cwd {
+			if err := os.Chdir(d.up.dir); err != nil {
+				return monitor.ExecRequest{}, fmt.Errorf("back to the directory the daemon started in: %w", err)
+			}
+		}
+		// The same command line (argv[0] too: `supervisord` selects
+		// supervisord's), so the new image reads the same configuration.
 		env := append(withoutEnv(os.Environ(), handoff.EnvFD), handoff.EnvFD+"="+strconv.Itoa(fd))
-		return monitor.ExecRequest{Path: abs, Argv: argv, Env: env, Keep: append(st.FDs(), fd)}, nil
+		return monitor.ExecRequest{Path: abs, Argv: os.Args, Env: env, Keep: append(st.FDs(), fd)}, nil
 	})
 	d.log.Error("upgrade: the exec failed; this image runs on", "binary", abs, "err", err)
 	return fmt.Errorf("%w: %v", ErrUpgrade, err)
@@ -151,6 +167,12 @@ func (d *Daemon) checkHandoff(ctx context.Context, binary string) (string, error
 	cmd := d.mon.CommandContext(ctx, binary, handoff.CheckFlag, strconv.Itoa(handoff.Version))
 	cmd.Env = withoutEnv(os.Environ(), handoff.EnvFD)
 	out, err := cmd.CombinedOutput()
+	if cmd.Process != nil {
+		// Reaped by the monitor (Wait returned): Release only closes the
+		// pidfd os.FindProcess opened, now rather than at some later GC,
+		// so a refused upgrade leaves the descriptor count as it was.
+		_ = cmd.Process.Release()
+	}
 	line := string(bytes.TrimSpace(out))
 	if len(line) > 300 {
 		line = line[:300] + "..."

@@ -70,7 +70,11 @@ type State struct {
 	// new image keeps it, so the processes stay this run's.
 	RunID string `json:"run_id"`
 	// Started is when the daemon (the first image) started.
-	Started time.Time     `json:"started"`
+	Started time.Time `json:"started"`
+	// Dir is the old image's working directory, which the new image takes
+	// once its configuration is read (the exec itself runs in the
+	// directory the daemon started in).
+	Dir     string        `json:"dir,omitempty"`
 	Monitor monitor.Saved `json:"monitor"`
 	// Pipes are the read ends of the processes' output pipes.
 	Pipes []Pipe `json:"pipes,omitempty"`

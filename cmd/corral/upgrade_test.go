@@ -9,10 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/corralhq/corral/client"
 )
@@ -97,12 +101,25 @@ func statusFacts(t *testing.T, td *testDaemon) map[string]procFacts {
 // are gone.
 func daemonFds(t *testing.T, td *testDaemon) int {
 	t.Helper()
+	return len(daemonFdList(t, td))
+}
+
+// daemonFdList lists the daemon's descriptors as "N -> target", for the
+// message of a failed comparison.
+func daemonFdList(t *testing.T, td *testDaemon) []string {
+	t.Helper()
 	td.client.Close()
-	ents, err := os.ReadDir("/proc/" + strconv.Itoa(td.cmd.Process.Pid) + "/fd")
+	dir := "/proc/" + strconv.Itoa(td.cmd.Process.Pid) + "/fd"
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ents)
+	var out []string
+	for _, e := range ents {
+		target, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		out = append(out, e.Name()+" -> "+target)
+	}
+	return out
 }
 
 // stableFds returns the daemon's descriptor count once it reads the same
@@ -173,7 +190,8 @@ command = "sleep 3600"
 autostart = false
 
 [program.exit3]
-command = ["python3", "-c", "import os,time\np='/proc/%d/exe'%os.getppid()\ne=os.readlink(p)\nwhile os.readlink(p)==e: time.sleep(0.002)\nos._exit(3)"]
+command = ["python3", "-c", "import os,time\np='/proc/%d/exe'%os.getppid()\ne=os.readlink(p)\nprint('armed', flush=True)\nwhile os.readlink(p)==e: time.sleep(0.002)\nos._exit(3)"]
+stdout = { file = "exit3.log" }
 restart = "always"
 backoff = { initial = "1h", max = "2h" }
 `
@@ -187,8 +205,14 @@ func TestUpgradeKeepsEveryProgram(t *testing.T) {
 	td := startDaemonBinary(t, v1, upgradePrograms)
 	ctx := context.Background()
 	waitStates(t, td, map[string]string{"counter": "RUNNING", "backoff": "BACKOFF", "stopped": "STOPPED", "exit3": "RUNNING"})
+	// exit3 has read its parent's image: it exits when that changes.
+	waitFor(t, "exit3 armed", func() bool {
+		b, _ := os.ReadFile(filepath.Join(td.dir, "exit3.log"))
+		return string(b) == "armed\n"
+	})
 	before := statusFacts(t, td)
 	fdsBefore := stableFds(t, td)
+	fdListBefore := daemonFdList(t, td)
 
 	// An event stream and a log follower stay connected across the upgrade.
 	ectx, ecancel := context.WithCancel(ctx)
@@ -302,7 +326,7 @@ func TestUpgradeKeepsEveryProgram(t *testing.T) {
 		t.Errorf("zombies under the daemon: %v", z)
 	}
 	if n := settledFds(t, td, fdsBefore); n != fdsBefore {
-		t.Errorf("daemon descriptors: %d before the upgrade, %d after", fdsBefore, n)
+		t.Errorf("daemon descriptors: %d before the upgrade, %d after\nbefore: %q\nafter: %q", fdsBefore, n, fdListBefore, daemonFdList(t, td))
 	}
 	checkCounterLog(t, filepath.Join(td.dir, "counter.log"), 2000)
 	checkCounterText(t, "followed log", followed.String(), 2000)
@@ -405,5 +429,166 @@ command = "sleep 3600"
 				t.Errorf("daemon descriptors %d -> %d after a refused upgrade", fds, n)
 			}
 		})
+	}
+}
+
+// TestUpgradeManyTimes upgrades back and forth between two binaries, with
+// many programs, and checks after each upgrade that no process was
+// restarted or lost and no output was lost. CI runs 200 programs and 10
+// upgrades; CORRAL_UPGRADE_PROGRAMS=1000 CORRAL_UPGRADES=50 is the full run
+// of issue 13 (see docs/UPGRADE.md for its figures).
+func TestUpgradeManyTimes(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Fatal("this test needs python3 (Debian package python3)")
+	}
+	programs, upgrades := envInt(t, "CORRAL_UPGRADE_PROGRAMS", 200), envInt(t, "CORRAL_UPGRADES", 10)
+	bin := t.TempDir()
+	bins := []string{buildCorral(t, bin, "1.0.0-a"), buildCorral(t, bin, "2.0.0-b")}
+	td := startDaemonBinary(t, bins[0], fmt.Sprintf(`
+[program.counter]
+command = ["python3", "-c", "import time\ni=0\nwhile True:\n print(i, flush=True)\n i+=1\n time.sleep(0.001)"]
+stdout = { file = "counter.log" }
+
+[program.worker]
+command = ["sh", "-c", "echo started; exec sleep 3600"]
+numprocs = %d
+`, programs-1))
+	td.waitRunning(t, programs)
+	before := statusFacts(t, td)
+	var took []time.Duration // reported, never asserted
+	for i := 1; i <= upgrades; i++ {
+		next := bins[i%2]
+		start := time.Now()
+		out, code := corralCLI(t, td, next, "upgrade", "--binary", next)
+		took = append(took, time.Since(start))
+		if code != 0 {
+			t.Fatalf("upgrade %d: exit %d: %s", i, code, out)
+		}
+		info, err := td.client.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"1.0.0-a", "2.0.0-b"}[i%2]; info.Version != want || info.Pid != td.cmd.Process.Pid || info.States["RUNNING"] != programs {
+			t.Fatalf("after upgrade %d: pid %d version %s states %v; want pid %d version %s, %d RUNNING",
+				i, info.Pid, info.Version, info.States, td.cmd.Process.Pid, want, programs)
+		}
+	}
+	slices.Sort(took)
+	t.Logf("%d upgrades with %d programs: `corral upgrade` took min %v, median %v, max %v",
+		upgrades, programs, took[0], took[len(took)/2], took[len(took)-1])
+	after := statusFacts(t, td)
+	changed := 0
+	for name, b := range before {
+		if after[name] != b {
+			if changed < 5 {
+				t.Errorf("%s: %+v -> %+v", name, b, after[name])
+			}
+			changed++
+		}
+	}
+	if changed > 0 || len(after) != len(before) {
+		t.Errorf("%d of %d processes changed across %d upgrades (%d after)", changed, len(before), upgrades, len(after))
+	}
+	if z := daemonZombies(td.cmd.Process.Pid); len(z) > 0 {
+		t.Errorf("zombies under the daemon: %v", z)
+	}
+	// Every worker's one line is in its log, once.
+	for i := 0; i < programs-1; i++ {
+		name := "worker:" + strconv.Itoa(i)
+		rc, err := td.client.Logs(context.Background(), name, client.LogOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(b) != "started\n" {
+			t.Fatalf("%s log %q, want one line", name, b)
+		}
+	}
+	checkCounterLog(t, filepath.Join(td.dir, "counter.log"), 100)
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+// TestUpgradeSupervisordInTheBackground upgrades a `corral supervisord`
+// that went to the background in another directory, started with a
+// relative configuration path: the new image must not go to the background
+// again (the old one would be gone with every program) and must read the
+// same configuration, then work in the directory the old one was in.
+func TestUpgradeSupervisordInTheBackground(t *testing.T) {
+	bin := t.TempDir()
+	v1, v2 := buildCorral(t, bin, "1.0.0-old"), buildCorral(t, bin, "2.0.0-new")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	writeTestFile(t, conf, "[supervisord]\nchildlogdir = %(here)s\n[unix_http_server]\nfile = %(here)s/s.sock\n[program:web]\ncommand = sleep 1000.507\nstartsecs = 0\n")
+	workdir := filepath.Join(dir, "wd")
+	if err := os.Mkdir(workdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pidfile := filepath.Join(dir, "s.pid")
+	t.Cleanup(func() {
+		if left := reapScript(dir); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+	cmd := exec.Command(v1, "supervisord", "-c", "supervisord.conf", "-j", pidfile, "-d", workdir)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "WORK="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("corral supervisord: %v\n%s", err, out)
+	}
+	waitFor(t, "the pidfile", func() bool { _, err := os.Stat(pidfile); return err == nil })
+	b, _ := os.ReadFile(pidfile)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pidfile %q: %v", b, err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		waitFor(t, "the daemon to exit", func() bool { return syscall.Kill(pid, 0) != nil })
+	})
+	c := client.New(filepath.Join(dir, "s.sock"))
+	defer c.Close()
+	var web int
+	waitFor(t, "web RUNNING", func() bool {
+		st, err := c.Status(context.Background(), "web")
+		if err != nil || len(st) != 1 || st[0].State != "RUNNING" {
+			return false
+		}
+		web = st[0].Pid
+		return true
+	})
+	up := exec.Command(v1, "upgrade", "--binary", v2)
+	up.Env = append(os.Environ(), "CORRAL_SOCKET="+filepath.Join(dir, "s.sock"))
+	if out, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("corral upgrade: %v\n%s", err, out)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Pid != pid || info.Version != "2.0.0-new" {
+		t.Errorf("after the upgrade: pid %d version %s, want %d 2.0.0-new", info.Pid, info.Version, pid)
+	}
+	st, err := c.Status(context.Background(), "web")
+	if err != nil || len(st) != 1 || st[0].Pid != web || st[0].State != "RUNNING" {
+		t.Errorf("web after the upgrade: %+v %v, want pid %d RUNNING", st, err, web)
+	}
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || cwd != workdir {
+		t.Errorf("daemon's directory after the upgrade %q (%v), want %s", cwd, err, workdir)
+	}
+	if sid, err := unix.Getsid(pid); err != nil || sid != pid {
+		t.Errorf("daemon %d: session %d (%v), want its own still", pid, sid, err)
 	}
 }
