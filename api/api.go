@@ -111,6 +111,7 @@ func Handler(d *daemon.Daemon) http.Handler {
 	h.mux.HandleFunc("POST /v1/reload", h.reload)
 	h.mux.HandleFunc("GET /v1/events", h.events)
 	h.mux.HandleFunc("POST /v1/shutdown", h.shutdown)
+	h.mux.HandleFunc("POST /v1/upgrade", h.upgrade)
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no API route %s %s", r.Method, r.URL.Path))
 	})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/handoff"
 	"github.com/corralhq/corral/logs"
 	"github.com/corralhq/corral/monitor"
 	"github.com/corralhq/corral/store"
@@ -49,6 +50,14 @@ type Options struct {
 	// Listeners is the number of HTTP listeners the caller serves the API
 	// on, counted in the descriptor budget.
 	Listeners int
+	// Handoff, when set, is the state a previous image of this process
+	// handed over (handoff.FromEnv): the daemon adopts its processes and
+	// pipes instead of reclaiming and autostarting (see upgrade.go).
+	Handoff *handoff.State
+	// Carry, when set, returns the caller's descriptors an upgrade carries
+	// into the new image (its listening sockets), and a release function
+	// called if the exec fails.
+	Carry func() ([]handoff.File, func(), error)
 }
 
 // Daemon supervises the programs of one configuration.
@@ -64,6 +73,8 @@ type Daemon struct {
 	baseEnv []string // the daemon's environment plus [daemon] environment, shared
 	runID   string   // this run's token, in every process's environment (RunEnv)
 	pumpEnd chan struct{}
+	opts    Options
+	up      upgradeState
 
 	// reloadMu serializes configuration reloads: each reads the file and
 	// applies its diff against what the previous one left.
@@ -104,12 +115,17 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	d := &Daemon{
 		log: opts.Logger, cfg: cfg, started: time.Now(),
 		programs: map[string]*program{}, procs: map[string]*proc{}, streams: map[string]*shared{},
-		quit: make(chan struct{}), pumpEnd: make(chan struct{}),
+		quit: make(chan struct{}), pumpEnd: make(chan struct{}), opts: opts,
 	}
+	d.up.exe, _ = os.Executable()
+	d.up.dir, _ = os.Getwd()
 	if d.log == nil {
 		d.log = slog.Default()
 	}
 	d.runID = newRunID()
+	if h := opts.Handoff; h != nil {
+		d.runID, d.started, d.up.adopted = h.RunID, h.Started, h
+	}
 	d.baseEnv = runEnviron(os.Environ(), cfg.Daemon.Environment, d.runID)
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config: " + w)
@@ -144,13 +160,19 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	mopts := opts.Monitor
 	mopts.Subreaper = mopts.Backend == monitor.BackendReaper
 	mopts.Logger = d.log
-	if d.mon, err = monitor.New(mopts); err != nil {
+	newMonitor := monitor.New
+	if opts.Handoff != nil {
+		newMonitor = monitor.NewAdopting
+	}
+	if d.mon, err = newMonitor(mopts); err != nil {
 		d.capture.Close()
 		d.store.Close()
 		return nil, err
 	}
 	d.metrics = newMetrics(d)
-	d.reclaim()
+	if opts.Handoff == nil {
+		d.reclaim()
+	}
 
 	for _, p := range cfg.Programs {
 		if err := d.addProgram(p, false); err != nil {
@@ -183,6 +205,17 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	go d.pump(sub)
+	if opts.Handoff != nil {
+		if err := d.adoptHandoff(opts.Handoff); err != nil {
+			d.abort()
+			return nil, err
+		}
+		if dir := opts.Handoff.Dir; dir != "" && dir != d.up.dir {
+			if err := os.Chdir(dir); err != nil {
+				d.log.Error("upgrade: cannot go back to the previous image's working directory", "dir", dir, "err", err)
+			}
+		}
+	}
 	return d, nil
 }
 
@@ -358,6 +391,10 @@ func keepsDesired(p *program) bool {
 // (keepsDesired), and those whose program keeps a start. The desired states
 // recorded for the other programs are forgotten: the file has decided.
 func (d *Daemon) Start() {
+	if d.up.adopted != nil {
+		d.log.Info("daemon upgraded in place: processes adopted, nothing autostarted", "processes", len(d.procs))
+		return
+	}
 	desired, err := d.store.DesiredStates()
 	if err != nil {
 		d.log.Error("state: cannot read desired states", "err", err)

@@ -109,4 +109,16 @@
 // signal, core dump flag, rusage and start/end times, then the state change
 // it caused. Exits of pids the monitor never started (orphans re-parented to
 // a subreaper) produce EventOrphanReaped and are counted in Stats.
+//
+// # Replacing the program image
+//
+// Monitor.Exec replaces the process image (execve, same pid) with every
+// process still running: it saves the state on the loop and execs from the
+// thread that forked the processes, whose children alone survive an execve.
+// The new image creates its monitor with NewAdopting, adds the same specs and
+// calls Adopt with the saved state; exits that happened meanwhile are reaped
+// then, once. ServeForkThread, called from main, moves every fork and the
+// exec to the main thread, so any number of execs in a row keep every
+// process; it takes the main thread for good, which is a decision for main,
+// never for a library. See docs/UPGRADE.md.
 package monitor

@@ -166,7 +166,9 @@ type Monitor struct {
 }
 
 // New starts a monitor's event loop.
-func New(opts Options) (*Monitor, error) {
+func New(opts Options) (*Monitor, error) { return newMonitor(opts, false) }
+
+func newMonitor(opts Options, adopting bool) (*Monitor, error) {
 	if opts.Clock == nil {
 		opts.Clock = realClock{}
 	}
@@ -182,6 +184,7 @@ func New(opts Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.adopting = adopting
 	go l.run()
 	return m, nil
 }
@@ -549,6 +552,9 @@ type loop struct {
 	// clearSubreaper: the monitor made the process a subreaper and undoes
 	// it when its loop ends.
 	clearSubreaper bool
+	// adopting: NewAdopting made the monitor and Adopt has not run; no
+	// exit is reaped until it does (see adopt.go).
+	adopting bool
 	// warnedStolen: the first exit of a child started by other code was
 	// logged at Warn; later ones go to Debug.
 	warnedStolen bool
@@ -621,7 +627,7 @@ func (l *loop) run() {
 		}
 		l.helper = h
 	}
-	if l.sigchld != nil {
+	if l.sigchld != nil && !l.adopting {
 		l.reapAll()
 	}
 	var ready <-chan []int
@@ -633,7 +639,9 @@ func (l *loop) run() {
 		case f := <-l.m.cmds:
 			f(l)
 		case <-l.sigchld:
-			l.reapAll()
+			if !l.adopting {
+				l.reapAll()
+			}
 		case fds := <-ready:
 			l.reapPidfds(fds)
 		case <-l.timer.C():

@@ -242,11 +242,14 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	if l.pidfds != nil {
 		sys.PidFD = &pidfd
 	}
-	pid, _, err := syscall.StartProcess(path, argv, &syscall.ProcAttr{
-		Dir:   s.Dir,
-		Env:   env,
-		Files: []uintptr{fd(stdin), fd(stdout), fd(stderr)},
-		Sys:   sys,
+	var pid int
+	onForkThread(func() { // see forkthread.go
+		pid, _, err = syscall.StartProcess(path, argv, &syscall.ProcAttr{
+			Dir:   s.Dir,
+			Env:   env,
+			Files: []uintptr{fd(stdin), fd(stdout), fd(stderr)},
+			Sys:   sys,
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("exec %s: %w", path, err)

@@ -177,6 +177,7 @@ type daemonRun struct {
 // or a shutdown request ends it.
 func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) error {
 	socketFlag, stateDir, stderr := run.socket, run.stateDir, run.stderr
+	handedOff := takeHandoff(stderr) // first: it clears its environment variable
 	if stateDir != "" {
 		cfg.Daemon.StateDir, cfg.Daemon.SharedStateDir = stateDir, ""
 	}
@@ -212,7 +213,7 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 
 	// The socket comes first: a second daemon must fail before it touches
 	// the state of the running one.
-	ln, err := sock.listen()
+	ln, err := listenCarried(handedOff, carriedSocket, sock.listen, log)
 	if err != nil {
 		return err
 	}
@@ -221,7 +222,8 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	// is refused without a username and password.
 	var inet net.Listener
 	if cfg.InetHTTP != nil {
-		if inet, err = supervisorrpc.ListenInet(cfg.InetHTTP); err != nil {
+		listenInet := func() (net.Listener, error) { return supervisorrpc.ListenInet(cfg.InetHTTP) }
+		if inet, err = listenCarried(handedOff, carriedInet, listenInet, log); err != nil {
 			return err
 		}
 		defer inet.Close()
@@ -231,7 +233,8 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	if inet != nil {
 		listeners++
 	}
-	d, err := daemon.New(cfg, daemon.Options{Logger: log, Listeners: listeners})
+	d, err := daemon.New(cfg, daemon.Options{Logger: log, Listeners: listeners, Handoff: handedOff,
+		Carry: carryListeners(map[string]net.Listener{carriedSocket: ln, carriedInet: inet})})
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
 	"github.com/corralhq/corral/client"
+	"github.com/corralhq/corral/handoff"
+	"github.com/corralhq/corral/monitor"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -81,7 +84,17 @@ func run(args []string) int {
 	return 1
 }
 
-func main() { os.Exit(runAs(os.Args)) }
+// The main goroutine stays on the main thread, which monitor.ServeForkThread
+// makes the one every program is forked from and the upgrade execs from: the
+// only thread that lives across `corral upgrade` (see docs/UPGRADE.md).
+func init() { runtime.LockOSThread() }
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == handoff.CheckFlag {
+		os.Exit(runHandoffCheck(os.Args[2:]))
+	}
+	monitor.ServeForkThread(func() { os.Exit(runAs(os.Args)) })
+}
 
 // runAs runs corral as invoked: under the name supervisord it is `corral
 // supervisord`, with supervisord's command line.

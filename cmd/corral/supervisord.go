@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/handoff"
 )
 
 func init() { register(newSupervisordCmd) }
@@ -407,7 +408,8 @@ func runSupervisord(ctx context.Context, progname, argv0 string, args []string, 
 	}
 	set.apply(cfg)
 
-	if !cfg.Daemon.NoDaemon && os.Getenv(supervisordChildEnv) == "" {
+	// An upgraded image (handoff.EnvFD) is already the background copy.
+	if !cfg.Daemon.NoDaemon && os.Getenv(supervisordChildEnv) == "" && os.Getenv(handoff.EnvFD) == "" {
 		return daemonize(stderr)
 	}
 	ready, err := daemonizedChild(cfg.Daemon)
