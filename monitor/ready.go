@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -126,6 +127,37 @@ type Readiness struct {
 	// OnDepRestart is what happens to the process when a Requires or Wants
 	// dependency restarts.
 	OnDepRestart DepAction
+	// NotifyFD, when >= 3, is the descriptor number at which each process
+	// gets the file NotifyFile returns (s6's notification-fd). NotifyFile
+	// is called on the loop before each spawn; the monitor closes its copy
+	// once the spawn is done, so the descriptor lives only in the child.
+	// Such a spec is never spawned through the spawn helper.
+	NotifyFD   int
+	NotifyFile func() (*os.File, error)
+}
+
+func readyFile(s *Spec) (*os.File, error) {
+	r := s.Readiness
+	if r.NotifyFD < 3 || r.NotifyFile == nil {
+		return nil, nil
+	}
+	f, err := r.NotifyFile()
+	if err != nil {
+		return nil, fmt.Errorf("notification fd %d: %w", r.NotifyFD, err)
+	}
+	return f, nil
+}
+
+// withReadyFile puts f at descriptor NotifyFD of files; the descriptors in
+// between are closed in the child.
+func withReadyFile(s *Spec, files []uintptr, f *os.File) []uintptr {
+	if f == nil {
+		return files
+	}
+	for len(files) < s.Readiness.NotifyFD {
+		files = append(files, ^uintptr(0))
+	}
+	return append(files, f.Fd())
 }
 
 // ReadyInfo is the readiness part of a ProcessInfo.
