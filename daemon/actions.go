@@ -39,6 +39,8 @@ type ProcessStatus struct {
 	WaitingFor string `json:"waiting_for,omitempty"`
 	// Completed: a one-shot that exited successfully.
 	Completed bool `json:"completed,omitempty"`
+	// Healthy: the health checks last said the current pid is healthy.
+	Healthy bool `json:"healthy,omitempty"`
 }
 
 // ExitStatus is the last exit of a process.
@@ -77,6 +79,7 @@ func (d *Daemon) status(info monitor.ProcessInfo, pr *proc, now time.Time) Proce
 		Pid: info.Pid, Restarts: info.Restarts, LastExit: NewExitStatus(info.LastExit),
 		Error: info.Err, LogError: pr.logErr, Priority: pr.priority,
 		StatusText: info.Ready.Status, WaitingFor: info.Ready.WaitingFor, Completed: info.Ready.Completed,
+		Healthy: info.Ready.Healthy,
 	}
 	if st.Group == "" {
 		st.Group = st.Program
