@@ -103,8 +103,26 @@ func ParseDep(s string) (name, cond string, err error) {
 	return name, cond, nil
 }
 
-// validate returns the TOML key at fault.
+// normalize writes defaults as the zero value, so a program read back from
+// its own description (AddReadinessFields) is the same program.
+func (r *Readiness) normalize() {
+	if r.Type == "simple" {
+		r.Type = ""
+	}
+	if r.Ready == ReadyStarted || (r.Ready == ReadyExited && r.Oneshot()) {
+		r.Ready = ""
+	}
+	if r.NotifyAccess == "main" {
+		r.NotifyAccess = ""
+	}
+	if r.OnDependencyRestart == DefaultOnDependencyRestart {
+		r.OnDependencyRestart = ""
+	}
+}
+
+// validate returns the TOML key at fault; it normalizes r first.
 func (r *Readiness) validate() (string, error) {
+	r.normalize()
 	switch r.Type {
 	case "", "simple", TypeOneshot:
 	default:
@@ -386,4 +404,72 @@ func (ip *iniParser) readinessINI(s *iniSection, p *Program) error {
 		}
 	}
 	return nil
+}
+
+// AddReadinessFields adds p's readiness keys, defaults included, to a
+// program described with TOML keys (corral inspect, the API), so that
+// on_dependency_restart's default is shown, not implied.
+func AddReadinessFields(p Program, out map[string]any) {
+	r := p.Readiness
+	or := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	ready := ReadyStarted
+	if r.Oneshot() {
+		ready = ReadyExited
+	}
+	list := func(l []string) []string {
+		if l == nil {
+			return []string{}
+		}
+		return l
+	}
+	out["ready"] = or(r.Ready, ready)
+	out["type"] = or(r.Type, "simple")
+	out["ready_timeout"] = r.ReadyTimeout.String()
+	out["notify_access"] = or(r.NotifyAccess, "main")
+	out["watchdog"] = r.Watchdog.String()
+	out["requires"] = list(r.Requires)
+	out["wants"] = list(r.Wants)
+	out["after"] = list(r.After)
+	out["on_dependency_restart"] = or(r.OnDependencyRestart, DefaultOnDependencyRestart)
+}
+
+// DependencyRanks ranks programs for stopping: a program ranks above every
+// program it depends on (requires, wants, after), so stopping from the
+// highest rank down stops dependants before what they depend on. Names
+// that are not programs, and cycles (refused at load), are ignored.
+func DependencyRanks(programs []Program) map[string]int {
+	byName := make(map[string]*Program, len(programs))
+	for i := range programs {
+		byName[programs[i].Name] = &programs[i]
+	}
+	rank := make(map[string]int, len(programs))
+	onPath := map[string]bool{}
+	var visit func(p *Program) int
+	visit = func(p *Program) int {
+		if r, ok := rank[p.Name]; ok {
+			return r
+		}
+		if onPath[p.Name] {
+			return 0
+		}
+		onPath[p.Name] = true
+		r := 0
+		for _, e := range p.Readiness.edges() {
+			if q := byName[e.name]; q != nil {
+				r = max(r, visit(q)+1)
+			}
+		}
+		delete(onPath, p.Name)
+		rank[p.Name] = r
+		return r
+	}
+	for i := range programs {
+		visit(&programs[i])
+	}
+	return rank
 }

@@ -77,7 +77,7 @@ type Daemon struct {
 	streams  map[string]*shared  // log streams by file, shared by processes
 	closing  bool
 	budget   budgetState
-	notifier *notifier // NOTIFY_SOCKET and notification fds (notify.go)
+	notifier *Notifier // NOTIFY_SOCKET and notification fds (notify.go)
 }
 
 type program struct {
@@ -151,7 +151,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.metrics = newMetrics(d)
-	if d.notifier, err = newNotifier(cfg.Daemon.StateDir, d.runID, d.mon, d.log); err != nil {
+	if d.notifier, err = NewNotifier(cfg.Daemon.StateDir, d.runID, d.mon, d.log); err != nil {
 		d.abort()
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
@@ -208,7 +208,7 @@ func runEnviron(own, extra []string, runID string) []string {
 func (d *Daemon) abort() {
 	_ = d.mon.Close()
 	if d.notifier != nil {
-		d.notifier.close()
+		d.notifier.Close()
 	}
 	d.capture.Close()
 	d.store.Close()
@@ -397,7 +397,8 @@ func (d *Daemon) Start() {
 		}
 	}
 	for i, err := range d.mon.StartEach(names) {
-		if err != nil {
+		// A dependency that a program started before it is already on its way.
+		if err != nil && !errors.Is(err, monitor.ErrAlreadyStarted) {
 			d.log.Warn("autostart failed", "program", names[i], "err", err)
 		}
 	}
@@ -450,7 +451,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}
 	}
 	err := d.mon.Shutdown(ctx)
-	d.notifier.close()
+	d.notifier.Close()
 	<-d.pumpEnd
 	d.capture.Close()
 	if e := d.store.ClearRunning(); e != nil {

@@ -23,7 +23,7 @@ const NotifyEnv = "NOTIFY_SOCKET"
 // are dropped, as systemd does.
 const MaxNotifyMessage = 4096
 
-// notifier is the daemon's one notification socket: every process that
+// Notifier is the daemon's one notification socket: every process that
 // notifies (NOTIFY_SOCKET, or the notification fd of ready = "fd:N") sends
 // its datagrams here, and the kernel's credentials (SO_PASSCRED) say which
 // pid sent each. One goroutine reads it, whatever the number of programs,
@@ -31,7 +31,7 @@ const MaxNotifyMessage = 4096
 // descriptor per program: a process's notification fd is a socket
 // connected to this one, created for its spawn and closed in the daemon
 // right after.
-type notifier struct {
+type Notifier struct {
 	conn *net.UnixConn
 	addr string // for NOTIFY_SOCKET: a path, or "@name" (abstract)
 	path string // the file to remove at close; empty for an abstract socket
@@ -40,18 +40,20 @@ type notifier struct {
 	done chan struct{}
 }
 
-// newNotifier binds the socket in the state directory, or in the abstract
-// namespace when that path is too long for a socket address.
-func newNotifier(stateDir, runID string, mon *monitor.Monitor, log *slog.Logger) (*notifier, error) {
-	n := &notifier{mon: mon, log: log, done: make(chan struct{})}
-	path := filepath.Join(stateDir, "notify.sock")
-	if len(path) < 100 {
+// NewNotifier binds the socket as notify.sock in dir, or in the abstract
+// namespace (named after id) when dir is empty or the path too long for a
+// socket address, and starts reading it for mon. Close it after mon's
+// Shutdown.
+func NewNotifier(dir, id string, mon *monitor.Monitor, log *slog.Logger) (*Notifier, error) {
+	n := &Notifier{mon: mon, log: log, done: make(chan struct{})}
+	path := filepath.Join(dir, "notify.sock")
+	if dir != "" && len(path) < 100 {
 		n.addr, n.path = path, path
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
 	} else {
-		n.addr = "@corral-notify-" + runID
+		n.addr = "@corral-notify-" + id
 	}
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: n.addr, Net: "unixgram"})
 	if err != nil {
@@ -78,7 +80,11 @@ func newNotifier(stateDir, runID string, mon *monitor.Monitor, log *slog.Logger)
 	return n, nil
 }
 
-func (n *notifier) close() {
+// Addr is the socket's address, as NOTIFY_SOCKET gives it.
+func (n *Notifier) Addr() string { return n.addr }
+
+// Close stops reading and removes the socket file.
+func (n *Notifier) Close() {
 	n.conn.Close()
 	<-n.done
 	if n.path != "" {
@@ -86,7 +92,7 @@ func (n *notifier) close() {
 	}
 }
 
-func (n *notifier) read() {
+func (n *Notifier) read() {
 	defer close(n.done)
 	buf := make([]byte, MaxNotifyMessage+1)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*16))
@@ -204,7 +210,7 @@ func ParseNotify(msg []byte) (n monitor.Notice, ok bool) {
 
 // notifyFile returns a socket connected to the notification socket, for a
 // process's notification fd (ready = "fd:N").
-func (n *notifier) notifyFile() (*os.File, error) {
+func (n *Notifier) notifyFile() (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/monitor"
 )
@@ -12,6 +14,14 @@ import (
 // readiness fills spec's readiness, dependencies and notification
 // environment from the program's configuration. Caller holds d.mu.
 func (d *Daemon) readiness(prog config.Program, spec *monitor.Spec) {
+	ApplyReadiness(prog, spec, d.processNamesOf, d.notifier)
+}
+
+// ApplyReadiness maps a program's readiness, watchdog and dependency keys
+// onto spec (a Spec of one of its processes): processNames gives the
+// process names of a program a dependency names, and n, when not nil,
+// is the notification socket that NOTIFY_SOCKET and ready = "fd:N" use.
+func ApplyReadiness(prog config.Program, spec *monitor.Spec, processNames func(program string) []string, n *Notifier) {
 	r := prog.Readiness
 	var mr monitor.Readiness
 	switch {
@@ -39,17 +49,17 @@ func (d *Daemon) readiness(prog config.Program, spec *monitor.Spec) {
 				continue // Validate refused it already
 			}
 			c, _ := monitor.ParseDepCondition(cond)
-			for _, pn := range d.processNamesOf(name) {
+			for _, pn := range processNames(name) {
 				mr.Deps = append(mr.Deps, monitor.Dep{Name: pn, Cond: c, Kind: l.kind})
 			}
 		}
 	}
-	if d.notifier != nil {
+	if n != nil {
 		if fd := r.ReadyFD(); fd > 0 {
-			mr.NotifyFD, mr.NotifyFile = fd, d.notifier.notifyFile
+			mr.NotifyFD, mr.NotifyFile = fd, n.notifyFile
 		}
 		if r.WantsNotifySocket() {
-			spec.Env = append(slices.Clip(spec.Env), NotifyEnv+"="+d.notifier.addr)
+			spec.Env = append(slices.Clip(spec.Env), NotifyEnv+"="+n.addr)
 			if r.Watchdog > 0 {
 				// WATCHDOG_PID is left out: the environment is fixed before
 				// the fork, and sd_watchdog_enabled(3) takes its absence to
@@ -101,42 +111,27 @@ func (d *Daemon) HealthChanged(name string, pid int, healthy bool) error {
 	return d.mon.SetHealth(name, pid, healthy)
 }
 
-// dependencyDepth gives each process the length of its longest chain of
-// dependants, so Shutdown stops dependants before what they depend on.
-// Caller holds d.mu.
+// dependencyDepth ranks each process by its program's place in the
+// dependency graph (config.DependencyRanks), so Shutdown stops dependants
+// before what they depend on. Caller holds d.mu.
 func (d *Daemon) dependencyDepth() map[string]int {
-	deps := map[string][]string{} // process -> processes it depends on
-	for _, prog := range d.programs {
-		for _, pr := range prog.procs {
-			for _, e := range append(append(slices.Clone(prog.cfg.Requires), prog.cfg.Wants...), prog.cfg.After...) {
-				name, _, err := config.ParseDep(e)
-				if err == nil {
-					deps[pr.name] = append(deps[pr.name], d.processNamesOf(name)...)
-				}
-			}
-		}
+	progs := make([]config.Program, 0, len(d.programs))
+	for _, p := range d.programs {
+		progs = append(progs, p.cfg)
 	}
-	// rank(x) = 1 + the largest rank of what x depends on: a dependant
-	// ranks above its dependencies and stops first.
-	rank := map[string]int{}
-	var visit func(n string, seen map[string]bool) int
-	visit = func(n string, seen map[string]bool) int {
-		if r, ok := rank[n]; ok {
-			return r
-		}
-		if seen[n] {
-			return 0 // a cycle (refused at load); do not loop
-		}
-		seen[n] = true
-		r := 0
-		for _, dep := range deps[n] {
-			r = max(r, visit(dep, seen)+1)
-		}
-		rank[n] = r
-		return r
-	}
-	for n := range d.procs {
-		visit(n, map[string]bool{})
+	byProgram := config.DependencyRanks(progs)
+	rank := make(map[string]int, len(d.procs))
+	for name, pr := range d.procs {
+		rank[name] = byProgram[pr.program.cfg.Name]
 	}
 	return rank
+}
+
+var descReady = prometheus.NewDesc("corral_process_ready", "1 when the process is ready (RUNNING, or a one-shot that completed), 0 while WAITING, STARTING or down.", []string{"process", "group"}, nil)
+
+func readyValue(st ProcessStatus) float64 {
+	if st.State == "RUNNING" || st.Completed {
+		return 1
+	}
+	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
@@ -17,6 +18,7 @@ import (
 type proc struct {
 	spec     monitor.Spec
 	priority int
+	rank     int // dependency rank: dependants stop first
 	exitOn   bool
 }
 
@@ -34,8 +36,9 @@ func specOf(p config.Process, base []string, o Options) (monitor.Spec, error) {
 
 // plan turns a configuration into the processes to run, in ascending
 // priority (then name), and checks that every --exit-on name matches one.
-func plan(cfg *config.Config, exitOn []string, o Options) ([]proc, error) {
+func plan(cfg *config.Config, exitOn []string, o Options, n *daemon.Notifier) ([]proc, error) {
 	base := append(os.Environ(), cfg.Daemon.Environment...)
+	ranks := config.DependencyRanks(cfg.Programs)
 	var out []proc
 	matched := map[string]bool{}
 	for _, g := range cfg.Programs {
@@ -48,7 +51,8 @@ func plan(cfg *config.Config, exitOn []string, o Options) ([]proc, error) {
 			if err != nil {
 				return nil, err
 			}
-			pr := proc{spec: spec, priority: g.Priority}
+			daemon.ApplyReadiness(p.Program, &spec, processNames(cfg), n)
+			pr := proc{spec: spec, priority: g.Priority, rank: ranks[g.Name]}
 			for _, n := range exitOn {
 				if n == g.Name || n == p.Name || n == p.FullName() {
 					pr.exitOn, matched[n] = true, true
@@ -107,18 +111,28 @@ func runPrograms(o Options) int {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	procs, err := plan(cfg, o.ExitOn, o)
-	if err != nil {
-		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
-		return 1
-	}
-	sigs := notifySignals()
-	defer signal.Stop(sigs)
 	m, sub, err := newMonitor(o)
 	if err != nil {
 		log.Error("start monitor", "err", err)
 		return 1
 	}
+	// One notification socket (NOTIFY_SOCKET, ready = "fd:N"), in the
+	// abstract namespace: init may have no writable directory.
+	n, err := daemon.NewNotifier("", fmt.Sprintf("init-%d-%d", os.Getpid(), time.Now().UnixNano()), m, log)
+	if err != nil {
+		log.Error("notify socket", "err", err)
+		_ = m.Close()
+		return 1
+	}
+	defer n.Close()
+	procs, err := plan(cfg, o.ExitOn, o, n)
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
+		_ = m.Close()
+		return 1
+	}
+	sigs := notifySignals()
+	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)
 	evs := events(sub, done)
@@ -241,12 +255,20 @@ func runPrograms(o Options) int {
 	return code
 }
 
-// stopAll stops every process, highest priority number first; the
-// processes of one priority stop together.
+// stopAll stops every process, dependants before what they depend on,
+// then highest priority number first; the processes of one rank and
+// priority stop together.
 func stopAll(ctx context.Context, m *monitor.Monitor, procs []proc) {
+	procs = slices.Clone(procs)
+	slices.SortStableFunc(procs, func(a, b proc) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return a.priority - b.priority
+	})
 	for i := len(procs); i > 0; {
 		j := i - 1
-		for j > 0 && procs[j-1].priority == procs[i-1].priority {
+		for j > 0 && procs[j-1].priority == procs[i-1].priority && procs[j-1].rank == procs[i-1].rank {
 			j--
 		}
 		level := procs[j:i]
@@ -259,5 +281,21 @@ func stopAll(ctx context.Context, m *monitor.Monitor, procs []proc) {
 			}
 		}
 		i = j
+	}
+}
+
+// processNames gives the process names of a configured program, for the
+// dependencies of the others.
+func processNames(cfg *config.Config) func(string) []string {
+	return func(program string) []string {
+		p := cfg.Program(program)
+		if p == nil {
+			return []string{program}
+		}
+		var out []string
+		for _, cp := range p.Processes() {
+			out = append(out, cp.FullName())
+		}
+		return out
 	}
 }
