@@ -200,3 +200,25 @@ func TestOnDependencyRestartRestartsDependant(t *testing.T) {
 		t.Fatalf("app kept pid %d across its dependency's restart", first)
 	}
 }
+
+func TestWantsGoesOnWhenItsDependencyFails(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	sub, err := m.Subscribe(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := Spec{Name: "cache", Path: "/nonexistent/cache"}
+	app := sh("exec sleep 1000")
+	app.Name = "app"
+	app.Readiness.Deps = []Dep{{Name: "cache", Kind: Wants}, {Name: "missing", Kind: Wants}}
+	for _, s := range []Spec{cache, app} {
+		if err := m.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Start("app"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, sub, is("cache", EventFatal))
+	next(t, sub, is("app", EventRunning))
+}
