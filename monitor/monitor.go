@@ -940,7 +940,11 @@ func (l *loop) onTimer(t timer) {
 	case timerFatalRetry:
 		if p.state == StateFatal {
 			p.failures, p.crashes = 0, 0
-			_ = l.spawn(p)
+			if len(p.spec.Readiness.Deps) > 0 {
+				_ = l.startWithDeps(p) // it may have gone FATAL for a dependency
+			} else {
+				_ = l.spawn(p)
+			}
 		}
 	case timerKill:
 		if p.state == StateStopping && p.pid != 0 {
