@@ -133,9 +133,9 @@ func (l *loop) judge(p *process) error {
 	return l.spawn(p)
 }
 
-// depsChanged re-examines what depends on p after p changed: waiting
-// dependants, and running ones whose dependency restarts. It also restarts
-// p itself when a DepRestart stop of p has completed.
+// depsChanged re-examines the waiting dependants of p after p changed. It
+// also starts p again when a DepRestart stop of p has completed. (Running
+// dependants are depRestarted's.)
 func (l *loop) depsChanged(p *process) {
 	if p.rd.restartPending && p.state == StateStopped {
 		p.rd.restartPending = false
@@ -144,15 +144,8 @@ func (l *loop) depsChanged(p *process) {
 		}
 	}
 	for _, name := range l.rdeps[p.spec.Name] {
-		w, ok := l.procs[name]
-		if !ok {
-			continue
-		}
-		if w.state == StateWaiting {
-			if !l.closing {
-				_ = l.judge(w)
-			}
-			continue
+		if w, ok := l.procs[name]; ok && w.state == StateWaiting && !l.closing {
+			_ = l.judge(w)
 		}
 	}
 }

@@ -381,11 +381,13 @@ func (l *loop) notify(p *process, n Notice) {
 	if n.MainPid > 0 {
 		p.rd.mainPid = n.MainPid
 	}
-	if n.Reloading {
-		p.rd.status = strings.TrimSpace("reloading " + p.rd.status)
-	}
-	if n.Stopping {
-		p.rd.status = strings.TrimSpace("stopping " + p.rd.status)
+	for _, note := range []struct {
+		on   bool
+		word string
+	}{{n.Reloading, "reloading"}, {n.Stopping, "stopping"}} {
+		if note.on && !strings.HasPrefix(p.rd.status, note.word) {
+			p.rd.status = strings.TrimSpace(note.word + " " + p.rd.status)
+		}
 	}
 	if n.WatchdogInterval > 0 {
 		p.rd.wdDur = n.WatchdogInterval

@@ -222,3 +222,38 @@ func TestWantsGoesOnWhenItsDependencyFails(t *testing.T) {
 	next(t, sub, is("cache", EventFatal))
 	next(t, sub, is("app", EventRunning))
 }
+
+func TestWatchdogTriggerAbortsAtOnceAndStatusNotes(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	sub, err := m.Subscribe(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := sh("exec sleep 1000")
+	spec.Name = "p"
+	spec.Rlimits = []Rlimit{{Resource: syscall.RLIMIT_CORE}}
+	spec.Readiness.Watchdog = time.Hour
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start("p"); err != nil {
+		t.Fatal(err)
+	}
+	pid := next(t, sub, is("p", EventRunning)).Pid
+	status := "draining"
+	for range 2 {
+		if err := m.Notify("p", pid, Notice{Status: &status, Stopping: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e := next(t, sub, is("p", EventStatus)); e.Err != "stopping draining" {
+		t.Fatalf("status event %q, want %q", e.Err, "stopping draining")
+	}
+	if err := m.Notify("p", pid, Notice{WatchdogTrigger: true}); err != nil {
+		t.Fatal(err)
+	}
+	e := next(t, sub, is("p", EventExited))
+	if e.Exit.Signal != syscall.SIGABRT {
+		t.Fatalf("exit %v after WATCHDOG=trigger, want SIGABRT", e.Exit)
+	}
+}
