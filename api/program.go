@@ -229,5 +229,6 @@ func ProgramFields(p config.Program) map[string]any {
 	if p.Source.File != "" {
 		out["source"] = p.Source.String()
 	}
+	config.AddReadinessFields(p, out)
 	return out
 }

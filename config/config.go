@@ -184,6 +184,8 @@ type Program struct {
 	Group string
 	// Source is where the program's section starts.
 	Source Position
+	// Readiness: ready, watchdog and dependency keys (ready.go).
+	Readiness
 }
 
 // Restart is a restart policy.
@@ -530,6 +532,9 @@ func (p *Program) validate() (string, error) {
 	if err := checkName(p.Group); err != nil {
 		return "group", err
 	}
+	if key, err := p.Readiness.validate(); err != nil {
+		return key, err
+	}
 	seen := make(map[string]bool, p.NumProcs)
 	for i, name := range p.processNames() {
 		if err := checkName(name); err != nil {
@@ -768,5 +773,5 @@ func (c *Config) finish(section func(name string) string, keyName func(string) s
 			fullNames[full] = p.Name
 		}
 	}
-	return nil
+	return c.checkDeps(section, keyName, posOf)
 }

@@ -716,7 +716,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 			}
 			l.Backups, err = iniInt(s, k, v, 0)
 		default:
-			ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
+			if !isReadinessINIKey(k) {
+				ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
+			}
 		}
 		if err != nil {
 			var ce *Error
@@ -728,6 +730,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	}
 	if !killSet {
 		p.KillAsGroup = p.StopAsGroup
+	}
+	if err := ip.readinessINI(s, &p); err != nil {
+		return p, err
 	}
 	if kv, ok := s.get("stderr_logfile"); ok && p.Stderr.Redirect && p.Stderr.File != "" && p.Stderr.File != LogAuto {
 		// supervisord's warning, word for word.

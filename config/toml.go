@@ -615,7 +615,10 @@ func (tp *tomlParser) program(name string, m map[string]any) (Program, error) {
 		case "stderr":
 			err = s.logSpec(&p.Stderr, v, k)
 		default:
-			return p, s.err(errors.New("unknown key"), k)
+			var known bool
+			if known, err = s.readinessTOML(&p.Readiness, k, v); !known {
+				return p, s.err(errors.New("unknown key"), k)
+			}
 		}
 		if err != nil {
 			return p, err

@@ -30,7 +30,9 @@ const (
 	// file, the state store (file and lock), Go's netpoller (epoll and its
 	// eventfd), the monitor's signal and loop descriptors, the two ends of
 	// the pipes of the one spawn under way and the shim's, /proc reads, the
-	// pidfile. Counted generously: one descriptor short is a program down.
+	// pidfile, the notification socket (notify.go) and the notification fd
+	// of the spawn under way (none is held per program). Counted
+	// generously: one descriptor short is a program down.
 	budgetFixed = 32
 	// budgetPerListener is an HTTP listener's socket and the connections it
 	// serves at once (each API request, event stream, supervisorctl or

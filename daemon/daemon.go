@@ -88,6 +88,7 @@ type Daemon struct {
 	streams  map[string]*shared  // log streams by file, shared by processes
 	closing  bool
 	budget   budgetState
+	notifier *Notifier // NOTIFY_SOCKET and notification fds (notify.go)
 }
 
 type program struct {
@@ -170,6 +171,10 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.metrics = newMetrics(d)
+	if d.notifier, err = NewNotifier(cfg.Daemon.StateDir, d.runID, d.mon, d.log); err != nil {
+		d.abort()
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
 	if opts.Handoff == nil {
 		d.reclaim()
 	}
@@ -235,6 +240,9 @@ func runEnviron(own, extra []string, runID string) []string {
 
 func (d *Daemon) abort() {
 	_ = d.mon.Close()
+	if d.notifier != nil {
+		d.notifier.Close()
+	}
 	d.capture.Close()
 	d.store.Close()
 }
@@ -309,6 +317,7 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
 	}
 	spec.Stdio = pr.stdio
+	d.readiness(cp.Program, &spec)
 	if err := d.mon.Add(spec); err != nil {
 		d.closeStreams(pr)
 		return nil, err
@@ -425,7 +434,8 @@ func (d *Daemon) Start() {
 		}
 	}
 	for i, err := range d.mon.StartEach(names) {
-		if err != nil {
+		// A dependency that a program started before it is already on its way.
+		if err != nil && !errors.Is(err, monitor.ErrAlreadyStarted) {
 			d.log.Warn("autostart failed", "program", names[i], "err", err)
 		}
 	}
@@ -458,21 +468,27 @@ func (d *Daemon) sortedProcs(reverse bool) []*proc {
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	d.closing = true
-	tiers := map[int][]string{}
-	var prios []int
+	// Dependants stop before what they depend on (rank), then priority.
+	rank := d.dependencyDepth()
+	type tier struct{ rank, priority int }
+	tiers := map[tier][]string{}
+	var order []tier
 	for _, pr := range d.sortedProcs(true) {
-		if _, ok := tiers[pr.priority]; !ok {
-			prios = append(prios, pr.priority)
+		t := tier{rank[pr.name], pr.priority}
+		if _, ok := tiers[t]; !ok {
+			order = append(order, t)
 		}
-		tiers[pr.priority] = append(tiers[pr.priority], pr.name)
+		tiers[t] = append(tiers[t], pr.name)
 	}
 	d.mu.Unlock()
-	for _, p := range prios {
-		if _, err := d.stopWait(ctx, tiers[p], false); err != nil && ctx.Err() != nil {
+	slices.SortStableFunc(order, func(a, b tier) int { return cmp.Compare(b.rank, a.rank) })
+	for _, t := range order {
+		if _, err := d.stopWait(ctx, tiers[t], false); err != nil && ctx.Err() != nil {
 			break
 		}
 	}
 	err := d.mon.Shutdown(ctx)
+	d.notifier.Close()
 	<-d.pumpEnd
 	d.capture.Close()
 	if e := d.store.ClearRunning(); e != nil {

@@ -67,7 +67,7 @@ func (m *metrics) exit(name string, x *monitor.ExitInfo) {
 }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descUp, descRestarts, descUptime, descCPU, descLogDrop, descLogBytes, descOrphans, descOverflow, descGor, descThreads, descProcs} {
+	for _, d := range []*prometheus.Desc{descState, descUp, descRestarts, descUptime, descCPU, descLogDrop, descLogBytes, descOrphans, descOverflow, descGor, descThreads, descProcs, descReady} {
 		ch <- d
 	}
 }
@@ -86,6 +86,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, st.Name, st.Group)
+		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, readyValue(st), st.Name, st.Group)
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(st.Restarts), st.Name, st.Group)
 		if st.Pid != 0 {
 			ch <- prometheus.MustNewConstMetric(descUptime, prometheus.GaugeValue, st.Uptime.Seconds(), st.Name, st.Group)
@@ -96,7 +97,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	for _, s := range []string{"STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"} {
+	for _, s := range []string{"STOPPED", "WAITING", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"} {
 		ch <- prometheus.MustNewConstMetric(descProcs, prometheus.GaugeValue, float64(byState[s]), s)
 	}
 	m.d.mu.Lock()

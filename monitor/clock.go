@@ -49,6 +49,7 @@ type timer struct {
 	kind timerKind
 	p    *process
 	gen  uint64
+	aux  uint64 // the generation of the readiness timers (timer.current)
 }
 
 type timerHeap []timer

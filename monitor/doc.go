@@ -90,6 +90,28 @@
 //	EXITED    Start                                STARTING
 //	FATAL     Start                                STARTING
 //	FATAL     FatalRetry elapsed                   STARTING (or FATAL again)
+//	STARTING  Ready for its pid (ReadyNotified)    RUNNING (once up for MinUptime)
+//	STARTING  not ready within Readiness.Timeout   SIGKILL to the group, then BACKOFF or FATAL
+//	STARTING  one-shot (ReadyExited) exits 0       EXITED (completed)
+//	RUNNING   watchdog miss                        SIGABRT, then the restart policy
+//	STOPPED   Start, a dependency not met yet      WAITING
+//	WAITING   every dependency met                 STARTING
+//	WAITING   a Requires dependency fails          FATAL (Err names it)
+//	WAITING   Stop                                 STOPPED
+//
+// # Readiness and dependencies
+//
+// With Readiness.Mode ReadyNotified a process stays STARTING until Ready,
+// Notify or SetHealth says its pid is ready (and it has been up for
+// MinUptime), so RUNNING always means ready. A one-shot (ReadyExited) stays
+// STARTING while it runs and ends EXITED with ProcessInfo.Ready.Completed.
+// A process with Readiness.Deps is WAITING until every dependency holds
+// (NAME:started, :ready, :healthy, :completed); the loop re-examines it on
+// every state change of a dependency, so nothing polls and nothing blocks.
+// It goes FATAL at once, with the dependency named in Err, when a Requires
+// dependency goes FATAL, is stopped, or (for :completed) exits with an
+// unexpected code. The monitor does not look for cycles: its members would
+// wait forever, so a caller checks its graph first (the daemon does).
 //
 // A spawn error that names the spec (missing or non-executable binary, bad
 // directory, unknown user or group) goes FATAL at once; one that may pass

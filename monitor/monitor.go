@@ -141,6 +141,8 @@ type ProcessInfo struct {
 	// Err is the last spawn error or the reason for FATAL.
 	Err  string
 	Spec Spec
+	// Ready is the readiness of the process (see Readiness).
+	Ready ReadyInfo
 }
 
 // Stats are the monitor's counters.
@@ -324,7 +326,7 @@ func (m *Monitor) StartWait(ctx context.Context, name string) error {
 			switch p.state {
 			case StateRunning:
 				return true, nil
-			case StateStarting:
+			case StateStarting, StateWaiting:
 				return false, nil
 			}
 			return true, &StartError{Name: p.spec.Name, State: p.state, Err: p.err}
@@ -514,6 +516,7 @@ type process struct {
 	lastExit *ExitInfo
 	err      string
 	waiters  []waiter
+	rd       readyState
 }
 
 type waiter struct {
@@ -525,7 +528,7 @@ func (p *process) info() ProcessInfo {
 	return ProcessInfo{
 		Name: p.spec.Name, State: p.state, Since: p.since, Pid: p.pid,
 		Started: p.started, Restarts: p.restarts, LastExit: p.lastExit,
-		Err: p.err, Spec: p.spec,
+		Err: p.err, Spec: p.spec, Ready: p.readyInfo(),
 	}
 }
 
@@ -546,6 +549,7 @@ type loop struct {
 	closing  bool
 	sigchld  chan os.Signal
 	pidfds   *pidfdWatcher
+	rdeps    depIndex // dependants by dependency name
 	helper   *spawnHelper
 	devnull  *os.File
 
@@ -726,7 +730,7 @@ func (l *loop) fireTimers() {
 		if !ok {
 			return
 		}
-		if t.gen != t.p.gen || l.procs[t.p.spec.Name] != t.p {
+		if !t.current() || l.procs[t.p.spec.Name] != t.p {
 			continue // void: the process moved on
 		}
 		l.onTimer(t)
@@ -779,6 +783,7 @@ func (l *loop) transition(p *process, to State, e Event, timers ...deadline) {
 		l.after(p, t.after, t.kind)
 	}
 	l.emit(e)
+	l.depsChanged(p)
 }
 
 // setState moves p to s, voids its timers and wakes its waiters.
@@ -817,12 +822,14 @@ func (l *loop) add(spec Spec) error {
 	}
 	p := &process{spec: spec, state: StateStopped, since: l.clock.Now()}
 	l.procs[spec.Name] = p
+	l.indexDeps(p)
 	l.emit(Event{Type: EventAdded, Name: spec.Name, State: StateStopped})
 	return nil
 }
 
 func (l *loop) remove(p *process) {
 	delete(l.procs, p.spec.Name)
+	l.unindexDeps(p)
 	p.gen++
 	for _, w := range p.waiters {
 		w.ch <- fmt.Errorf("%q: %w", p.spec.Name, ErrNotFound)
@@ -842,6 +849,9 @@ func (l *loop) start(p *process) error {
 		return fmt.Errorf("start %q: %w (state %s)", p.spec.Name, ErrAlreadyStarted, p.state)
 	}
 	p.failures, p.crashes, p.retries = 0, 0, 0
+	if len(p.spec.Readiness.Deps) > 0 {
+		return l.startWithDeps(p)
+	}
 	return l.spawn(p)
 }
 
@@ -863,9 +873,10 @@ func (l *loop) spawn(p *process) error {
 	l.stats.Spawns++
 	p.pid, p.started, p.err = pid, now, ""
 	l.byPid[pid] = p
+	l.spawned(p)
 	if p.spec.MinUptime <= 0 {
 		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid})
-		l.running(p)
+		l.upForMinUptime(p)
 	} else {
 		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid}, deadline{p.spec.MinUptime, timerStarted})
 	}
@@ -914,7 +925,7 @@ func (l *loop) stop(p *process) error {
 			l.log.Warn("stop signal failed", "program", p.spec.Name, "pid", p.pid, "err", err)
 		}
 		l.transition(p, StateStopping, Event{Type: EventStopping, Pid: p.pid}, deadline{p.spec.StopTimeout, timerKill})
-	case StateBackoff:
+	case StateBackoff, StateWaiting:
 		l.transition(p, StateStopped, Event{Type: EventStopped})
 	case StateStopping:
 	default:
@@ -928,7 +939,7 @@ func (l *loop) onTimer(t timer) {
 	switch t.kind {
 	case timerStarted:
 		if p.state == StateStarting {
-			l.running(p)
+			l.upForMinUptime(p)
 		}
 	case timerBackoff:
 		if p.state == StateBackoff {
@@ -937,7 +948,11 @@ func (l *loop) onTimer(t timer) {
 	case timerFatalRetry:
 		if p.state == StateFatal {
 			p.failures, p.crashes = 0, 0
-			_ = l.spawn(p)
+			if len(p.spec.Readiness.Deps) > 0 {
+				_ = l.startWithDeps(p) // it may have gone FATAL for a dependency
+			} else {
+				_ = l.spawn(p)
+			}
 		}
 	case timerKill:
 		if p.state == StateStopping && p.pid != 0 {
@@ -946,6 +961,8 @@ func (l *loop) onTimer(t timer) {
 			// Stay STOPPING until the exit is reaped; keep the timer's
 			// generation valid for nothing else.
 		}
+	default:
+		l.onReadyTimer(t)
 	}
 }
 
@@ -1009,12 +1026,16 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 	e.Expected = ws.Exited() && slices.Contains(p.spec.ExitCodes, e.Code)
 	p.lastExit = e
 	p.pid = 0
+	l.exitedRun(p)
 	prev := p.state
 
 	if prev == StateStopping || l.closing {
 		e.Expected = e.Expected || prev == StateStopping
 		l.emit(Event{Type: EventExited, Name: p.spec.Name, Pid: pid, From: prev, State: StateStopped, Exit: e})
 		l.transition(p, StateStopped, Event{Type: EventStopped})
+		return
+	}
+	if prev == StateStarting && l.oneshotExit(p, e) {
 		return
 	}
 	if prev == StateStarting {
@@ -1024,7 +1045,7 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 			next = StateFatal
 		}
 		l.emit(Event{Type: EventExited, Name: p.spec.Name, Pid: pid, From: prev, State: next, Exit: e})
-		l.failedStart(p, "")
+		l.failedStart(p, p.rd.failWhy)
 		return
 	}
 	// RUNNING: the restart policy decides.
@@ -1033,6 +1054,7 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 		return
 	}
 	p.restarts++
+	l.depRestarted(p)
 	if now.Sub(p.started) >= p.spec.Backoff.ResetAfter {
 		p.crashes = 0
 		l.transition(p, StateExited, Event{Type: EventExited, Pid: pid, Exit: e})

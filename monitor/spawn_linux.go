@@ -208,6 +208,13 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 		}
 		stdin, stdout, stderr = in, out, errf
 	}
+	notifyFile, err := readyFile(s)
+	if err != nil {
+		return 0, err
+	}
+	if notifyFile != nil {
+		defer notifyFile.Close()
+	}
 	fd := func(f *os.File) uintptr {
 		if f == nil {
 			return l.devnull.Fd()
@@ -222,7 +229,7 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	if s.Umask != nil || len(s.Rlimits) > 0 {
 		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
 	}
-	if l.helper != nil && s.DeathSignal == 0 {
+	if l.helper != nil && s.DeathSignal == 0 && notifyFile == nil {
 		pid, err := l.helper.spawn(&helperRequest{Path: path, Argv: argv, Env: env, Dir: s.Dir, Cred: cred, Pdeathsig: s.DeathSignal},
 			[3]int{int(fd(stdin)), int(fd(stdout)), int(fd(stderr))})
 		var broken *helperBroken
@@ -247,7 +254,7 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 		pid, _, err = syscall.StartProcess(path, argv, &syscall.ProcAttr{
 			Dir:   s.Dir,
 			Env:   env,
-			Files: []uintptr{fd(stdin), fd(stdout), fd(stderr)},
+			Files: withReadyFile(s, []uintptr{fd(stdin), fd(stdout), fd(stderr)}, notifyFile),
 			Sys:   sys,
 		})
 	})

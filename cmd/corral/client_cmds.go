@@ -65,18 +65,19 @@ func socketFlag(cmd *cobra.Command) func() *client.Client {
 }
 
 func newStatusCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, wide bool
 	cmd := &cobra.Command{
-		Use:   "status [--json] [NAME...]",
+		Use:   "status [--json] [--wide] [NAME...]",
 		Short: "Show the state of processes",
 		Long: `Show the state of processes: all of them, or those named (a process, a
 program, a group, GROUP:* or all).
 
-Exit status: 0 when every process shown is RUNNING, 3 when one is not, 1 when
-the daemon cannot answer.`,
+Exit status: 0 when every process shown is RUNNING (or a one-shot that
+completed), 3 when one is not, 1 when the daemon cannot answer.`,
 	}
 	dial := socketFlag(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: a list of process objects")
+	cmd.Flags().BoolVar(&wide, "wide", false, "add a STATUS column: the text a process sent (STATUS=), or what it waits for")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c := dial()
 		defer c.Close()
@@ -91,11 +92,13 @@ the daemon cannot answer.`,
 			if err := enc.Encode(sts); err != nil {
 				return err
 			}
+		} else if wide {
+			printStatusWide(out, sts, time.Now())
 		} else {
 			printStatus(out, sts, time.Now())
 		}
 		for _, st := range sts {
-			if st.State != "RUNNING" {
+			if st.State != "RUNNING" && !st.Completed {
 				return &exitError{code: exitNotRunning}
 			}
 		}
@@ -105,8 +108,16 @@ the daemon cannot answer.`,
 }
 
 func printStatus(w io.Writer, sts []daemon.ProcessStatus, now time.Time) {
+	printStatusColumns(w, sts, now, false)
+}
+
+func printStatusColumns(w io.Writer, sts []daemon.ProcessStatus, now time.Time, wide bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tEXIT")
+	head := "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tEXIT"
+	if wide {
+		head += "\tSTATUS"
+	}
+	fmt.Fprintln(tw, head)
 	for _, st := range sts {
 		pid, uptime, exit := "-", "-", "-"
 		if st.Pid != 0 {
@@ -119,7 +130,11 @@ func printStatus(w io.Writer, sts []daemon.ProcessStatus, now time.Time) {
 				exit = "SIG" + x.Signal
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", st.Name, st.State, pid, uptime, st.Restarts, exit)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s", st.Name, st.State, pid, uptime, st.Restarts, exit)
+		if wide {
+			fmt.Fprintf(tw, "\t%s", statusText(st))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }

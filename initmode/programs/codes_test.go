@@ -60,7 +60,7 @@ autostart = false
 		{[]string{"nope"}, "", `--exit-on "nope"`},
 		{[]string{"manual"}, "", `--exit-on "manual"`},
 	} {
-		procs, err := plan(cfg, c.exitOn, o)
+		procs, err := plan(cfg, c.exitOn, o, nil)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("exit-on %v: error %v, want %q", c.exitOn, err, c.err)

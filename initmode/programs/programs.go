@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
@@ -26,6 +27,7 @@ import (
 type proc struct {
 	spec     monitor.Spec
 	priority int
+	rank     int // dependency rank: dependants stop first
 	exitOn   bool
 }
 
@@ -43,8 +45,9 @@ func specOf(p config.Process, base []string, o initmode.Options) (monitor.Spec, 
 
 // plan turns a configuration into the processes to run, in ascending
 // priority (then name), and checks that every --exit-on name matches one.
-func plan(cfg *config.Config, exitOn []string, o initmode.Options) ([]proc, error) {
+func plan(cfg *config.Config, exitOn []string, o initmode.Options, n *daemon.Notifier) ([]proc, error) {
 	base := append(os.Environ(), cfg.Daemon.Environment...)
+	ranks := config.DependencyRanks(cfg.Programs)
 	var out []proc
 	matched := map[string]bool{}
 	for _, g := range cfg.Programs {
@@ -57,7 +60,8 @@ func plan(cfg *config.Config, exitOn []string, o initmode.Options) ([]proc, erro
 			if err != nil {
 				return nil, err
 			}
-			pr := proc{spec: spec, priority: g.Priority}
+			daemon.ApplyReadiness(p.Program, &spec, processNames(cfg), n)
+			pr := proc{spec: spec, priority: g.Priority, rank: ranks[g.Name]}
 			for _, n := range exitOn {
 				if n == g.Name || n == p.Name || n == p.FullName() {
 					pr.exitOn, matched[n] = true, true
@@ -124,16 +128,26 @@ func Run(o initmode.Options) int {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	procs, err := plan(cfg, o.ExitOn, o)
-	if err != nil {
-		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
-		return 1
-	}
 	sigs := initcore.NotifySignals()
 	defer signal.Stop(sigs)
 	m, sub, err := initcore.NewMonitor(o.Logger)
 	if err != nil {
 		log.Error("start monitor", "err", err)
+		return 1
+	}
+	// One notification socket (NOTIFY_SOCKET, ready = "fd:N"), in the
+	// abstract namespace: init may have no writable directory.
+	n, err := daemon.NewNotifier("", fmt.Sprintf("init-%d-%d", os.Getpid(), time.Now().UnixNano()), m, log)
+	if err != nil {
+		log.Error("notify socket", "err", err)
+		_ = m.Close()
+		return 1
+	}
+	defer n.Close()
+	procs, err := plan(cfg, o.ExitOn, o, n)
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
+		_ = m.Close()
 		return 1
 	}
 	done := make(chan struct{})
@@ -258,12 +272,20 @@ func Run(o initmode.Options) int {
 	return code
 }
 
-// stopAll stops every process, highest priority number first; the
-// processes of one priority stop together.
+// stopAll stops every process, dependants before what they depend on,
+// then highest priority number first; the processes of one rank and
+// priority stop together.
 func stopAll(ctx context.Context, m *monitor.Monitor, procs []proc) {
+	procs = slices.Clone(procs)
+	slices.SortStableFunc(procs, func(a, b proc) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return a.priority - b.priority
+	})
 	for i := len(procs); i > 0; {
 		j := i - 1
-		for j > 0 && procs[j-1].priority == procs[i-1].priority {
+		for j > 0 && procs[j-1].priority == procs[i-1].priority && procs[j-1].rank == procs[i-1].rank {
 			j--
 		}
 		level := procs[j:i]
@@ -276,5 +298,21 @@ func stopAll(ctx context.Context, m *monitor.Monitor, procs []proc) {
 			}
 		}
 		i = j
+	}
+}
+
+// processNames gives the process names of a configured program, for the
+// dependencies of the others.
+func processNames(cfg *config.Config) func(string) []string {
+	return func(program string) []string {
+		p := cfg.Program(program)
+		if p == nil {
+			return []string{program}
+		}
+		var out []string
+		for _, cp := range p.Processes() {
+			out = append(out, cp.FullName())
+		}
+		return out
 	}
 }
