@@ -222,6 +222,27 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	if s.Umask != nil || len(s.Rlimits) > 0 {
 		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
 	}
+	sys := sysProcAttr(s, cred)
+	if spawner != nil {
+		j := &spawnJob{path: path, argv: argv, env: env, dir: s.Dir, sys: sys,
+			files: [3]int{int(fd(stdin)), int(fd(stdout)), int(fd(stderr))}}
+		if err := spawner.spawn([]*spawnJob{j}); err != nil {
+			return 0, fmt.Errorf("exec %s: %w", path, err)
+		}
+		if j.err != nil {
+			return 0, fmt.Errorf("exec %s: %w", path, j.err)
+		}
+		pidfd := -1
+		if l.pidfds != nil {
+			// Not reaped yet (this loop reaps it), so the pid is still
+			// this child's.
+			if fd, err := unix.PidfdOpen(j.pid, 0); err == nil {
+				pidfd = fd
+			}
+		}
+		watch(j.pid, pidfd)
+		return j.pid, nil
+	}
 	if l.helper != nil && s.DeathSignal == 0 {
 		pid, err := l.helper.spawn(&helperRequest{Path: path, Argv: argv, Env: env, Dir: s.Dir, Cred: cred, Pdeathsig: s.DeathSignal},
 			[3]int{int(fd(stdin)), int(fd(stdout)), int(fd(stderr))})
@@ -237,7 +258,6 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 		l.helper.close()
 		l.helper = nil
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: s.DeathSignal}
 	pidfd := -1
 	if l.pidfds != nil {
 		sys.PidFD = &pidfd
@@ -253,6 +273,12 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	}
 	watch(pid, pidfd)
 	return pid, nil
+}
+
+// sysProcAttr is the one place both spawn paths (the spawner thread and
+// the loop's thread) take a process's attributes from.
+func sysProcAttr(s *Spec, cred *syscall.Credential) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: s.DeathSignal}
 }
 
 // watch arranges for the exit of pid to be seen: the reaper backend sees every

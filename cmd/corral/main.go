@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/corralhq/corral/client"
+	"github.com/corralhq/corral/monitor"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -81,7 +84,41 @@ func run(args []string) int {
 	return 1
 }
 
-func main() { os.Exit(runAs(os.Args)) }
+// init keeps the main goroutine on the main thread, so that main can make
+// that thread the daemon's spawner (monitor.RunSpawner).
+func init() { runtime.LockOSThread() }
+
+func main() { os.Exit(mainAs(os.Args)) }
+
+// mainAs runs corral as invoked, from the main goroutine on the main thread.
+// The daemon (corral daemon, or corral as supervisord) forks its programs
+// from the main thread, whose descriptor table it keeps nearly empty: a
+// spawn then costs the same with 10 programs or 10,000 (docs/design/SPAWN.md).
+// Other commands have no use for it and give the thread back.
+func mainAs(argv []string) int {
+	if runsDaemon(argv) {
+		monitor.RunSpawner(func() int { return runAs(argv) })
+	}
+	runtime.UnlockOSThread()
+	return runAs(argv)
+}
+
+// runsDaemon reports whether argv runs a daemon: corral daemon, or corral
+// under the name supervisord.
+func runsDaemon(argv []string) bool {
+	if len(argv) == 0 {
+		return false
+	}
+	if filepath.Base(argv[0]) == supervisordName {
+		return true
+	}
+	for _, a := range argv[1:] {
+		if !strings.HasPrefix(a, "-") {
+			return a == "daemon"
+		}
+	}
+	return false
+}
 
 // runAs runs corral as invoked: under the name supervisord it is `corral
 // supervisord`, with supervisord's command line.

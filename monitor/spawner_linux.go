@@ -1,0 +1,384 @@
+package monitor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The spawner thread (docs/design/SPAWN.md).
+//
+// A fork copies the forking thread's descriptor table and the exec that
+// follows closes the copies, so with a pipe or two per program a daemon's
+// spawns get slower as it supervises more programs (18,000 descriptors: 7x).
+// RunSpawner gives the process's main thread its own descriptor table,
+// holding nothing but a socket and the runtime's poller, and forks every
+// program from there: each fork copies a handful of descriptors whatever
+// the daemon holds. The loop sends a batch of spawns by channel and their
+// stdio descriptors by SCM_RIGHTS over an in-process SOCK_SEQPACKET pair;
+// the spawner forks, closes its copies and replies with the pids. The loop
+// waits for the reply, so it knows every pid before it can reap its exit.
+//
+// Programs are children of the main thread, which ends only when the
+// process ends: a death signal (Spec.DeathSignal) still fires on a crash or
+// a kill -9 of the process, and never on an execve, which keeps the calling
+// thread (fact 3 of SPAWN.md): the upgrade of issue 13 execs from here.
+
+// maxRights is the most descriptors one SCM_RIGHTS message carries (the
+// kernel's SCM_MAX_FD is 253).
+const maxRights = 252
+
+// spawnJob is one fork and exec, as the spawner runs it. files are
+// descriptors of the shared table, sent to the spawner by SCM_RIGHTS.
+type spawnJob struct {
+	path string
+	argv []string
+	env  []string
+	dir  string
+	// sys is built by sysProcAttr, the one place both spawn paths take it
+	// from; a CgroupFD in it is a descriptor of the shared table, carried
+	// like the stdio.
+	sys   *syscall.SysProcAttr
+	files [3]int
+
+	pid int
+	err error
+}
+
+// execJob is an execve of the spawner thread (the upgrade primitive):
+// files are carried into the new image without close-on-exec, and their
+// numbers there are appended to env as fdsEnv=N,N,... in order.
+type execJob struct {
+	path   string
+	argv   []string
+	env    []string
+	files  []int
+	fdsEnv string
+}
+
+type spawnerRequest struct {
+	jobs  []*spawnJob
+	exec  *execJob
+	nfds  int // descriptors sent ahead of the request, in order
+	reply chan error
+}
+
+type spawnerThread struct {
+	mu   sync.Mutex // one request at a time on the socket
+	reqs chan *spawnerRequest
+	conn int // the loop side of the socket pair, in the shared table
+	rx   int // the spawner's side, in the spawner's table
+	buf  []byte
+	oob  []byte
+}
+
+var (
+	spawner      *spawnerThread
+	errNoSpawner = errors.New("monitor: RunSpawner was not called")
+	spawnerOn    sync.Once
+)
+
+// RunSpawner makes the calling thread, the process's main thread, the
+// spawner thread of every Monitor in the process, runs main on another
+// goroutine and exits the process with main's return value. It never
+// returns.
+//
+// Every process a Monitor starts is then forked by a thread whose
+// descriptor table holds a handful of descriptors, so the cost of a spawn
+// does not grow with the descriptors the program holds (pipes to thousands
+// of processes), and processes inherit nothing but their stdio, whatever
+// is close-on-exec or not in the program. Their death signal
+// (Spec.DeathSignal) is tied to the main thread, so it fires only when the
+// process ends.
+//
+// Requirements: call it at the start of main, having locked the main
+// goroutine to the main thread with runtime.LockOSThread in an init
+// function; nothing else runs on the main thread afterwards. Taking the main
+// thread is a decision for the program, not for a library, so a Monitor
+// never does it by itself: without RunSpawner it forks from its loop's own
+// locked thread.
+//
+// If the spawner cannot be set up (not the main thread, or a system call
+// failed), RunSpawner runs main on the calling goroutine and Monitors fork
+// from their loop thread; SpawnerError says why.
+func RunSpawner(main func() int) {
+	var sp *spawnerThread
+	spawnerOn.Do(func() { sp, errNoSpawner = setupSpawner() })
+	if sp == nil {
+		runtime.UnlockOSThread()
+		os.Exit(main())
+	}
+	spawner = sp
+	go func() { os.Exit(main()) }()
+	sp.serve()
+}
+
+// SpawnerError returns nil when RunSpawner runs the spawner thread, and
+// otherwise the reason Monitors fork from their loop thread.
+func SpawnerError() error {
+	if spawner != nil {
+		return nil
+	}
+	return errNoSpawner
+}
+
+// setupSpawner gives the calling (main) thread its own descriptor table with
+// nothing but the spawner's end of the socket and the runtime's poller.
+func setupSpawner() (*spawnerThread, error) {
+	if unix.Gettid() != unix.Getpid() {
+		return nil, errors.New("monitor: RunSpawner must run on the main thread (call runtime.LockOSThread in an init function)")
+	}
+	// The poller's descriptors are used from every thread, this one
+	// included (a timer set here wakes it): they must exist before the
+	// table is unshared, and stay in the private table.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("monitor: spawner: %w", err)
+	}
+	r.Close()
+	w.Close()
+	keep, err := runtimeDescriptors()
+	if err != nil {
+		return nil, fmt.Errorf("monitor: spawner: %w", err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: spawner: socketpair: %w", err)
+	}
+	syscall.ForkLock.Lock() // no fork copies a half-made table
+	err = unix.Unshare(unix.CLONE_FILES)
+	if err == nil {
+		// In the private table: everything goes but the runtime's
+		// descriptors and the spawner's end of the socket.
+		err = closeAllBut(append(keep, fds[1]))
+	}
+	syscall.ForkLock.Unlock()
+	if err != nil {
+		// Not a thread to fork from. The sockets stay open: closing
+		// them from here might hit the wrong table.
+		return nil, fmt.Errorf("monitor: spawner: %w", err)
+	}
+	// The shared table's copy of the spawner's end is closed from another
+	// thread (this one now acts on the private table), so the loop's end
+	// sees EOF... never: the spawner lives as long as the process.
+	closed := make(chan struct{})
+	go func() { unix.Close(fds[1]); close(closed) }()
+	<-closed
+	return &spawnerThread{reqs: make(chan *spawnerRequest), conn: fds[0], rx: fds[1]}, nil
+}
+
+// runtimeDescriptors lists the descriptors that are the runtime's poller
+// (an epoll instance and the eventfd that wakes it): at the top of main
+// nothing else of that kind is open.
+func runtimeDescriptors() ([]int, error) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil, err
+	}
+	var keep []int
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		link, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err != nil {
+			continue // the directory's own descriptor, closed since
+		}
+		if link == "anon_inode:[eventpoll]" || link == "anon_inode:[eventfd]" {
+			keep = append(keep, fd)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, errors.New("the runtime's poller descriptors were not found in /proc/self/fd")
+	}
+	return keep, nil
+}
+
+// closeAllBut closes every descriptor of the calling thread's table above
+// standard error except keep. Stdio stays: the runtime writes a crash on
+// this thread to descriptor 2, which must not be a program's pipe.
+func closeAllBut(keep []int) error {
+	slices.Sort(keep)
+	lo := 3
+	for _, fd := range keep {
+		if fd > lo {
+			if err := unix.CloseRange(uint(lo), uint(fd-1), 0); err != nil {
+				return fmt.Errorf("close_range: %w", err)
+			}
+		}
+		lo = fd + 1
+	}
+	if err := unix.CloseRange(uint(lo), ^uint(0), 0); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	return nil
+}
+
+// serve is the spawner thread's loop. It never returns: the thread lives as
+// long as the process, and with it the death signal of its children.
+func (sp *spawnerThread) serve() {
+	sp.buf = make([]byte, 16)
+	sp.oob = make([]byte, unix.CmsgSpace(maxRights*4))
+	for req := range sp.reqs {
+		fds, err := sp.receive(req.nfds)
+		switch {
+		case err != nil:
+		case req.exec != nil:
+			err = sp.execve(req.exec, fds)
+		default:
+			at := 0
+			for _, j := range req.jobs {
+				sys := *j.sys
+				if sys.UseCgroupFD {
+					sys.CgroupFD = fds[at+3]
+				}
+				j.pid, _, j.err = syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
+					Dir:   j.dir,
+					Env:   j.env,
+					Files: []uintptr{uintptr(fds[at]), uintptr(fds[at+1]), uintptr(fds[at+2])},
+					Sys:   &sys,
+				})
+				at += jobFds(j)
+			}
+		}
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		req.reply <- err
+	}
+}
+
+// receive takes n descriptors from the socket into the spawner's table.
+func (sp *spawnerThread) receive(n int) ([]int, error) {
+	var fds []int
+	for len(fds) < n {
+		_, oobn, _, _, err := unix.Recvmsg(sp.rx, sp.buf, sp.oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fds, fmt.Errorf("spawner: receive descriptors: %w", err)
+		}
+		msgs, err := unix.ParseSocketControlMessage(sp.oob[:oobn])
+		if err != nil {
+			return fds, fmt.Errorf("spawner: receive descriptors: %w", err)
+		}
+		got := 0
+		for i := range msgs {
+			more, err := unix.ParseUnixRights(&msgs[i])
+			if err == nil {
+				fds = append(fds, more...)
+				got += len(more)
+			}
+		}
+		if got == 0 {
+			return fds, errors.New("spawner: receive descriptors: a message without descriptors (truncated?)")
+		}
+	}
+	if len(fds) != n {
+		return fds, fmt.Errorf("spawner: received %d descriptors, expected %d", len(fds), n)
+	}
+	return fds, nil
+}
+
+// execve replaces the process image from the spawner thread, carrying fds
+// (the spawner's copies) into the new image. On failure it clears nothing
+// it needs (the copies are closed by the caller) and returns the error:
+// the old image goes on.
+func (sp *spawnerThread) execve(j *execJob, fds []int) error {
+	nums := make([]string, len(fds))
+	for i, fd := range fds {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("exec %s: clear close-on-exec of descriptor %d: %w", j.path, fd, err)
+		}
+		nums[i] = strconv.Itoa(fd)
+	}
+	env := j.env
+	if j.fdsEnv != "" {
+		env = append(slices.Clip(env), j.fdsEnv+"="+strings.Join(nums, ","))
+	}
+	err := syscall.Exec(j.path, j.argv, env)
+	return fmt.Errorf("exec %s: %w", j.path, err)
+}
+
+// jobFds is how many descriptors a job sends: its stdio, and its cgroup
+// directory when it has one.
+func jobFds(j *spawnJob) int {
+	if j.sys.UseCgroupFD {
+		return 4
+	}
+	return 3
+}
+
+// send passes fds to the spawner, maxRights per message.
+func (sp *spawnerThread) send(fds []int) error {
+	for len(fds) > 0 {
+		n := min(len(fds), maxRights)
+		err := unix.Sendmsg(sp.conn, []byte{0}, unix.UnixRights(fds[:n]...), nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("spawner: send descriptors: %w", err)
+		}
+		fds = fds[n:]
+	}
+	return nil
+}
+
+// do runs one request on the spawner thread and waits for it.
+func (sp *spawnerThread) do(req *spawnerRequest, fds []int) error {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	// One message at most (spawn and exec see to it), so a failed send
+	// leaves nothing half-sent in the socket.
+	if err := sp.send(fds); err != nil {
+		return err
+	}
+	req.nfds = len(fds)
+	req.reply = make(chan error, 1)
+	sp.reqs <- req
+	return <-req.reply
+}
+
+// spawn forks and execs jobs on the spawner thread; each job gets its pid
+// or its error.
+func (sp *spawnerThread) spawn(jobs []*spawnJob) error {
+	// A request's descriptors fit in one message.
+	for len(jobs) > 0 {
+		var fds []int
+		n := 0
+		for n < len(jobs) && len(fds)+jobFds(jobs[n]) <= maxRights {
+			j := jobs[n]
+			fds = append(fds, j.files[:]...)
+			if j.sys.UseCgroupFD {
+				fds = append(fds, j.sys.CgroupFD)
+			}
+			n++
+		}
+		if err := sp.do(&spawnerRequest{jobs: jobs[:n]}, fds); err != nil {
+			return err
+		}
+		jobs = jobs[n:]
+	}
+	return nil
+}
+
+// exec asks the spawner thread to execve: see execJob. It returns only on
+// failure, with the old image intact. For the upgrade (issue 13); files
+// must fit in one message.
+func (sp *spawnerThread) exec(j *execJob) error {
+	if len(j.files) > maxRights {
+		return fmt.Errorf("exec %s: %d descriptors to carry, at most %d", j.path, len(j.files), maxRights)
+	}
+	return sp.do(&spawnerRequest{exec: j}, j.files)
+}

@@ -1,0 +1,299 @@
+package monitor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The spawner thread takes the main thread of the process, so its tests run
+// in a re-executed copy of the test binary (spawnerTestEnv names the role)
+// whose init locks the main goroutine to the main thread, as a daemon's
+// does.
+const (
+	spawnerTestEnv = "CORRAL_SPAWNER_TEST"
+	spawnerPidEnv  = "CORRAL_SPAWNER_TEST_PID"
+	spawnerFdsEnv  = "CORRAL_SPAWNER_TEST_FDS"
+)
+
+func init() {
+	if os.Getenv(spawnerTestEnv) != "" {
+		runtime.LockOSThread()
+	}
+}
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(spawnerTestEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "exec":
+		RunSpawner(spawnerExecChild)
+	case "after-exec":
+		os.Exit(spawnerAfterExec())
+	case "crash":
+		RunSpawner(spawnerCrashChild)
+	}
+	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
+	os.Exit(2)
+}
+
+// runSpawnerChild runs the test binary in role and returns a scanner of its
+// stdout. The child is killed and waited for when the test ends.
+func runSpawnerChild(t *testing.T, role string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), spawnerTestEnv+"="+role)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd, bufio.NewScanner(out)
+}
+
+// TestSpawnerExecKeepsChildren: processes forked by the spawner thread
+// survive an execve of that thread, still children of the process, and a
+// descriptor it carries is open in the new image; an execve that fails
+// leaves the old image running and the spawner serving. It also checks that
+// a spawned process gets its stdio and nothing else, even descriptors the
+// program left without close-on-exec.
+func TestSpawnerExecKeepsChildren(t *testing.T) {
+	cmd, out := runSpawnerChild(t, "exec")
+	var lines []string
+	for out.Scan() {
+		lines = append(lines, out.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	}
+	want := []string{
+		"spawner: running",
+		"stdio only: [0 1 2]",
+		"failed exec: exec /nonexistent/corral: no such file or directory",
+		"spawned after the failed exec",
+		"after exec: child alive and still ours",
+		"after exec: carried descriptor is a pipe",
+		"after exec: child reaped, killed: true",
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func spawnerExecChild() int {
+	fail := func(format string, args ...any) int {
+		fmt.Printf(format+"\n", args...)
+		return 1
+	}
+	if err := SpawnerError(); err != nil {
+		return fail("spawner: %v", err)
+	}
+	fmt.Println("spawner: running")
+	// A descriptor without close-on-exec, as a careless program leaves one.
+	leak, err := syscall.Open("/dev/null", syscall.O_RDONLY, 0)
+	if err != nil {
+		return fail("open: %v", err)
+	}
+	defer syscall.Close(leak)
+	m, err := New(Options{})
+	if err != nil {
+		return fail("new: %v", err)
+	}
+	start := func(name string) int {
+		spec := Spec{Name: name, Path: "/bin/sleep", Args: []string{"sleep", "1000"}, DeathSignal: syscall.SIGKILL}
+		if err := m.Add(spec); err != nil {
+			fail("add: %v", err)
+			return 0
+		}
+		if err := m.Start(name); err != nil {
+			fail("start: %v", err)
+			return 0
+		}
+		info, err := m.Process(name)
+		if err != nil {
+			fail("info: %v", err)
+			return 0
+		}
+		return info.Pid
+	}
+	pid := start("kept")
+	if pid == 0 {
+		return 1
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return fail("fds of %d: %v", pid, err)
+	}
+	var fds []int
+	for _, e := range ents {
+		n, _ := strconv.Atoi(e.Name())
+		fds = append(fds, n)
+	}
+	slices.Sort(fds)
+	fmt.Printf("stdio only: %v\n", fds)
+
+	err = spawner.exec(&execJob{path: "/nonexistent/corral", argv: []string{"corral"}})
+	fmt.Printf("failed exec: %v\n", err)
+	if p := start("after"); p == 0 {
+		return 1
+	}
+	if err := m.StopWait(context.Background(), "after"); err != nil {
+		return fail("stop: %v", err)
+	}
+	fmt.Println("spawned after the failed exec")
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fail("pipe: %v", err)
+	}
+	defer r.Close()
+	defer w.Close()
+	env := append(os.Environ(), spawnerTestEnv+"=after-exec", spawnerPidEnv+"="+strconv.Itoa(pid))
+	env = slices.DeleteFunc(env, func(kv string) bool { return kv == spawnerTestEnv+"=exec" })
+	err = spawner.exec(&execJob{path: "/proc/self/exe", argv: []string{os.Args[0], "-test.run=^$"}, env: env,
+		files: []int{int(w.Fd())}, fdsEnv: spawnerFdsEnv})
+	return fail("exec of the test binary: %v", err)
+}
+
+// spawnerAfterExec is the new image: the sleep forked before the exec must
+// still be its child, alive.
+func spawnerAfterExec() int {
+	pid, _ := strconv.Atoi(os.Getenv(spawnerPidEnv))
+	var ws syscall.WaitStatus
+	got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+	if got != 0 || err != nil {
+		fmt.Printf("after exec: child %d gone: %d %v %v\n", pid, got, err, ws)
+		return 1
+	}
+	fmt.Println("after exec: child alive and still ours")
+	fd, _ := strconv.Atoi(os.Getenv(spawnerFdsEnv))
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		fmt.Printf("after exec: carried descriptor %d: %v, mode %o\n", fd, err, st.Mode)
+		return 1
+	}
+	fmt.Println("after exec: carried descriptor is a pipe")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		fmt.Printf("kill: %v\n", err)
+		return 1
+	}
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		fmt.Printf("wait: %v\n", err)
+		return 1
+	}
+	fmt.Printf("after exec: child reaped, killed: %v\n", ws.Signaled() && ws.Signal() == syscall.SIGKILL)
+	return 0
+}
+
+// TestSpawnerDeathSignalOnCrash: a kill -9 of a process whose programs
+// were forked by the spawner thread kills them too (their death signal is
+// tied to the main thread, which ends only with the process).
+func TestSpawnerDeathSignalOnCrash(t *testing.T) {
+	cmd, out := runSpawnerChild(t, "crash")
+	var pids []int
+	for out.Scan() {
+		line := out.Text()
+		if line == "ready" {
+			break
+		}
+		pid, err := strconv.Atoi(line)
+		if err != nil {
+			t.Fatalf("child: %s", line)
+		}
+		pids = append(pids, pid)
+	}
+	if len(pids) != 3 {
+		t.Fatalf("child started %d processes before ready, want 3", len(pids))
+	}
+	for _, pid := range pids {
+		if ppid := parentOf(pid); ppid != cmd.Process.Pid {
+			t.Fatalf("process %d has parent %d, want the child %d", pid, ppid, cmd.Process.Pid)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(hang)
+	for _, pid := range pids {
+		// Gone, or a zombie of whoever inherited it: not running.
+		for running(pid) {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("process %d outlived its supervisor's kill -9", pid)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+func spawnerCrashChild() int {
+	if err := SpawnerError(); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	m, err := New(Options{Subreaper: true})
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	names := []string{"a", "b", "c"}
+	for _, name := range names {
+		if err := m.Add(Spec{Name: name, Path: "/bin/sleep", Args: []string{"sleep", "1000"}, DeathSignal: syscall.SIGKILL}); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+	}
+	for i, err := range m.StartEach(names) {
+		if err != nil {
+			fmt.Println(names[i], err)
+			return 1
+		}
+		info, _ := m.Process(names[i])
+		fmt.Println(info.Pid)
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// parentOf reads the parent pid of pid from /proc, or -1.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// running reports whether pid exists and is not a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if errors.Is(err, os.ErrNotExist) || err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return f[0] != "Z" && f[0] != "X"
+}
