@@ -280,15 +280,7 @@ func (m *Monitor) StartEach(names []string) []error {
 	const batch = 64
 	for lo := 0; lo < len(names); lo += batch {
 		hi := min(lo+batch, len(names))
-		err := m.do(func(l *loop) {
-			for i := lo; i < hi; i++ {
-				p, err := l.get(names[i])
-				if err == nil {
-					err = l.start(p)
-				}
-				errs[i] = err
-			}
-		})
+		err := m.do(func(l *loop) { l.startEach(names[lo:hi], errs[lo:hi]) })
 		if err != nil {
 			for i := lo; i < len(names); i++ {
 				errs[i] = err
@@ -825,6 +817,15 @@ func (l *loop) remove(p *process) {
 
 // start handles a user's start: counters begin afresh.
 func (l *loop) start(p *process) error {
+	if err := l.startable(p); err != nil {
+		return err
+	}
+	p.failures, p.crashes, p.retries = 0, 0, 0
+	return l.spawn(p)
+}
+
+// startable says why a user's start of p is refused, or nil.
+func (l *loop) startable(p *process) error {
 	if l.closing {
 		return fmt.Errorf("start %q: %w", p.spec.Name, ErrClosed)
 	}
@@ -833,14 +834,18 @@ func (l *loop) start(p *process) error {
 	default:
 		return fmt.Errorf("start %q: %w (state %s)", p.spec.Name, ErrAlreadyStarted, p.state)
 	}
-	p.failures, p.crashes, p.retries = 0, 0, 0
-	return l.spawn(p)
+	return nil
 }
 
 // spawn starts a new pid for p. On failure p goes FATAL (an error that will
 // not pass by itself) or is counted as a failed start.
 func (l *loop) spawn(p *process) error {
 	pid, err := l.startProcess(&p.spec, l.watch)
+	return l.spawned(p, pid, err)
+}
+
+// spawned records the outcome of p's spawn: its new pid, or the error.
+func (l *loop) spawned(p *process, pid int, err error) error {
 	now := l.clock.Now()
 	if err != nil {
 		p.err = err.Error()

@@ -178,78 +178,23 @@ func lookupGroup(name string) (uint32, error) {
 // runs on the loop goroutine, so the pid is known to the loop before any exit
 // can be reaped. watch receives the pid and, on the pidfd backend, its pidfd.
 func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
-	path, err := lookPath(s.Path, s.Env)
-	if err != nil {
-		return 0, permanent("%w", err)
-	}
-	if s.Dir != "" {
-		fi, err := os.Stat(s.Dir)
-		if err != nil {
-			return 0, permanent("directory: %w", err)
-		}
-		if !fi.IsDir() {
-			return 0, permanent("directory %s: not a directory", s.Dir)
-		}
-	}
-	cred, err := credential(s)
+	j, release, err := l.prepareProcess(s)
 	if err != nil {
 		return 0, err
 	}
-	stdin, stdout, stderr := s.Stdin, s.Stdout, s.Stderr
-	if s.Stdio != nil {
-		in, out, errf, err := s.Stdio()
-		for _, f := range []*os.File{in, out, errf} {
-			if f != nil {
-				defer f.Close()
-			}
-		}
-		if err != nil {
-			return 0, fmt.Errorf("stdio: %w", err)
-		}
-		stdin, stdout, stderr = in, out, errf
-	}
-	fd := func(f *os.File) uintptr {
-		if f == nil {
-			return l.devnull.Fd()
-		}
-		return f.Fd()
-	}
-	env := s.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	argv := s.Args
-	if s.Umask != nil || len(s.Rlimits) > 0 {
-		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
-	}
-	sys := sysProcAttr(s, cred)
+	defer release()
 	if spawner != nil {
-		j := &spawnJob{path: path, argv: argv, env: env, dir: s.Dir, sys: sys,
-			files: [3]int{int(fd(stdin)), int(fd(stdout)), int(fd(stderr))}}
 		if err := spawner.spawn([]*spawnJob{j}); err != nil {
-			return 0, fmt.Errorf("exec %s: %w", path, err)
+			return 0, fmt.Errorf("exec %s: %w", j.path, err)
 		}
-		if j.err != nil {
-			return 0, fmt.Errorf("exec %s: %w", path, j.err)
-		}
-		pidfd := -1
-		if l.pidfds != nil {
-			// Not reaped yet (this loop reaps it), so the pid is still
-			// this child's.
-			if fd, err := unix.PidfdOpen(j.pid, 0); err == nil {
-				pidfd = fd
-			}
-		}
-		watch(j.pid, pidfd)
-		return j.pid, nil
+		return l.spawnedBySpawner(j, watch)
 	}
 	if l.helper != nil && s.DeathSignal == 0 {
-		pid, err := l.helper.spawn(&helperRequest{Path: path, Argv: argv, Env: env, Dir: s.Dir, Cred: cred, Pdeathsig: s.DeathSignal},
-			[3]int{int(fd(stdin)), int(fd(stdout)), int(fd(stderr))})
+		pid, err := l.helper.spawn(&helperRequest{Path: j.path, Argv: j.argv, Env: j.env, Dir: j.dir, Cred: j.sys.Credential, Pdeathsig: s.DeathSignal}, j.files)
 		var broken *helperBroken
 		if !errors.As(err, &broken) {
 			if err != nil {
-				return 0, fmt.Errorf("exec %s: %w", path, err)
+				return 0, fmt.Errorf("exec %s: %w", j.path, err)
 			}
 			watch(pid, -1)
 			return pid, nil
@@ -260,19 +205,96 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	}
 	pidfd := -1
 	if l.pidfds != nil {
-		sys.PidFD = &pidfd
+		j.sys.PidFD = &pidfd
 	}
-	pid, _, err := syscall.StartProcess(path, argv, &syscall.ProcAttr{
-		Dir:   s.Dir,
-		Env:   env,
-		Files: []uintptr{fd(stdin), fd(stdout), fd(stderr)},
-		Sys:   sys,
+	pid, _, err := syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
+		Dir:   j.dir,
+		Env:   j.env,
+		Files: []uintptr{uintptr(j.files[0]), uintptr(j.files[1]), uintptr(j.files[2])},
+		Sys:   j.sys,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("exec %s: %w", path, err)
+		return 0, fmt.Errorf("exec %s: %w", j.path, err)
 	}
 	watch(pid, pidfd)
 	return pid, nil
+}
+
+// prepareProcess does everything of a spawn but the fork: it resolves the
+// program, its directory and credentials, and opens its stdio. release
+// closes what was opened for the spawn, once it is done.
+func (l *loop) prepareProcess(s *Spec) (j *spawnJob, release func(), err error) {
+	path, err := lookPath(s.Path, s.Env)
+	if err != nil {
+		return nil, nil, permanent("%w", err)
+	}
+	if s.Dir != "" {
+		fi, err := os.Stat(s.Dir)
+		if err != nil {
+			return nil, nil, permanent("directory: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, nil, permanent("directory %s: not a directory", s.Dir)
+		}
+	}
+	cred, err := credential(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	stdin, stdout, stderr := s.Stdin, s.Stdout, s.Stderr
+	var opened []*os.File
+	release = func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	if s.Stdio != nil {
+		in, out, errf, err := s.Stdio()
+		for _, f := range []*os.File{in, out, errf} {
+			if f != nil {
+				opened = append(opened, f)
+			}
+		}
+		if err != nil {
+			release()
+			return nil, nil, fmt.Errorf("stdio: %w", err)
+		}
+		stdin, stdout, stderr = in, out, errf
+	}
+	fd := func(f *os.File) int {
+		if f == nil {
+			return int(l.devnull.Fd())
+		}
+		return int(f.Fd())
+	}
+	env := s.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	argv := s.Args
+	if s.Umask != nil || len(s.Rlimits) > 0 {
+		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
+	}
+	return &spawnJob{path: path, argv: argv, env: env, dir: s.Dir, sys: sysProcAttr(s, cred),
+		files: [3]int{fd(stdin), fd(stdout), fd(stderr)}}, release, nil
+}
+
+// spawnedBySpawner finishes a job the spawner thread ran: the pid is
+// watched, or the error is returned as startProcess returns it.
+func (l *loop) spawnedBySpawner(j *spawnJob, watch func(pid, pidfd int)) (int, error) {
+	if j.err != nil {
+		return 0, fmt.Errorf("exec %s: %w", j.path, j.err)
+	}
+	pidfd := -1
+	if l.pidfds != nil {
+		// Not reaped yet (this loop reaps it), so the pid is still this
+		// child's.
+		if fd, err := unix.PidfdOpen(j.pid, 0); err == nil {
+			pidfd = fd
+		}
+	}
+	watch(j.pid, pidfd)
+	return j.pid, nil
 }
 
 // sysProcAttr is the one place both spawn paths (the spawner thread and

@@ -44,6 +44,8 @@ func TestMain(m *testing.M) {
 		os.Exit(spawnerAfterExec())
 	case "crash":
 		RunSpawner(spawnerCrashChild)
+	case "batch":
+		RunSpawner(spawnerBatchChild)
 	}
 	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
 	os.Exit(2)
@@ -296,4 +298,96 @@ func running(pid int) bool {
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return f[0] != "Z" && f[0] != "X"
+}
+
+// TestSpawnerStartEachMatchesEveryExit: StartEach through the spawner thread
+// (batches of requests) starts every process once, reports a duplicate name
+// and a missing binary as Start would, and every exit is matched to the pid
+// the batch reported, none left for the orphan count.
+func TestSpawnerStartEachMatchesEveryExit(t *testing.T) {
+	cmd, out := runSpawnerChild(t, "batch")
+	var lines []string
+	for out.Scan() {
+		lines = append(lines, out.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	}
+	want := []string{
+		`dup: start "p0": already started (state RUNNING)`,
+		`missing: start "missing": spawn error: stat /nonexistent/program: no such file or directory`,
+		"300 exits matched, 0 orphans",
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func spawnerBatchChild() int {
+	if err := SpawnerError(); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	m, err := New(Options{})
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	const n = 300
+	sub, _ := m.Subscribe(8 * n)
+	var names []string
+	for i := range n {
+		name := fmt.Sprint("p", i)
+		if err := m.Add(Spec{Name: name, Path: "/bin/sh", Args: []string{"sh", "-c", "exit 7"}}); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		names = append(names, name)
+		if i == 0 {
+			names = append(names, name)
+		}
+	}
+	if err := m.Add(Spec{Name: "missing", Path: "/nonexistent/program"}); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	names = append(names, "missing")
+	for i, err := range m.StartEach(names) {
+		switch {
+		case i == 1:
+			fmt.Println("dup:", err)
+		case names[i] == "missing":
+			fmt.Println("missing:", err)
+		case err != nil:
+			fmt.Println(names[i], err)
+			return 1
+		}
+	}
+	pids := map[string]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	for exits := 0; exits < n; {
+		e, err := sub.Next(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		switch e.Type {
+		case EventStarting:
+			pids[e.Name] = e.Pid
+		case EventExited:
+			if e.Exit.Pid != pids[e.Name] || e.Exit.Code != 7 {
+				fmt.Printf("%s: exit %+v, started as pid %d\n", e.Name, *e.Exit, pids[e.Name])
+				return 1
+			}
+			exits++
+		}
+	}
+	st, _ := m.Stats()
+	fmt.Printf("%d exits matched, %d orphans\n", n, st.OrphansReaped)
+	if err := m.Shutdown(ctx); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	return 0
 }
