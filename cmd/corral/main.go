@@ -97,6 +97,7 @@ func main() { os.Exit(mainAs(os.Args)) }
 // Other commands have no use for it and give the thread back.
 func mainAs(argv []string) int {
 	if runsDaemon(argv) {
+		startProfile()
 		monitor.RunSpawner(func() int { return runAs(argv) })
 	}
 	runtime.UnlockOSThread()
