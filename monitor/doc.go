@@ -35,6 +35,10 @@
 //     Shutdown then kills and reaps every child the process still has.
 //   - One OS thread locked to the loop goroutine: a child's death signal
 //     (Spec.DeathSignal) fires when the thread that forked it ends.
+//   - The main thread, only if main hands it over with RunSpawner: every
+//     Monitor of the process then forks from that thread, whose own
+//     descriptor table holds a handful of descriptors, so a spawn costs the
+//     same whatever the program holds open (see RunSpawner).
 //   - An init function that turns the binary into the exec shim (Spec.Umask,
 //     Spec.Rlimits) or the spawn helper (Options.SpawnHelper) when argv[0]
 //     is exactly "corral-exec-shim" or "corral-spawn-helper"; the monitor

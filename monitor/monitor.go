@@ -53,6 +53,11 @@ type Options struct {
 	// faster this way: fork copies the descriptor table and exec closes it.
 	// If the helper fails, the monitor spawns directly and says so. Specs
 	// with a DeathSignal are always spawned directly (see helper_linux.go).
+	//
+	// Deprecated: the spawner thread (RunSpawner) replaces it, with the
+	// same spawn cost and the death signal kept; SpawnHelper is ignored
+	// when the spawner thread runs. It stays so that programs setting it
+	// still build.
 	SpawnHelper bool
 }
 
@@ -606,7 +611,7 @@ func (l *loop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.finish()
-	if l.m.opts.SpawnHelper && l.pidfds == nil {
+	if l.m.opts.SpawnHelper && l.pidfds == nil && spawner == nil {
 		h, err := startHelper(l.m.opts.ShimPath)
 		if err != nil {
 			l.log.Error("spawning directly: the spawn helper did not start", "err", err)
