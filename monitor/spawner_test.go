@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 		RunSpawner(spawnerCrashChild)
 	case "batch":
 		RunSpawner(spawnerBatchChild)
+	case "cgroup":
+		RunSpawner(spawnerCgroupChild)
 	}
 	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
 	os.Exit(2)
@@ -53,10 +55,10 @@ func TestMain(m *testing.M) {
 
 // runSpawnerChild runs the test binary in role and returns a scanner of its
 // stdout. The child is killed and waited for when the test ends.
-func runSpawnerChild(t *testing.T, role string) (*exec.Cmd, *bufio.Scanner) {
+func runSpawnerChild(t *testing.T, role string, env ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), spawnerTestEnv+"="+role)
+	cmd.Env = append(append(os.Environ(), spawnerTestEnv+"="+role), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -388,6 +390,79 @@ func spawnerBatchChild() int {
 	if err := m.Shutdown(ctx); err != nil {
 		fmt.Println(err)
 		return 1
+	}
+	return 0
+}
+
+// TestSpawnerCloneIntoCgroup: a job whose SysProcAttr asks for
+// CLONE_INTO_CGROUP (the daemon's Spec.Cgroup builds one) is forked into
+// that cgroup by the spawner thread: the cgroup descriptor, a descriptor of
+// the shared table, crosses to the spawner's table with the stdio. Needs a
+// writable cgroup v2 hierarchy, as the daemon's cgroups do.
+func TestSpawnerCloneIntoCgroup(t *testing.T) {
+	root := "/sys/fs/cgroup"
+	if _, err := os.Stat(root + "/cgroup.controllers"); err != nil {
+		root = "/sys/fs/cgroup/unified" // hybrid hierarchy
+	}
+	dir := fmt.Sprintf("%s/corral-spawner-test-%d", root, os.Getpid())
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatalf("a writable cgroup v2 hierarchy is needed: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(dir+"/cgroup.kill", []byte("1"), 0)
+		for deadline := time.Now().Add(hang); os.Remove(dir) != nil && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	cmd, out := runSpawnerChild(t, "cgroup", "CORRAL_SPAWNER_TEST_CGROUP="+dir)
+	var lines []string
+	for out.Scan() {
+		lines = append(lines, out.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	}
+	want := []string{"in the cgroup: true", "outside: true"}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func spawnerCgroupChild() int {
+	dir := os.Getenv("CORRAL_SPAWNER_TEST_CGROUP")
+	cg, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer unix.Close(cg)
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer devnull.Close()
+	null := int(devnull.Fd())
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	in := &spawnJob{path: "/bin/sleep", argv: []string{"sleep", "1000"}, files: [3]int{null, null, null},
+		sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, UseCgroupFD: true, CgroupFD: cg}}
+	out := &spawnJob{path: "/bin/sleep", argv: []string{"sleep", "1000"}, files: [3]int{null, null, null}, sys: sys}
+	if err := spawner.spawn([]*spawnJob{in, out}); err != nil || in.err != nil || out.err != nil {
+		fmt.Println(err, in.err, out.err)
+		return 1
+	}
+	name := dir[strings.LastIndexByte(dir, '/'):]
+	for _, j := range []*spawnJob{in, out} {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", j.pid))
+		inside := strings.Contains(string(b), name+"\n")
+		if j == in {
+			fmt.Println("in the cgroup:", inside)
+		} else {
+			fmt.Println("outside:", !inside)
+		}
+		_ = syscall.Kill(j.pid, syscall.SIGKILL)
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(j.pid, &ws, 0, nil)
 	}
 	return 0
 }
