@@ -549,6 +549,10 @@ type loop struct {
 	// warnedStolen: the first exit of a child started by other code was
 	// logged at Warn; later ones go to Debug.
 	warnedStolen bool
+	// respawns are the restarts decided during one reap or timer turn,
+	// spawned together at its end (batchRespawns).
+	respawns []*process
+	batching bool
 }
 
 func newLoop(m *Monitor) (*loop, error) {
@@ -630,12 +634,12 @@ func (l *loop) run() {
 		case f := <-l.m.cmds:
 			f(l)
 		case <-l.sigchld:
-			l.reapAll()
+			l.batchRespawns(l.reapAll)
 		case fds := <-ready:
-			l.reapPidfds(fds)
+			l.batchRespawns(func() { l.reapPidfds(fds) })
 		case <-l.timer.C():
 			l.armed = time.Time{}
-			l.fireTimers()
+			l.batchRespawns(l.fireTimers)
 		}
 		if l.closing && l.idle() {
 			return
@@ -934,12 +938,12 @@ func (l *loop) onTimer(t timer) {
 		}
 	case timerBackoff:
 		if p.state == StateBackoff {
-			_ = l.spawn(p)
+			l.respawn(p)
 		}
 	case timerFatalRetry:
 		if p.state == StateFatal {
 			p.failures, p.crashes = 0, 0
-			_ = l.spawn(p)
+			l.respawn(p)
 		}
 	case timerKill:
 		if p.state == StateStopping && p.pid != 0 {
@@ -1038,7 +1042,7 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 	if now.Sub(p.started) >= p.spec.Backoff.ResetAfter {
 		p.crashes = 0
 		l.transition(p, StateExited, Event{Type: EventExited, Pid: pid, Exit: e})
-		_ = l.spawn(p)
+		l.respawn(p)
 		return
 	}
 	p.crashes++

@@ -48,6 +48,8 @@ func TestMain(m *testing.M) {
 		RunSpawner(spawnerBatchChild)
 	case "cgroup":
 		RunSpawner(spawnerCgroupChild)
+	case "storm":
+		RunSpawner(spawnerStormChild)
 	}
 	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
 	os.Exit(2)
@@ -463,6 +465,95 @@ func spawnerCgroupChild() int {
 		_ = syscall.Kill(j.pid, syscall.SIGKILL)
 		var ws syscall.WaitStatus
 		_, _ = syscall.Wait4(j.pid, &ws, 0, nil)
+	}
+	return 0
+}
+
+// TestSpawnerKillStormRestartsEach: all processes killed at once are
+// restarted through the spawner thread (the restarts of one reap turn go as
+// one batch; how many share a turn depends on timing): each exit is matched
+// to its pid, each process gets exactly one new pid, and no exit is left
+// over.
+func TestSpawnerKillStormRestartsEach(t *testing.T) {
+	cmd, out := runSpawnerChild(t, "storm")
+	var lines []string
+	for out.Scan() {
+		lines = append(lines, out.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	}
+	want := []string{"200 restarted once each, 400 spawns, 200 exits, 0 orphans"}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func spawnerStormChild() int {
+	fail := func(format string, args ...any) int {
+		fmt.Printf(format+"\n", args...)
+		return 1
+	}
+	if err := SpawnerError(); err != nil {
+		return fail("%v", err)
+	}
+	m, err := New(Options{Subreaper: true})
+	if err != nil {
+		return fail("%v", err)
+	}
+	const n = 200
+	sub, _ := m.Subscribe(16 * n)
+	var names []string
+	for i := range n {
+		name := fmt.Sprint("s", i)
+		// No backoff: the restart follows the exit in the same turn.
+		spec := Spec{Name: name, Path: "/bin/sleep", Args: []string{"sleep", "1000"}, DeathSignal: syscall.SIGKILL,
+			Restart: RestartPolicy{Kind: RestartAlways}, Backoff: Backoff{ResetAfter: time.Nanosecond}}
+		if err := m.Add(spec); err != nil {
+			return fail("%v", err)
+		}
+		names = append(names, name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	first := map[string]int{}
+	for i, err := range m.StartEach(names) {
+		if err != nil {
+			return fail("%s: %v", names[i], err)
+		}
+		info, _ := m.Process(names[i])
+		first[names[i]] = info.Pid
+	}
+	for _, pid := range first {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	second := map[string]int{}
+	exits := 0
+	for len(second) < n {
+		e, err := sub.Next(ctx)
+		if err != nil {
+			return fail("%v", err)
+		}
+		switch e.Type {
+		case EventExited:
+			if e.Exit.Pid != first[e.Name] {
+				return fail("%s: exit of pid %d, started as %d", e.Name, e.Exit.Pid, first[e.Name])
+			}
+			exits++
+		case EventStarting:
+			if e.Pid == first[e.Name] {
+				continue // the first start's event
+			}
+			if _, again := second[e.Name]; again {
+				return fail("%s: restarted twice", e.Name)
+			}
+			second[e.Name] = e.Pid
+		}
+	}
+	st, _ := m.Stats()
+	fmt.Printf("%d restarted once each, %d spawns, %d exits, %d orphans\n", len(second), st.Spawns, exits, st.OrphansReaped)
+	if err := m.Shutdown(ctx); err != nil {
+		return fail("%v", err)
 	}
 	return 0
 }
