@@ -107,11 +107,19 @@ var (
 // locked thread.
 //
 // If the spawner cannot be set up (not the main thread, or a system call
-// failed), RunSpawner runs main on the calling goroutine and Monitors fork
-// from their loop thread; SpawnerError says why.
+// failed), Monitors fork from their loop thread and SpawnerError says why;
+// main still runs (on the calling goroutine, or, if the thread's table was
+// already unshared, on another while the main thread stays parked).
 func RunSpawner(main func() int) {
 	var sp *spawnerThread
-	spawnerOn.Do(func() { sp, errNoSpawner = setupSpawner() })
+	unshared := false
+	spawnerOn.Do(func() { sp, unshared, errNoSpawner = setupSpawner() })
+	if sp == nil && unshared {
+		// A private table we could not empty: no goroutine but this one
+		// may ever run on this thread again, so it stays parked.
+		go func() { os.Exit(main()) }()
+		select {}
+	}
 	if sp == nil {
 		runtime.UnlockOSThread()
 		os.Exit(main())
@@ -132,47 +140,46 @@ func SpawnerError() error {
 
 // setupSpawner gives the calling (main) thread its own descriptor table with
 // nothing but the spawner's end of the socket and the runtime's poller.
-func setupSpawner() (*spawnerThread, error) {
+func setupSpawner() (sp *spawnerThread, unshared bool, err error) {
 	if unix.Gettid() != unix.Getpid() {
-		return nil, errors.New("monitor: RunSpawner must run on the main thread (call runtime.LockOSThread in an init function)")
+		return nil, false, errors.New("monitor: RunSpawner must run on the main thread (call runtime.LockOSThread in an init function)")
 	}
 	// The poller's descriptors are used from every thread, this one
 	// included (a timer set here wakes it): they must exist before the
 	// table is unshared, and stay in the private table.
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("monitor: spawner: %w", err)
+		return nil, false, fmt.Errorf("monitor: spawner: %w", err)
 	}
 	r.Close()
 	w.Close()
 	keep, err := runtimeDescriptors()
 	if err != nil {
-		return nil, fmt.Errorf("monitor: spawner: %w", err)
+		return nil, false, fmt.Errorf("monitor: spawner: %w", err)
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("monitor: spawner: socketpair: %w", err)
+		return nil, false, fmt.Errorf("monitor: spawner: socketpair: %w", err)
 	}
-	syscall.ForkLock.Lock() // no fork copies a half-made table
 	err = unix.Unshare(unix.CLONE_FILES)
+	unshared = err == nil
 	if err == nil {
 		// In the private table: everything goes but the runtime's
 		// descriptors and the spawner's end of the socket.
 		err = closeAllBut(append(keep, fds[1]))
 	}
-	syscall.ForkLock.Unlock()
 	if err != nil {
 		// Not a thread to fork from. The sockets stay open: closing
 		// them from here might hit the wrong table.
-		return nil, fmt.Errorf("monitor: spawner: %w", err)
+		return nil, unshared, fmt.Errorf("monitor: spawner: %w", err)
 	}
 	// The shared table's copy of the spawner's end is closed from another
-	// thread (this one now acts on the private table), so the loop's end
-	// sees EOF... never: the spawner lives as long as the process.
+	// thread (this one now acts on the private table): only the spawner
+	// holds it.
 	closed := make(chan struct{})
 	go func() { unix.Close(fds[1]); close(closed) }()
 	<-closed
-	return &spawnerThread{reqs: make(chan *spawnerRequest), conn: fds[0], rx: fds[1]}, nil
+	return &spawnerThread{reqs: make(chan *spawnerRequest), conn: fds[0], rx: fds[1]}, true, nil
 }
 
 // runtimeDescriptors lists the descriptors that are the runtime's poller
