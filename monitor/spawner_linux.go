@@ -99,6 +99,10 @@ var (
 // (Spec.DeathSignal) is tied to the main thread, so it fires only when the
 // process ends.
 //
+// /proc/PID/fd (and /proc/self/fd) then list the main thread's table, the
+// spawner's handful; the program's descriptors are in the table of every
+// other thread (/proc/thread-self/fd, /proc/PID/task/TID/fd).
+//
 // Requirements: call it at the start of main, having locked the main
 // goroutine to the main thread with runtime.LockOSThread in an init
 // function; nothing else runs on the main thread afterwards. Taking the main
