@@ -54,8 +54,9 @@ type spawnJob struct {
 }
 
 // execJob is an execve of the spawner thread (the upgrade primitive):
-// files are carried into the new image without close-on-exec, and their
-// numbers there are appended to env as fdsEnv=N,N,... in order.
+// files (descriptors of the shared table) are carried into the new image
+// under the same numbers, without close-on-exec; with fdsEnv set, those
+// numbers are also appended to env as fdsEnv=N,N,... in order.
 type execJob struct {
 	path   string
 	argv   []string
@@ -74,8 +75,9 @@ type spawnerRequest struct {
 type spawnerThread struct {
 	mu   sync.Mutex // one request at a time on the socket
 	reqs chan *spawnerRequest
-	conn int // the loop side of the socket pair, in the shared table
-	rx   int // the spawner's side, in the spawner's table
+	conn int   // the loop side of the socket pair, in the shared table
+	rx   int   // the spawner's side, in the spawner's table
+	keep []int // the runtime's descriptors, the same in both tables
 	buf  []byte
 	oob  []byte
 }
@@ -183,7 +185,7 @@ func setupSpawner() (sp *spawnerThread, unshared bool, err error) {
 	closed := make(chan struct{})
 	go func() { unix.Close(fds[1]); close(closed) }()
 	<-closed
-	return &spawnerThread{reqs: make(chan *spawnerRequest), conn: fds[0], rx: fds[1]}, true, nil
+	return &spawnerThread{reqs: make(chan *spawnerRequest), conn: fds[0], rx: fds[1], keep: keep}, true, nil
 }
 
 // runtimeDescriptors lists the descriptors that are the runtime's poller
@@ -306,18 +308,59 @@ func (sp *spawnerThread) receive(n int) ([]int, error) {
 // it needs (the copies are closed by the caller) and returns the error:
 // the old image goes on.
 func (sp *spawnerThread) execve(j *execJob, fds []int) error {
-	nums := make([]string, len(fds))
-	for i, fd := range fds {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-			return fmt.Errorf("exec %s: clear close-on-exec of descriptor %d: %w", j.path, fd, err)
+	// Each copy goes to the number its descriptor has in the shared table,
+	// so state that names descriptors by number (the upgrade's) stays true
+	// in the new image. Those numbers are free in the spawner's table but
+	// for its socket and the copies just received: both move above them
+	// first. Stdio and the runtime's poller have the same numbers in both
+	// tables and are never carried.
+	top := 2
+	for _, want := range j.files {
+		if want <= 2 || slices.Contains(sp.keep, want) {
+			return fmt.Errorf("exec %s: descriptor %d cannot be carried (stdio or the runtime's own)", j.path, want)
 		}
-		nums[i] = strconv.Itoa(fd)
+		top = max(top, want)
+	}
+	above := func(fd int) (int, error) {
+		if fd > top {
+			return fd, nil
+		}
+		n, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, top+1)
+		if err != nil {
+			return fd, fmt.Errorf("exec %s: move descriptor %d: %w", j.path, fd, err)
+		}
+		unix.Close(fd)
+		return n, nil
+	}
+	var err error
+	if sp.rx, err = above(sp.rx); err != nil {
+		return err
+	}
+	for i := range fds {
+		if fds[i], err = above(fds[i]); err != nil {
+			return err
+		}
+	}
+	var placed []int
+	defer func() {
+		for _, fd := range placed { // only reached when the exec failed
+			unix.Close(fd)
+		}
+	}()
+	nums := make([]string, len(fds))
+	for i, want := range j.files {
+		// dup3 without O_CLOEXEC: open in the new image.
+		if err := unix.Dup3(fds[i], want, 0); err != nil {
+			return fmt.Errorf("exec %s: place descriptor %d: %w", j.path, want, err)
+		}
+		placed = append(placed, want)
+		nums[i] = strconv.Itoa(want)
 	}
 	env := j.env
 	if j.fdsEnv != "" {
 		env = append(slices.Clip(env), j.fdsEnv+"="+strings.Join(nums, ","))
 	}
-	err := syscall.Exec(j.path, j.argv, env)
+	err = syscall.Exec(j.path, j.argv, env)
 	return fmt.Errorf("exec %s: %w", j.path, err)
 }
 

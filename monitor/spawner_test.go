@@ -78,7 +78,7 @@ func runSpawnerChild(t *testing.T, role string, env ...string) (*exec.Cmd, *bufi
 
 // TestSpawnerExecKeepsChildren: processes forked by the spawner thread
 // survive an execve of that thread, still children of the process, and a
-// descriptor it carries is open in the new image; an execve that fails
+// descriptor it carries is open in the new image under the same number; an execve that fails
 // leaves the old image running and the spawner serving. It also checks that
 // a spawned process gets its stdio and nothing else, even descriptors the
 // program left without close-on-exec.
@@ -162,7 +162,15 @@ func spawnerExecChild() int {
 	}
 	fmt.Printf("inherited the leaked pipe: %v\n", inherited)
 
-	err = spawner.exec(&execJob{path: "/nonexistent/corral", argv: []string{"corral"}})
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fail("pipe: %v", err)
+	}
+	defer r.Close()
+	defer w.Close()
+	// A failed exec that carried a descriptor: the spawner moved its own
+	// socket to make room, and must still serve.
+	err = spawner.exec(&execJob{path: "/nonexistent/corral", argv: []string{"corral"}, files: []int{int(w.Fd())}})
 	fmt.Printf("failed exec: %v\n", err)
 	if p := start("after"); p == 0 {
 		return 1
@@ -172,13 +180,8 @@ func spawnerExecChild() int {
 	}
 	fmt.Println("spawned after the failed exec")
 
-	r, w, err := os.Pipe()
-	if err != nil {
-		return fail("pipe: %v", err)
-	}
-	defer r.Close()
-	defer w.Close()
-	env := append(os.Environ(), spawnerTestEnv+"=after-exec", spawnerPidEnv+"="+strconv.Itoa(pid))
+	env := append(os.Environ(), spawnerTestEnv+"=after-exec", spawnerPidEnv+"="+strconv.Itoa(pid),
+		"CORRAL_SPAWNER_TEST_WANT="+strconv.Itoa(int(w.Fd())))
 	env = slices.DeleteFunc(env, func(kv string) bool { return kv == spawnerTestEnv+"=exec" })
 	err = spawner.exec(&execJob{path: "/proc/self/exe", argv: []string{os.Args[0], "-test.run=^$"}, env: env,
 		files: []int{int(w.Fd())}, fdsEnv: spawnerFdsEnv})
@@ -203,6 +206,10 @@ func spawnerAfterExec() int {
 		return 1
 	}
 	fmt.Println("after exec: carried descriptor is a pipe")
+	if want := os.Getenv("CORRAL_SPAWNER_TEST_WANT"); strconv.Itoa(fd) != want {
+		fmt.Printf("after exec: carried descriptor is %d, was %s before the exec\n", fd, want)
+		return 1
+	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		fmt.Printf("kill: %v\n", err)
 		return 1
