@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sys/unix"
 
 	"github.com/corralhq/corral/monitor"
 )
@@ -51,9 +52,16 @@ func newMetrics(d *Daemon) *metrics {
 	// them.
 	m.registry.MustRegister(m.exits, m.missed, m,
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{PidFn: collectingThread}))
 	return m
 }
+
+// collectingThread is the /proc entry the process_* metrics read: the
+// thread collecting them. /proc/TID shows the whole process (CPU, memory,
+// limits) like /proc/PID, but TID's descriptor table, which is the daemon's:
+// the main thread (/proc/PID/fd) may be the spawner thread, whose own table
+// holds a handful (monitor.RunSpawner). Collection never runs there.
+func collectingThread() (int, error) { return unix.Gettid(), nil }
 
 // Registry returns the registry /metrics serves.
 func (d *Daemon) Registry() *prometheus.Registry { return d.metrics.registry }

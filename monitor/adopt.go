@@ -276,33 +276,17 @@ func (m *Monitor) Exec(prepare func(Saved) (ExecRequest, error)) error {
 	})
 }
 
-// execOnForkThread execs from the thread every process was forked from (the
-// main thread under ServeForkThread, else the loop's locked thread; the
-// spawner thread of docs/design/SPAWN.md when it exists). It returns only
-// on failure, with the descriptors' close-on-exec flags restored.
+// execOnForkThread execs from the thread every process was forked from,
+// the spawner thread (RunSpawner), carrying keep under the same numbers.
+// It returns only on failure. Without the spawner, processes are forked by
+// the loop's thread: an exec from there would keep them, but the new
+// image's processes would be children of its main thread and die at the
+// next exec from its loop's thread, so Exec refuses.
 func (l *loop) execOnForkThread(path string, argv, env []string, keep []int) error {
-	restore := make([]int, 0, len(keep))
-	defer func() {
-		for _, fd := range restore {
-			syscall.CloseOnExec(fd)
-		}
-	}()
-	for _, fd := range keep {
-		flags, err := fcntl(fd, syscall.F_GETFD, 0)
-		if err != nil {
-			return fmt.Errorf("monitor: exec: descriptor %d: %w", fd, err)
-		}
-		if flags&syscall.FD_CLOEXEC == 0 {
-			continue
-		}
-		if _, err := fcntl(fd, syscall.F_SETFD, flags&^syscall.FD_CLOEXEC); err != nil {
-			return fmt.Errorf("monitor: exec: descriptor %d: %w", fd, err)
-		}
-		restore = append(restore, fd)
+	if spawner == nil {
+		return fmt.Errorf("monitor: exec needs the spawner thread (RunSpawner): %w", SpawnerError())
 	}
-	var err error
-	onForkThread(func() { err = syscall.Exec(path, argv, env) })
-	return fmt.Errorf("monitor: exec %s: %w", path, err)
+	return fmt.Errorf("monitor: %w", spawner.exec(&execJob{path: path, argv: argv, env: env, files: keep}))
 }
 
 func fcntl(fd, cmd, arg int) (int, error) {

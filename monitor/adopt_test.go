@@ -87,18 +87,22 @@ func writeImage(dir, name string, img execImage) {
 
 func init() {
 	if os.Getenv(execPhaseEnv) != "" {
-		runtime.LockOSThread() // the main thread, for ServeForkThread
+		runtime.LockOSThread() // the main thread, for RunSpawner
 	}
 }
 
-func TestMain(m *testing.M) {
+// execPhaseMain runs the test binary as one image of the exec tests, when
+// execPhaseEnv says which (TestMain is in spawner_test.go); it never returns
+// then.
+func execPhaseMain() {
+	main := func(f func()) func() int { return func() int { f(); return 2 } }
 	switch os.Getenv(execPhaseEnv) {
-	case "before":
-		ServeForkThread(execBefore)
-	case "after", "again":
-		ServeForkThread(execAfter)
 	case "":
-		os.Exit(m.Run())
+		return
+	case "before":
+		RunSpawner(main(execBefore))
+	case "after", "again":
+		RunSpawner(main(execAfter))
 	}
 	os.Exit(2)
 }
@@ -304,7 +308,7 @@ func execAfter() {
 	if first && os.Getenv("EXEC_TWICE") == "1" {
 		// Again, from this image: the processes it adopted were forked by
 		// the previous image, so they survive only if both forked and
-		// exec'd from the main thread (ServeForkThread).
+		// exec'd from the main thread (RunSpawner).
 		writeImage(dir, "mid.json", img)
 		if err := cntR.SetReadDeadline(time.Time{}); err != nil {
 			fail(err)
@@ -394,7 +398,7 @@ func TestExecKeepsEveryProcess(t *testing.T) {
 
 // TestExecTwiceKeepsEveryProcess execs a second time from the image that
 // adopted the processes: they survive only because every fork and exec runs
-// on the main thread (ServeForkThread).
+// on the main thread (RunSpawner).
 func TestExecTwiceKeepsEveryProcess(t *testing.T) {
 	dir := runExecHelper(t, true)
 	before := readImage(t, dir, "before.json")

@@ -35,6 +35,10 @@
 //     Shutdown then kills and reaps every child the process still has.
 //   - One OS thread locked to the loop goroutine: a child's death signal
 //     (Spec.DeathSignal) fires when the thread that forked it ends.
+//   - The main thread, only if main hands it over with RunSpawner: every
+//     Monitor of the process then forks from that thread, whose own
+//     descriptor table holds a handful of descriptors, so a spawn costs the
+//     same whatever the program holds open (see RunSpawner).
 //   - An init function that turns the binary into the exec shim (Spec.Umask,
 //     Spec.Rlimits) or the spawn helper (Options.SpawnHelper) when argv[0]
 //     is exactly "corral-exec-shim" or "corral-spawn-helper"; the monitor
@@ -139,7 +143,7 @@
 // thread that forked the processes, whose children alone survive an execve.
 // The new image creates its monitor with NewAdopting, adds the same specs and
 // calls Adopt with the saved state; exits that happened meanwhile are reaped
-// then, once. ServeForkThread, called from main, moves every fork and the
+// then, once. RunSpawner, called from main, moves every fork and the
 // exec to the main thread, so any number of execs in a row keep every
 // process; it takes the main thread for good, which is a decision for main,
 // never for a library. See docs/UPGRADE.md.

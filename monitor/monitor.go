@@ -53,6 +53,11 @@ type Options struct {
 	// faster this way: fork copies the descriptor table and exec closes it.
 	// If the helper fails, the monitor spawns directly and says so. Specs
 	// with a DeathSignal are always spawned directly (see helper_linux.go).
+	//
+	// Deprecated: the spawner thread (RunSpawner) replaces it, with the
+	// same spawn cost and the death signal kept; SpawnHelper is ignored
+	// when the spawner thread runs. It stays so that programs setting it
+	// still build.
 	SpawnHelper bool
 }
 
@@ -285,15 +290,7 @@ func (m *Monitor) StartEach(names []string) []error {
 	const batch = 64
 	for lo := 0; lo < len(names); lo += batch {
 		hi := min(lo+batch, len(names))
-		err := m.do(func(l *loop) {
-			for i := lo; i < hi; i++ {
-				p, err := l.get(names[i])
-				if err == nil {
-					err = l.start(p)
-				}
-				errs[i] = err
-			}
-		})
+		err := m.do(func(l *loop) { l.startEach(names[lo:hi], errs[lo:hi]) })
 		if err != nil {
 			for i := lo; i < len(names); i++ {
 				errs[i] = err
@@ -562,6 +559,10 @@ type loop struct {
 	// warnedStolen: the first exit of a child started by other code was
 	// logged at Warn; later ones go to Debug.
 	warnedStolen bool
+	// respawns are the restarts decided during one reap or timer turn,
+	// spawned together at its end (batchRespawns).
+	respawns []*process
+	batching bool
 }
 
 func newLoop(m *Monitor) (*loop, error) {
@@ -624,7 +625,7 @@ func (l *loop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.finish()
-	if l.m.opts.SpawnHelper && l.pidfds == nil {
+	if l.m.opts.SpawnHelper && l.pidfds == nil && spawner == nil {
 		h, err := startHelper(l.m.opts.ShimPath)
 		if err != nil {
 			l.log.Error("spawning directly: the spawn helper did not start", "err", err)
@@ -644,13 +645,13 @@ func (l *loop) run() {
 			f(l)
 		case <-l.sigchld:
 			if !l.adopting {
-				l.reapAll()
+				l.batchRespawns(l.reapAll)
 			}
 		case fds := <-ready:
-			l.reapPidfds(fds)
+			l.batchRespawns(func() { l.reapPidfds(fds) })
 		case <-l.timer.C():
 			l.armed = time.Time{}
-			l.fireTimers()
+			l.batchRespawns(l.fireTimers)
 		}
 		if l.closing && l.idle() {
 			return
@@ -840,13 +841,8 @@ func (l *loop) remove(p *process) {
 
 // start handles a user's start: counters begin afresh.
 func (l *loop) start(p *process) error {
-	if l.closing {
-		return fmt.Errorf("start %q: %w", p.spec.Name, ErrClosed)
-	}
-	switch p.state {
-	case StateStopped, StateExited, StateFatal:
-	default:
-		return fmt.Errorf("start %q: %w (state %s)", p.spec.Name, ErrAlreadyStarted, p.state)
+	if err := l.startable(p); err != nil {
+		return err
 	}
 	p.failures, p.crashes, p.retries = 0, 0, 0
 	if len(p.spec.Readiness.Deps) > 0 {
@@ -855,10 +851,28 @@ func (l *loop) start(p *process) error {
 	return l.spawn(p)
 }
 
+// startable says why a user's start of p is refused, or nil.
+func (l *loop) startable(p *process) error {
+	if l.closing {
+		return fmt.Errorf("start %q: %w", p.spec.Name, ErrClosed)
+	}
+	switch p.state {
+	case StateStopped, StateExited, StateFatal:
+	default:
+		return fmt.Errorf("start %q: %w (state %s)", p.spec.Name, ErrAlreadyStarted, p.state)
+	}
+	return nil
+}
+
 // spawn starts a new pid for p. On failure p goes FATAL (an error that will
 // not pass by itself) or is counted as a failed start.
 func (l *loop) spawn(p *process) error {
 	pid, err := l.startProcess(&p.spec, l.watch)
+	return l.spawned(p, pid, err)
+}
+
+// spawned records the outcome of p's spawn: its new pid, or the error.
+func (l *loop) spawned(p *process, pid int, err error) error {
 	now := l.clock.Now()
 	if err != nil {
 		p.err = err.Error()
@@ -873,7 +887,7 @@ func (l *loop) spawn(p *process) error {
 	l.stats.Spawns++
 	p.pid, p.started, p.err = pid, now, ""
 	l.byPid[pid] = p
-	l.spawned(p)
+	l.armReadiness(p)
 	if p.spec.MinUptime <= 0 {
 		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid})
 		l.upForMinUptime(p)
@@ -943,7 +957,7 @@ func (l *loop) onTimer(t timer) {
 		}
 	case timerBackoff:
 		if p.state == StateBackoff {
-			_ = l.spawn(p)
+			l.respawn(p)
 		}
 	case timerFatalRetry:
 		if p.state == StateFatal {
@@ -951,7 +965,7 @@ func (l *loop) onTimer(t timer) {
 			if len(p.spec.Readiness.Deps) > 0 {
 				_ = l.startWithDeps(p) // it may have gone FATAL for a dependency
 			} else {
-				_ = l.spawn(p)
+				l.respawn(p)
 			}
 		}
 	case timerKill:
@@ -1058,7 +1072,7 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 	if now.Sub(p.started) >= p.spec.Backoff.ResetAfter {
 		p.crashes = 0
 		l.transition(p, StateExited, Event{Type: EventExited, Pid: pid, Exit: e})
-		_ = l.spawn(p)
+		l.respawn(p)
 		return
 	}
 	p.crashes++

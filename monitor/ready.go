@@ -148,18 +148,6 @@ func readyFile(s *Spec) (*os.File, error) {
 	return f, nil
 }
 
-// withReadyFile puts f at descriptor NotifyFD of files; the descriptors in
-// between are closed in the child.
-func withReadyFile(s *Spec, files []uintptr, f *os.File) []uintptr {
-	if f == nil {
-		return files
-	}
-	for len(files) < s.Readiness.NotifyFD {
-		files = append(files, ^uintptr(0))
-	}
-	return append(files, f.Fd())
-}
-
 // ReadyInfo is the readiness part of a ProcessInfo.
 type ReadyInfo struct {
 	// Ready: the current pid was declared ready (notify modes).
@@ -228,9 +216,9 @@ func (l *loop) afterAux(p *process, d time.Duration, k timerKind, aux uint64) {
 	l.armTimer()
 }
 
-// spawned sets up a new pid's readiness: called by spawn once the process is
-// STARTING. MinUptime's own timer is spawn's.
-func (l *loop) spawned(p *process) {
+// armReadiness sets up a new pid's readiness: called by spawned as the
+// process becomes STARTING. MinUptime's own timer is spawned's.
+func (l *loop) armReadiness(p *process) {
 	p.rd.ready, p.rd.healthy, p.rd.upLong = false, false, false
 	p.rd.completed, p.rd.failedRun, p.rd.failWhy = false, false, ""
 	p.rd.status, p.rd.mainPid = "", 0

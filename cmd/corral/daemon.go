@@ -255,6 +255,10 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "socket", sock.path, "config", cfg.File, "pid", os.Getpid())
+	if err := monitor.SpawnerError(); err != nil {
+		// Spawns still work, at a cost that grows with open descriptors.
+		log.Info("programs are forked from the monitor's thread", "reason", err)
+	}
 	sock.warnIfOpen(log)
 	if inet != nil {
 		addr := inet.Addr().String()

@@ -109,7 +109,10 @@ func daemonFds(t *testing.T, td *testDaemon) int {
 func daemonFdList(t *testing.T, td *testDaemon) []string {
 	t.Helper()
 	td.client.Close()
-	dir := "/proc/" + strconv.Itoa(td.cmd.Process.Pid) + "/fd"
+	// Not /proc/PID/fd: that is the spawner thread's own small table (the
+	// main thread's); every other thread shares the daemon's.
+	pid := td.cmd.Process.Pid
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(otherThread(t, pid)) + "/fd"
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
