@@ -116,6 +116,25 @@ type Daemon struct {
 	// Environment is added to every program's environment, "KEY=value"
 	// sorted by key.
 	Environment []string
+	// Activity, set for a supervisord configuration, is supervisord's
+	// activity log: its wording, line format and levels, written to
+	// Logfile (and to standard output with NoDaemon unless Silent). A TOML
+	// configuration keeps the structured log (nil).
+	Activity *ActivityLog
+}
+
+// ActivityLog is how a supervisord configuration's daemon log is written:
+// [supervisord] loglevel, logfile_maxbytes, logfile_backups and silent.
+type ActivityLog struct {
+	// Level is supervisord's level name: critical, error, warn, info,
+	// debug, trace or blather (default info).
+	Level string
+	// MaxBytes rotates Logfile past this size (default 50MB; 0 never).
+	MaxBytes int64
+	// Backups is how many rotated files are kept (default 10).
+	Backups int
+	// Silent keeps the log off standard output even with NoDaemon.
+	Silent bool
 }
 
 // Program is one configured program.

@@ -274,6 +274,7 @@ func (ip *iniParser) warn(s *iniSection, pos Position, format string, args ...an
 // build turns the sections of all files into a Config.
 func (ip *iniParser) build(name string) (*Config, error) {
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
+	cfg.Daemon.Activity = &ActivityLog{Level: "info", MaxBytes: 50 << 20, Backups: 10}
 	cfg.keyStateDir()
 	var programs, groups []*iniSection
 	for _, s := range mergeSections(ip.sections) {
@@ -429,6 +430,19 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			}
 		case "loglevel":
 			if d.LogLevel, err = ParseLogLevel(v); err != nil {
+				return s.err(k, err)
+			}
+			d.Activity.Level = SupervisordLevel(v)
+		case "logfile_maxbytes":
+			if d.Activity.MaxBytes, err = ParseSize(v); err != nil {
+				return s.err(k, err)
+			}
+		case "logfile_backups":
+			if d.Activity.Backups, err = iniInt(s, k, v, 0); err != nil {
+				return err
+			}
+		case "silent":
+			if d.Activity.Silent, err = ParseBool(v); err != nil {
 				return s.err(k, err)
 			}
 		case "environment":

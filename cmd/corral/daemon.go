@@ -108,6 +108,9 @@ func loadConfig(file string) (*config.Config, error) {
 }
 
 func newLogger(cfg config.Daemon, stderr io.Writer) (*slog.Logger, io.Closer, error) {
+	if cfg.Activity != nil {
+		return newActivityLogger(cfg, os.Stdout, stderr)
+	}
 	var level slog.Level
 	if cfg.LogLevel != "" {
 		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -245,6 +248,7 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 			defer safefs.Remove(cfg.Daemon.Pidfile)
 		}
 	}
+	logSupervisordStart(cfg, log)
 
 	// One guard per listener: its credentials apply to every path it
 	// serves, with its timeouts and connection limit.
@@ -280,6 +284,7 @@ loop:
 	for {
 		select {
 		case sig := <-sigs:
+			d.ReportSignal(sig.(syscall.Signal))
 			if sig == syscall.SIGHUP {
 				reload(ctx, d, log)
 				continue
@@ -311,7 +316,10 @@ loop:
 			}
 		}
 	}()
+	reported := make(chan struct{})
+	go reportUnstopped(d, reported)
 	err = d.Shutdown(sctx)
+	close(reported)
 	// Event streams and log followers ended with the monitor and the
 	// streams; Close drops what is left.
 	_ = srv.Close()

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/daemon"
+)
+
+// newActivityLogger is the daemon's logger for a supervisord configuration:
+// supervisord's activity log (see daemon.ActivityHandler), written to
+// logfile, rotated by logfile_maxbytes and logfile_backups, and, with
+// nodaemon and without silent, to standard output as well (supervisord
+// writes both, so logfile=/dev/stdout shows each line twice there too).
+// Without logfile it goes to standard output with nodaemon, to standard
+// error otherwise (supervisord: supervisord.log in its directory).
+func newActivityLogger(cfg config.Daemon, stdout, stderr io.Writer) (*slog.Logger, io.Closer, error) {
+	a := cfg.Activity
+	var ws []io.Writer
+	var closer io.Closer = io.NopCloser(nil)
+	if cfg.NoDaemon && !a.Silent {
+		ws = append(ws, stdout)
+	}
+	if cfg.Logfile != "" {
+		rf, err := daemon.OpenRotatingFile(cfg.Logfile, a.MaxBytes, a.Backups)
+		if err != nil {
+			return nil, nil, err
+		}
+		ws, closer = append(ws, rf), rf
+	} else if len(ws) == 0 {
+		ws = append(ws, stderr)
+	}
+	return slog.New(daemon.NewActivityHandler(daemon.ActivityLevel(a.Level), ws...)), closer, nil
+}
+
+// logSupervisordStart writes the lines supervisord writes once it is ready
+// (supervisord.py, options.py), when the configuration is supervisord's.
+func logSupervisordStart(cfg *config.Config, log *slog.Logger) {
+	if cfg.Daemon.Activity == nil {
+		return
+	}
+	if os.Geteuid() == 0 {
+		daemon.Activity(log, daemon.LevelCritical, "Supervisor is running as root.  Privileges were not dropped "+
+			"because no user is specified in the config file.  If you intend to run as root, you can set "+
+			"user=root in the config file to avoid this message.")
+	}
+	if u := cfg.UnixHTTP; u != nil && u.Username == "" {
+		daemon.Activity(log, daemon.LevelCritical, "Server 'unix_http_server' running without any HTTP authentication checking")
+	}
+	daemon.Activity(log, slog.LevelInfo, "supervisord started with pid "+strconv.Itoa(os.Getpid()))
+}
+
+// reportUnstopped says which processes a shutdown waits for when it begins
+// and every 3 seconds until done is closed, as supervisord does.
+func reportUnstopped(d *daemon.Daemon, done <-chan struct{}) {
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for d.ReportUnstopped() > 0 {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+	}
+}

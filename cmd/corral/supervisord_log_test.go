@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a bytes.Buffer a test reads while a process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// activityScenario is a supervisord.conf run by both supervisors: a
+// program that stays up, one that fails every start, one that exits 0
+// after it was RUNNING; then SIGTERM. The daemon writes its log to
+// logfile and, with nodaemon, to standard output.
+const activityScenario = `[supervisord]
+nodaemon = true
+logfile = %(here)s/activity.log
+pidfile = %(here)s/s.pid
+childlogdir = %(here)s
+[unix_http_server]
+file = %(here)s/s.sock
+[program:web]
+command = sleep 1000.601
+startsecs = 1
+[program:bad]
+command = sh -c 'exit 3'
+startsecs = 1
+startretries = 1
+[program:quick]
+command = sh -c 'sleep 2.601; exit 0'
+startsecs = 1
+autorestart = false
+`
+
+// runActivityScenario runs cmd (a supervisor reading dir's
+// supervisord.conf) until its log shows the scenario played out, stops it
+// with SIGTERM, and returns its standard output and its logfile.
+func runActivityScenario(t *testing.T, dir string, cmd *exec.Cmd) (stdout, logfile string) {
+	t.Helper()
+	var out, errb lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		reapScript(dir)
+	})
+	waitFor(t, cmd.Args[0]+" to play the scenario", func() bool {
+		s := out.String()
+		return strings.Contains(s, "exited: quick") && strings.Contains(s, "gave up: bad") && strings.Contains(s, "success: web")
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Errorf("%s after SIGTERM: %v\n%s", cmd.Args[0], err, errb.String())
+		}
+	case <-time.After(hang):
+		t.Fatalf("%s: no exit after SIGTERM", cmd.Args[0])
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "activity.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), string(b)
+}
+
+var (
+	activityStamp = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} `)
+	activityPid   = regexp.MustCompile(`pid \d+`)
+)
+
+// activityLines returns the log's lines without their timestamps and with
+// every pid as N; it fails the test on a line not in supervisord's format.
+func activityLines(t *testing.T, who, log string) []string {
+	t.Helper()
+	var lines []string
+	for l := range strings.Lines(log) {
+		l = strings.TrimSuffix(l, "\n")
+		if !activityStamp.MatchString(l) {
+			t.Errorf("%s: line not in supervisord's format: %q", who, l)
+			continue
+		}
+		lines = append(lines, activityPid.ReplaceAllString(activityStamp.ReplaceAllString(l, ""), "pid N"))
+	}
+	return lines
+}
+
+// activityOf keeps the lines about one program, in their order (the two
+// supervisors interleave programs differently: supervisord starts them at
+// its first tick, a second after it starts, and retries a second later).
+func activityOf(lines []string, name string) []string {
+	re := regexp.MustCompile(`\b` + name + `\b`)
+	var out []string
+	for _, l := range lines {
+		if re.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestSupervisordActivityLogIsSupervisords runs the same supervisord.conf
+// under supervisord 4 and `corral supervisord`: both write the same lines
+// (modulo timestamps and pids), in supervisord's format and levels, in
+// the same order for each program, to logfile and to standard output.
+func TestSupervisordActivityLogIsSupervisords(t *testing.T) {
+	sup := realSupervisord(t)
+	supDir, corDir := t.TempDir(), t.TempDir()
+	for _, d := range []string{supDir, corDir} {
+		writeTestFile(t, filepath.Join(d, "supervisord.conf"), activityScenario)
+	}
+	sc := exec.Command(sup, "-c", filepath.Join(supDir, "supervisord.conf"))
+	sc.Dir = supDir
+	sc.Env = append(os.Environ(), "WORK="+supDir)
+	supOut, supLog := runActivityScenario(t, supDir, sc)
+	corOut, corLog := runActivityScenario(t, corDir, corralAs("corral", corDir, corDir, "supervisord", "-c", filepath.Join(corDir, "supervisord.conf")))
+
+	want := activityLines(t, "supervisord", supLog)
+	got := activityLines(t, "corral", corLog)
+	if out := activityLines(t, "corral's stdout", corOut); !slices.Equal(out, got) {
+		t.Errorf("corral's standard output differs from its logfile:\nstdout:\n%s\nlogfile:\n%s", corOut, corLog)
+	}
+	if out := activityLines(t, "supervisord's stdout", supOut); !slices.Equal(out, want) {
+		t.Errorf("supervisord's standard output differs from its logfile (the scenario is wrong):\n%s\n%s", supOut, supLog)
+	}
+	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+	if !slices.Equal(sorted(got), sorted(want)) {
+		t.Errorf("corral's activity log:\n%s\nsupervisord's:\n%s", corLog, supLog)
+	}
+	for _, name := range []string{"web", "bad", "quick", "supervisord", "SIGTERM"} {
+		if g, w := activityOf(got, name), activityOf(want, name); !slices.Equal(g, w) {
+			t.Errorf("lines about %s:\ncorral:\n%s\nsupervisord:\n%s", name, strings.Join(g, "\n"), strings.Join(w, "\n"))
+		}
+	}
+	for _, l := range []string{
+		"INFO spawned: 'web' with pid N",
+		"INFO success: web entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)",
+		"WARN exited: bad (exit status 3; not expected)",
+		"INFO gave up: bad entered FATAL state, too many start retries too quickly",
+		"INFO exited: quick (exit status 0; expected)",
+		"WARN received SIGTERM indicating exit request",
+		"INFO waiting for web to die",
+		"WARN stopped: web (terminated by SIGTERM)",
+		"INFO supervisord started with pid N",
+	} {
+		if !slices.Contains(want, l) {
+			t.Errorf("supervisord did not write %q: the scenario is not what this test assumes", l)
+		}
+	}
+}
