@@ -198,6 +198,12 @@ type Program struct {
 	Priority int
 	// Stdout and Stderr say where the output goes.
 	Stdout, Stderr LogSpec
+	// Stdin is StdinNull or "" (the process reads /dev/null; the TOML
+	// default) or
+	// StdinPipe (a pipe the daemon keeps open, for XML-RPC's
+	// supervisor.sendProcessStdin and `supervisorctl fg`; what supervisord
+	// gives every process, so the default of a supervisord configuration).
+	Stdin string
 	// Group is the group the program belongs to: the [group] that lists it,
 	// otherwise its own name.
 	Group string
@@ -323,6 +329,12 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Values of Program.Stdin.
+const (
+	StdinNull = "null"
+	StdinPipe = "pipe"
+)
 
 // Default values shared by both formats.
 const (

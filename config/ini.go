@@ -595,6 +595,7 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	p.Source = s.pos
 	p.Restart = RestartUnexpected
 	p.StopAsGroup, p.KillAsGroup = false, false
+	p.Stdin = StdinPipe // supervisord gives every process a stdin pipe
 	group := name
 	if g, ok := groupOf[name]; ok {
 		group = g

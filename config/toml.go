@@ -627,6 +627,12 @@ func (tp *tomlParser) program(name string, m map[string]any) (Program, error) {
 			err = s.logSpec(&p.Stdout, v, k)
 		case "stderr":
 			err = s.logSpec(&p.Stderr, v, k)
+		case "stdin":
+			x, ok := v.(string)
+			if !ok || x != StdinNull && x != StdinPipe {
+				return p, s.err(fmt.Errorf("%v: want %q or %q", v, StdinNull, StdinPipe), k)
+			}
+			p.Stdin = x
 		default:
 			return p, s.err(errors.New("unknown key"), k)
 		}

@@ -95,6 +95,7 @@ type proc struct {
 
 	mu      sync.Mutex
 	drained []<-chan struct{} // the latest spawn's pipes
+	stdin   stdinPipe         // the latest spawn's stdin, with stdin = "pipe"
 }
 
 // New opens the state store, the log capture and the monitor, re-reads the
@@ -262,6 +263,7 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 // register opens a process's log streams and adds it to the monitor.
 func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc, error) {
 	pr := &proc{name: name, program: prog, priority: cp.Program.Priority}
+	pr.stdin.init(cp.Program.Stdin == config.StdinPipe)
 	pr.stdout, pr.logErr = d.openStream(name, "stdout", cp.Program.Stdout)
 	if !cp.Program.Stderr.Redirect {
 		var errText string
@@ -286,11 +288,16 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 
 // stdio is called by the monitor before each spawn.
 func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
+	in, err := pr.newStdin()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if pr.stdout == nil {
-		return nil, nil, nil, nil
+		return in, nil, nil, nil
 	}
 	out, outDone, err := pr.stdout.NewPipe()
 	if err != nil {
+		closeFile(in)
 		return nil, nil, nil, err
 	}
 	errw, drained := out, []<-chan struct{}{outDone}
@@ -298,6 +305,7 @@ func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
 		w, errDone, err := pr.stderr.NewPipe()
 		if err != nil {
 			out.Close()
+			closeFile(in)
 			return nil, nil, nil, err
 		}
 		errw = w
@@ -306,7 +314,7 @@ func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
 	pr.mu.Lock()
 	pr.drained = drained
 	pr.mu.Unlock()
-	return nil, out, errw, nil
+	return in, out, errw, nil
 }
 
 // awaitDrained waits, until deadline at the latest, for the last spawn's

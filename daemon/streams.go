@@ -137,4 +137,5 @@ func (d *Daemon) closeStream(s *logs.Stream) {
 func (d *Daemon) closeStreams(pr *proc) {
 	d.closeStream(pr.stdout)
 	d.closeStream(pr.stderr)
+	pr.closeStdin()
 }
