@@ -204,6 +204,9 @@ type Program struct {
 	// supervisor.sendProcessStdin and `supervisorctl fg`; what supervisord
 	// gives every process, so the default of a supervisord configuration).
 	Stdin string
+	// Socket, for a supervisord [fcgi-program:x], is the socket the daemon
+	// creates and gives every process as its stdin; nil otherwise.
+	Socket *FCGISocket
 	// Group is the group the program belongs to: the [group] that lists it,
 	// otherwise its own name.
 	Group string

@@ -306,11 +306,11 @@ func (ip *iniParser) build(name string) (*Config, error) {
 					ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", kv.key)
 				}
 			}
-		case kind == "program":
+		case kind == "program", kind == "fcgi-program":
 			programs = append(programs, s)
 		case kind == "group":
 			groups = append(groups, s)
-		case kind == "eventlistener", kind == "fcgi-program", kind == "rpcinterface", kind == "ctlplugin":
+		case kind == "eventlistener", kind == "rpcinterface", kind == "ctlplugin":
 			ip.warn(s, s.pos, "section is not supported by corral; ignored")
 		default:
 			ip.warn(s, s.pos, "unknown section; ignored")
@@ -731,7 +731,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 			}
 			l.Backups, err = iniInt(s, k, v, 0)
 		default:
-			ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
+			if !fcgiKeys[k] || !strings.HasPrefix(s.name, "fcgi-program:") {
+				ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
+			}
 		}
 		if err != nil {
 			var ce *Error
@@ -750,6 +752,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	}
 	if _, ok := s.get("command"); !ok {
 		return p, s.err("", errors.New("program has no command"))
+	}
+	if strings.HasPrefix(s.name, "fcgi-program:") {
+		return p, ip.fcgiSocket(s, ex, &p)
 	}
 	return p, nil
 }

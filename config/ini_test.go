@@ -165,14 +165,14 @@ serverurl = AUTO
 frobnicate = 1
 [eventlistener:e]
 command = y
-[fcgi-program:f]
+[ctlplugin:f]
 command = z
 [mystery]
 `)
 	want := []string{
 		`supervisord.conf:2: [supervisord] key "strip_ansi" is not supported by corral; ignored`,
 		`supervisord.conf:10: [eventlistener:e] section is not supported by corral; ignored`,
-		`supervisord.conf:12: [fcgi-program:f] section is not supported by corral; ignored`,
+		`supervisord.conf:12: [ctlplugin:f] section is not supported by corral; ignored`,
 		`supervisord.conf:14: [mystery] unknown section; ignored`,
 		`supervisord.conf:9: [program:p] unknown key "frobnicate"; ignored`,
 		`supervisord.conf:8: [program:p] key "serverurl" is not supported by corral; ignored`,

@@ -132,6 +132,9 @@ func (b *Budget) add(p config.Program, o BudgetOptions, sign int) {
 	b.Programs += sign
 	b.Processes += sign * n
 	b.Pipes += sign * n * programFDs(p, o)
+	if p.Socket != nil {
+		b.Pipes += sign // an [fcgi-program:x]'s socket, one per program
+	}
 	b.FDs = b.Pipes + b.Reserved
 	if b.ByUser[p.User] += sign * n; b.ByUser[p.User] == 0 {
 		delete(b.ByUser, p.User)

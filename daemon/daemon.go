@@ -83,6 +83,7 @@ type program struct {
 	cfg     config.Program
 	runtime bool // added through the API, persisted in the store
 	procs   []*proc
+	fcgi    *fcgiSocket // an [fcgi-program:x]'s socket, or nil
 }
 
 type proc struct {
@@ -242,6 +243,11 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 		return err
 	}
 	prog := &program{cfg: p, runtime: runtime}
+	if p.Socket != nil {
+		if prog.fcgi, err = openFCGISocket(p.Socket); err != nil {
+			return fmt.Errorf("program %q: %w", p.Name, err)
+		}
+	}
 	for _, cp := range p.Processes() {
 		name := cp.FullName()
 		if _, ok := d.procs[name]; ok {
@@ -346,6 +352,7 @@ func (d *Daemon) unregister(prog *program) {
 		d.closeStreams(pr)
 		delete(d.procs, pr.name)
 	}
+	prog.fcgi.close()
 	if d.programs[prog.cfg.Name] == prog {
 		d.budget.release(prog.cfg)
 	}

@@ -35,10 +35,13 @@ type stdinPipe struct {
 func (s *stdinPipe) init(on bool) { s.on, s.fd = on, -1 }
 
 // newStdin makes the stdin pipe of the next spawn and returns its read end
-// (the monitor gives it to the child and closes its own copy), or nil for
-// /dev/null. The previous spawn's write end is closed: that process is
+// (the monitor gives it to the child and closes its own copy), or the
+// program's FastCGI socket, or nil for /dev/null. The previous spawn's write end is closed: that process is
 // gone.
 func (pr *proc) newStdin() (*os.File, error) {
+	if fs := pr.program.fcgi; fs != nil {
+		return fs.stdinFile()
+	}
 	if !pr.stdin.on {
 		return nil, nil
 	}
