@@ -110,6 +110,10 @@ type Daemon struct {
 	// background (nil and "": unchanged; supervisord's umask default is 022).
 	Umask     *uint32
 	Directory string
+	// User is supervisord's [supervisord] user (and -u): the user, name or
+	// uid, the daemon becomes once its socket, state and log directory
+	// are open, before it starts any program. Empty: stay who it is.
+	User string
 	// MinFDs and MinProcs are supervisord's minimum resource limits; 0
 	// means unset.
 	MinFDs, MinProcs int
@@ -135,6 +139,9 @@ type ActivityLog struct {
 	Backups int
 	// Silent keeps the log off standard output even with NoDaemon.
 	Silent bool
+	// RPCInterface is set when the file has [rpcinterface:supervisor]
+	// (supervisord logs that it initialized it).
+	RPCInterface bool
 }
 
 // Program is one configured program.

@@ -301,6 +301,7 @@ func (ip *iniParser) build(name string) (*Config, error) {
 		case s.name == "supervisorctl", s.name == "include":
 			// Client settings and includes (already read).
 		case s.name == "rpcinterface:supervisor":
+			cfg.Daemon.Activity.RPCInterface = true
 			for _, kv := range s.keys {
 				if kv.key != "supervisor.rpcinterface_factory" {
 					ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", kv.key)
@@ -453,6 +454,13 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			d.Environment = envList(m)
 		case "identifier":
 			d.Identifier = v
+		case "user":
+			d.User = strings.TrimSpace(v)
+		case "nocleanup":
+			// corral never removes old AUTO child logs: nothing to prevent.
+			if _, err := ParseBool(v); err != nil {
+				return s.err(k, err)
+			}
 		case "umask":
 			u, err := ParseUmask(v)
 			if err != nil {

@@ -248,7 +248,18 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 			defer safefs.Remove(cfg.Daemon.Pidfile)
 		}
 	}
-	logSupervisordStart(cfg, log)
+	setUID := -1
+	if name := cfg.Daemon.User; name != "" {
+		// After the socket, the state and the log directory are open, so
+		// that they may sit where only root can create them.
+		uid, failed := dropPrivileges(name)
+		if failed != "" {
+			_ = d.Shutdown(context.Background())
+			return fmt.Errorf("user %s: %s", name, failed)
+		}
+		setUID = uid
+	}
+	logSupervisordStart(cfg, log, setUID)
 
 	// One guard per listener: its credentials apply to every path it
 	// serves, with its timeouts and connection limit.

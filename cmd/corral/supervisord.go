@@ -80,7 +80,8 @@ Options:
                              e.g. 'cumulative,callers')
 
 corral differs:
--u/--user is refused: corral cannot drop privileges yet; run it as that user.
+-u/--user (and user=) takes effect once the socket, the state and the log
+directory are open (supervisord: before it opens them).
 --profile_options is refused (a Python profiler).
 -v prints corral's version. -k changes nothing: corral never removes old
 automatic child log files. -t is accepted with a warning (not supported).
@@ -265,6 +266,7 @@ type supervisordSettings struct {
 	logMaxBytes             *int64
 	logBackups              *int
 	silent                  bool
+	user                    string
 	unsupported             []string // accepted with a warning
 }
 
@@ -304,7 +306,10 @@ func runSupervisord(ctx context.Context, progname, argv0 string, args []string, 
 		case "nodaemon":
 			set.nodaemon = true
 		case "user":
-			return usage(fmt.Sprintf("%s %s: corral cannot drop privileges to another user yet; run it as that user instead", po.given, v))
+			if !userExists(v) {
+				return usage("Invalid user name " + v)
+			}
+			set.user = v
 		case "umask":
 			n, err := strconv.ParseUint(v, 8, 32)
 			if err != nil || n > 0o777 {
@@ -412,6 +417,9 @@ func runSupervisord(ctx context.Context, progname, argv0 string, args []string, 
 	if err != nil {
 		return usage(err.Error())
 	}
+	if u := cfg.Daemon.User; u != "" && set.user == "" && !userExists(u) {
+		return usage("Invalid user name " + u)
+	}
 	set.apply(cfg)
 
 	if !cfg.Daemon.NoDaemon && os.Getenv(supervisordChildEnv) == "" {
@@ -465,6 +473,9 @@ func (set *supervisordSettings) apply(cfg *config.Config) {
 	}
 	if set.identifier != "" {
 		d.Identifier = set.identifier
+	}
+	if set.user != "" {
+		d.User = set.user
 	}
 	if set.childlogdir != "" {
 		d.LogDir = set.childlogdir

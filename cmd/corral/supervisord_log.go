@@ -39,14 +39,20 @@ func newActivityLogger(cfg config.Daemon, stdout, stderr io.Writer) (*slog.Logge
 
 // logSupervisordStart writes the lines supervisord writes once it is ready
 // (supervisord.py, options.py), when the configuration is supervisord's.
-func logSupervisordStart(cfg *config.Config, log *slog.Logger) {
+// setUID is the uid [supervisord] user made the daemon, or -1.
+func logSupervisordStart(cfg *config.Config, log *slog.Logger, setUID int) {
 	if cfg.Daemon.Activity == nil {
 		return
 	}
-	if os.Geteuid() == 0 {
+	if setUID >= 0 {
+		daemon.Activity(log, slog.LevelInfo, "Set uid to user "+strconv.Itoa(setUID)+" succeeded")
+	} else if os.Geteuid() == 0 {
 		daemon.Activity(log, daemon.LevelCritical, "Supervisor is running as root.  Privileges were not dropped "+
 			"because no user is specified in the config file.  If you intend to run as root, you can set "+
 			"user=root in the config file to avoid this message.")
+	}
+	if cfg.Daemon.Activity.RPCInterface {
+		daemon.Activity(log, slog.LevelInfo, "RPC interface 'supervisor' initialized")
 	}
 	if u := cfg.UnixHTTP; u != nil && u.Username == "" {
 		daemon.Activity(log, daemon.LevelCritical, "Server 'unix_http_server' running without any HTTP authentication checking")

@@ -34,7 +34,9 @@ func (b *lockedBuffer) String() string {
 
 // activityScenario is a supervisord.conf run by both supervisors: a
 // program that stays up, one that fails every start, one that exits 0
-// after it was RUNNING; then SIGTERM. The daemon writes its log to
+// after it was RUNNING; then SIGTERM. The margins (bad's startsecs, quick's
+// time after RUNNING) are wide because supervisord, loaded, notices exits
+// and startsecs late and would otherwise tell another story. The daemon writes its log to
 // logfile and, with nodaemon, to standard output.
 const activityScenario = `[supervisord]
 nodaemon = true
@@ -48,10 +50,10 @@ command = sleep 1000.601
 startsecs = 1
 [program:bad]
 command = sh -c 'exit 3'
-startsecs = 1
+startsecs = 10
 startretries = 1
 [program:quick]
-command = sh -c 'sleep 2.601; exit 0'
+command = sh -c 'sleep 3.601; exit 0'
 startsecs = 1
 autorestart = false
 `
