@@ -207,6 +207,7 @@ func (h *ActivityHandler) WithGroup(name string) slog.Handler {
 // file that is not a regular file (logfile=/dev/stdout, a pipe) is never
 // rotated.
 type RotatingFile struct {
+	mu       sync.Mutex
 	name     string
 	maxBytes int64
 	backups  int
@@ -253,6 +254,8 @@ func isLoop(err error) bool {
 
 // Write appends p, rotating first when p would take the file past MaxBytes.
 func (rf *RotatingFile) Write(p []byte) (int, error) {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
 	if rf.regular && rf.maxBytes > 0 && rf.size > 0 && rf.size+int64(len(p)) > rf.maxBytes {
 		if err := rf.rotate(); err != nil {
 			return 0, err
@@ -276,8 +279,21 @@ func (rf *RotatingFile) rotate() error {
 	return rf.open()
 }
 
+// Reopen closes the file and opens its name again, for a rotation done
+// by another program (supervisord's SIGUSR2).
+func (rf *RotatingFile) Reopen() error {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	rf.f.Close()
+	return rf.open()
+}
+
 // Close closes the file.
-func (rf *RotatingFile) Close() error { return rf.f.Close() }
+func (rf *RotatingFile) Close() error {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	return rf.f.Close()
+}
 
 // activity writes supervisord's line for a monitor event (process.py's
 // wording), when the configuration is supervisord's; it reports whether it
@@ -385,7 +401,8 @@ func signame(sig syscall.Signal) string {
 }
 
 // ReportSignal logs, in supervisord's words, the signal the daemon
-// received: SIGTERM, SIGINT and SIGQUIT end it, SIGHUP reloads.
+// received: SIGTERM, SIGINT and SIGQUIT end it, SIGHUP reloads, SIGUSR2
+// reopens the log.
 func (d *Daemon) ReportSignal(sig syscall.Signal) {
 	if !d.activityOn() {
 		return
@@ -393,6 +410,8 @@ func (d *Daemon) ReportSignal(sig syscall.Signal) {
 	switch sig {
 	case syscall.SIGHUP:
 		Activity(d.log, slog.LevelWarn, "received SIGHUP indicating restart request")
+	case syscall.SIGUSR2:
+		Activity(d.log, slog.LevelInfo, "received SIGUSR2 indicating log reopen request")
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
 		Activity(d.log, slog.LevelWarn, "received "+signame(sig)+" indicating exit request")
 	}

@@ -281,6 +281,10 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	if cfg.Daemon.Activity != nil {
+		// supervisord's: SIGQUIT ends it too, SIGUSR2 reopens its log.
+		signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2)
+	}
 	defer signal.Stop(sigs)
 
 	d.Start()
@@ -298,6 +302,10 @@ loop:
 			d.ReportSignal(sig.(syscall.Signal))
 			if sig == syscall.SIGHUP {
 				reload(ctx, d, log)
+				continue
+			}
+			if sig == syscall.SIGUSR2 {
+				reopenLog(logCloser, log)
 				continue
 			}
 			reason = "signal " + sig.String()

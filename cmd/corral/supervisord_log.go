@@ -73,3 +73,13 @@ func reportUnstopped(d *daemon.Daemon, done <-chan struct{}) {
 		}
 	}
 }
+
+// reopenLog reopens the activity log's file (SIGUSR2, after an outside
+// rotation such as logrotate's), when the log has one.
+func reopenLog(c io.Closer, log *slog.Logger) {
+	if rf, ok := c.(*daemon.RotatingFile); ok {
+		if err := rf.Reopen(); err != nil {
+			daemon.Activity(log, slog.LevelError, "could not reopen the log file: "+err.Error())
+		}
+	}
+}

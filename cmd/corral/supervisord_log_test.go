@@ -183,3 +183,64 @@ func TestSupervisordActivityLogIsSupervisords(t *testing.T) {
 		}
 	}
 }
+
+// SIGUSR2 reopens the logfile (after logrotate moved it) and SIGQUIT ends
+// the daemon like SIGTERM, with supervisord's lines, in the same files,
+// and the same exit status as supervisord.
+func TestSupervisordReopensOnUSR2AndQuitsOnQUIT(t *testing.T) {
+	sup := realSupervisord(t)
+	for _, who := range []string{"supervisord", "corral"} {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "supervisord.conf")
+		writeTestFile(t, conf, "[supervisord]\nnodaemon = true\nsilent = true\nlogfile = %(here)s/activity.log\npidfile = %(here)s/s.pid\nchildlogdir = %(here)s\n[unix_http_server]\nfile = %(here)s/s.sock\n")
+		var cmd *exec.Cmd
+		if who == "supervisord" {
+			cmd = exec.Command(sup, "-c", conf)
+		} else {
+			cmd = corralAs("corral", dir, dir, "supervisord", "-c", conf)
+		}
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			reapScript(dir)
+		})
+		logf := filepath.Join(dir, "activity.log")
+		read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+		waitFor(t, who+" to start", func() bool { return strings.Contains(read(logf), "supervisord started with pid") })
+		if err := os.Rename(logf, logf+".1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, who+" to reopen its log", func() bool { _, err := os.Stat(logf); return err == nil })
+		if !strings.Contains(read(logf+".1"), "INFO received SIGUSR2 indicating log reopen request\n") {
+			t.Errorf("%s: the moved log lacks the SIGUSR2 line:\n%s", who, read(logf+".1"))
+		}
+		if err := cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			if err != nil {
+				t.Errorf("%s after SIGQUIT: %v\n%s", who, err, out.String())
+			}
+		case <-time.After(hang):
+			t.Fatalf("%s: no exit after SIGQUIT", who)
+		}
+		if !strings.Contains(read(logf), "WARN received SIGQUIT indicating exit request\n") {
+			t.Errorf("%s: the new log lacks the SIGQUIT line:\n%s", who, read(logf))
+		}
+		if out.String() != "" {
+			t.Errorf("%s with silent = true wrote to its output:\n%s", who, out.String())
+		}
+	}
+}
