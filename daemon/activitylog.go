@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -366,6 +367,56 @@ func (d *Daemon) activityOn() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cfg.Daemon.Activity != nil
+}
+
+// outputTap returns, for a supervisord configuration logged at debug level
+// or below, what copies a process's output into the activity log as
+// supervisord does ("'web' stdout output:" and the bytes, invalid UTF-8
+// replaced); nil otherwise. Caller holds d.mu (it reads d.cfg).
+func (d *Daemon) outputTap(proc, stream string) func([]byte) {
+	if d.cfg.Daemon.Activity == nil || !d.log.Enabled(context.Background(), slog.LevelDebug) {
+		return nil
+	}
+	name := proc
+	if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		name = name[i+1:]
+	}
+	prefix := "'" + name + "' " + stream + " output:\n"
+	return func(b []byte) {
+		text := string(b)
+		if !utf8.Valid(b) {
+			text = "Undecodable: " + pyBytesRepr(b)
+		}
+		Activity(d.log, slog.LevelDebug, prefix+text)
+	}
+}
+
+// pyBytesRepr is Python's repr of a bytes object: b'...' (b"..." when it
+// holds ' and no "), printable ASCII as is, \\, \t, \n, \r and \xNN for
+// the rest.
+func pyBytesRepr(b []byte) string {
+	q := byte('\'')
+	if bytes.IndexByte(b, '\'') >= 0 && bytes.IndexByte(b, '"') < 0 {
+		q = '"'
+	}
+	out := []byte{'b', q}
+	for _, c := range b {
+		switch {
+		case c == q || c == '\\':
+			out = append(out, '\\', c)
+		case c == '\t':
+			out = append(out, '\\', 't')
+		case c == '\n':
+			out = append(out, '\\', 'n')
+		case c == '\r':
+			out = append(out, '\\', 'r')
+		case c < 0x20 || c >= 0x7f:
+			out = fmt.Appendf(out, "\\x%02x", c)
+		default:
+			out = append(out, c)
+		}
+	}
+	return string(append(out, q))
 }
 
 // exitCodes is the program's expected exit codes (supervisord's default 0).

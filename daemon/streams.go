@@ -70,7 +70,7 @@ func (d *Daemon) openStream(proc, stream string, ls config.LogSpec) (*logs.Strea
 	if backups == 0 {
 		backups = -1
 	}
-	cfg := logs.StreamConfig{Path: path, MaxBytes: maxBytes, Backups: backups}
+	cfg := logs.StreamConfig{Path: path, MaxBytes: maxBytes, Backups: backups, Tap: d.outputTap(proc, stream)}
 	key := ""
 	if path != "" {
 		key, _ = filepath.Abs(path)

@@ -244,3 +244,72 @@ func TestSupervisordReopensOnUSR2AndQuitsOnQUIT(t *testing.T) {
 		}
 	}
 }
+
+// At loglevel = debug, a process's output is copied into the activity log
+// as supervisord copies it: "'name' stdout output:" and the text, or
+// "Undecodable: b'...'" for bytes that are not UTF-8.
+func TestSupervisordDebugLogsProcessOutput(t *testing.T) {
+	sup := realSupervisord(t)
+	got := map[string][]string{}
+	for _, who := range []string{"supervisord", "corral"} {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "supervisord.conf")
+		writeTestFile(t, conf, `[supervisord]
+nodaemon = true
+silent = true
+loglevel = debug
+logfile = %(here)s/activity.log
+pidfile = %(here)s/s.pid
+childlogdir = %(here)s
+[unix_http_server]
+file = %(here)s/s.sock
+[program:utf]
+command = sh -c 'printf "h\303\251llo it'"'"'s \"x\" \\\\ end\n"; exec sleep 1000.961'
+startsecs = 0
+[program:bin]
+command = sh -c 'printf "a\377b\tc'"'"'\r\n"; exec sleep 1000.962'
+startsecs = 0
+stdout_logfile = %(here)s/bin.log
+`)
+		var cmd *exec.Cmd
+		if who == "supervisord" {
+			cmd = exec.Command(sup, "-c", conf)
+			cmd.Env = append(os.Environ(), "WORK="+dir)
+		} else {
+			cmd = corralAs("corral", dir, dir, "supervisord", "-c", conf)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			reapScript(dir)
+		})
+		var log string
+		waitFor(t, who+" to log both outputs", func() bool {
+			b, _ := os.ReadFile(filepath.Join(dir, "activity.log"))
+			log = string(b)
+			return strings.Count(log, " output:\n") == 2
+		})
+		lines := strings.Split(log, "\n")
+		for i, l := range lines {
+			if strings.HasSuffix(l, " output:") && i+1 < len(lines) {
+				got[who] = append(got[who], activityStamp.ReplaceAllString(l, "")+"\n"+lines[i+1])
+			}
+		}
+		slices.Sort(got[who])
+	}
+	want := []string{
+		"DEBG 'bin' stdout output:\nUndecodable: b\"a\\xffb\\tc'\\r\\n\"",
+		"DEBG 'utf' stdout output:\nhéllo it's \"x\" \\ end",
+	}
+	if !slices.Equal(got["supervisord"], want) {
+		t.Errorf("supervisord wrote (the test's assumption is wrong):\n%q\nwant:\n%q", got["supervisord"], want)
+	}
+	if !slices.Equal(got["corral"], got["supervisord"]) {
+		t.Errorf("corral wrote:\n%q\nsupervisord:\n%q", got["corral"], got["supervisord"])
+	}
+}
