@@ -63,9 +63,10 @@ every request on the socket needs them, whatever its path (the API,
 $CORRAL_PASSWORD. The socket's directory must belong to the daemon's user
 (or root) and not be writable by others.
 
-Limits: the programs must fit in RLIMIT_NOFILE (one or two pipes per
-process, 256 log files, 257 per API listener, a few for the daemon),
-pid_max and, for the users it runs programs as, RLIMIT_NPROC. A
+Limits: the programs must fit in RLIMIT_NOFILE (one or two output pipes
+per process, one more for a stdin pipe (stdin = "pipe", and every process
+of a supervisord configuration), one socket per fcgi-program, 256 log
+files, 257 per API listener, a few for the daemon), pid_max and, for the users it runs programs as, RLIMIT_NPROC. A
 configuration, reload or "corral add" that does not fit is refused with the
 numbers and the remedies (LimitNOFILE=/ulimit -n, min_fds, redirecting
 stderr); see README.md. min_fds and min_procs raise the limits at start, as
