@@ -363,11 +363,9 @@ func (d *Daemon) activity(e monitor.Event) bool {
 
 // activityOn reports whether the configuration is supervisord's, whose
 // log is its activity log.
-func (d *Daemon) activityOn() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cfg.Daemon.Activity != nil
-}
+// A configuration keeps its format across reloads, so New decides it once:
+// the pump asks for every event and must not take d.mu for it.
+func (d *Daemon) activityOn() bool { return d.supervisordLog }
 
 // outputTap returns, for a supervisord configuration logged at debug level
 // or below, what copies a process's output into the activity log as

@@ -65,6 +65,10 @@ type Daemon struct {
 	runID   string   // this run's token, in every process's environment (RunEnv)
 	pumpEnd chan struct{}
 
+	// supervisordLog: the configuration is supervisord's, whose log is
+	// its activity log (activitylog.go). Set by New, never changed.
+	supervisordLog bool
+
 	// reloadMu serializes configuration reloads: each reads the file and
 	// applies its diff against what the previous one left.
 	reloadMu sync.Mutex
@@ -112,6 +116,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.log = slog.Default()
 	}
 	d.runID = newRunID()
+	d.supervisordLog = cfg.Daemon.Activity != nil
 	d.baseEnv = runEnviron(os.Environ(), cfg.Daemon.Environment, d.runID)
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config: " + w)
