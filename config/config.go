@@ -110,12 +110,38 @@ type Daemon struct {
 	// background (nil and "": unchanged; supervisord's umask default is 022).
 	Umask     *uint32
 	Directory string
+	// User is supervisord's [supervisord] user (and -u): the user, name or
+	// uid, the daemon becomes once its socket, state and log directory
+	// are open, before it starts any program. Empty: stay who it is.
+	User string
 	// MinFDs and MinProcs are supervisord's minimum resource limits; 0
 	// means unset.
 	MinFDs, MinProcs int
 	// Environment is added to every program's environment, "KEY=value"
 	// sorted by key.
 	Environment []string
+	// Activity, set for a supervisord configuration, is supervisord's
+	// activity log: its wording, line format and levels, written to
+	// Logfile (and to standard output with NoDaemon unless Silent). A TOML
+	// configuration keeps the structured log (nil).
+	Activity *ActivityLog
+}
+
+// ActivityLog is how a supervisord configuration's daemon log is written:
+// [supervisord] loglevel, logfile_maxbytes, logfile_backups and silent.
+type ActivityLog struct {
+	// Level is supervisord's level name: critical, error, warn, info,
+	// debug, trace or blather (default info).
+	Level string
+	// MaxBytes rotates Logfile past this size (default 50MB; 0 never).
+	MaxBytes int64
+	// Backups is how many rotated files are kept (default 10).
+	Backups int
+	// Silent keeps the log off standard output even with NoDaemon.
+	Silent bool
+	// RPCInterface is set when the file has [rpcinterface:supervisor]
+	// (supervisord logs that it initialized it).
+	RPCInterface bool
 }
 
 // Program is one configured program.
@@ -179,6 +205,15 @@ type Program struct {
 	Priority int
 	// Stdout and Stderr say where the output goes.
 	Stdout, Stderr LogSpec
+	// Stdin is StdinNull or "" (the process reads /dev/null; the TOML
+	// default) or
+	// StdinPipe (a pipe the daemon keeps open, for XML-RPC's
+	// supervisor.sendProcessStdin and `supervisorctl fg`; what supervisord
+	// gives every process, so the default of a supervisord configuration).
+	Stdin string
+	// Socket, for a supervisord [fcgi-program:x], is the socket the daemon
+	// creates and gives every process as its stdin; nil otherwise.
+	Socket *FCGISocket
 	// Group is the group the program belongs to: the [group] that lists it,
 	// otherwise its own name.
 	Group string
@@ -306,6 +341,12 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Values of Program.Stdin.
+const (
+	StdinNull = "null"
+	StdinPipe = "pipe"
+)
 
 // Default values shared by both formats.
 const (

@@ -274,6 +274,7 @@ func (ip *iniParser) warn(s *iniSection, pos Position, format string, args ...an
 // build turns the sections of all files into a Config.
 func (ip *iniParser) build(name string) (*Config, error) {
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
+	cfg.Daemon.Activity = &ActivityLog{Level: "info", MaxBytes: 50 << 20, Backups: 10}
 	cfg.keyStateDir()
 	var programs, groups []*iniSection
 	for _, s := range mergeSections(ip.sections) {
@@ -300,16 +301,17 @@ func (ip *iniParser) build(name string) (*Config, error) {
 		case s.name == "supervisorctl", s.name == "include":
 			// Client settings and includes (already read).
 		case s.name == "rpcinterface:supervisor":
+			cfg.Daemon.Activity.RPCInterface = true
 			for _, kv := range s.keys {
 				if kv.key != "supervisor.rpcinterface_factory" {
 					ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", kv.key)
 				}
 			}
-		case kind == "program":
+		case kind == "program", kind == "fcgi-program":
 			programs = append(programs, s)
 		case kind == "group":
 			groups = append(groups, s)
-		case kind == "eventlistener", kind == "fcgi-program", kind == "rpcinterface", kind == "ctlplugin":
+		case kind == "eventlistener", kind == "rpcinterface", kind == "ctlplugin":
 			ip.warn(s, s.pos, "section is not supported by corral; ignored")
 		default:
 			ip.warn(s, s.pos, "unknown section; ignored")
@@ -431,6 +433,19 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			if d.LogLevel, err = ParseLogLevel(v); err != nil {
 				return s.err(k, err)
 			}
+			d.Activity.Level = SupervisordLevel(v)
+		case "logfile_maxbytes":
+			if d.Activity.MaxBytes, err = ParseSize(v); err != nil {
+				return s.err(k, err)
+			}
+		case "logfile_backups":
+			if d.Activity.Backups, err = iniInt(s, k, v, 0); err != nil {
+				return err
+			}
+		case "silent":
+			if d.Activity.Silent, err = ParseBool(v); err != nil {
+				return s.err(k, err)
+			}
 		case "environment":
 			m, err := parseKVPairs(v)
 			if err != nil {
@@ -439,6 +454,13 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			d.Environment = envList(m)
 		case "identifier":
 			d.Identifier = v
+		case "user":
+			d.User = strings.TrimSpace(v)
+		case "nocleanup":
+			// corral never removes old AUTO child logs: nothing to prevent.
+			if _, err := ParseBool(v); err != nil {
+				return s.err(k, err)
+			}
 		case "umask":
 			u, err := ParseUmask(v)
 			if err != nil {
@@ -581,6 +603,7 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	p.Source = s.pos
 	p.Restart = RestartUnexpected
 	p.StopAsGroup, p.KillAsGroup = false, false
+	p.Stdin = StdinPipe // supervisord gives every process a stdin pipe
 	group := name
 	if g, ok := groupOf[name]; ok {
 		group = g
@@ -716,7 +739,7 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 			}
 			l.Backups, err = iniInt(s, k, v, 0)
 		default:
-			if !isReadinessINIKey(k) {
+			if !isReadinessINIKey(k) && (!fcgiKeys[k] || !strings.HasPrefix(s.name, "fcgi-program:")) {
 				ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
 			}
 		}
@@ -740,6 +763,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	}
 	if _, ok := s.get("command"); !ok {
 		return p, s.err("", errors.New("program has no command"))
+	}
+	if strings.HasPrefix(s.name, "fcgi-program:") {
+		return p, ip.fcgiSocket(s, ex, &p)
 	}
 	return p, nil
 }

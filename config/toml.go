@@ -451,6 +451,19 @@ func ParseLogLevel(s string) (string, error) {
 	return "", fmt.Errorf("invalid log level %q (want debug, info, warn or error)", s)
 }
 
+// SupervisordLevel is the supervisord level name s stands for (critical,
+// error, warn, info, debug, trace, blather), for a name ParseLogLevel
+// accepts.
+func SupervisordLevel(s string) string {
+	switch l := strings.ToLower(strings.TrimSpace(s)); l {
+	case "warning":
+		return "warn"
+	case "critical", "error", "warn", "info", "debug", "trace", "blather":
+		return l
+	}
+	return "info"
+}
+
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -614,6 +627,12 @@ func (tp *tomlParser) program(name string, m map[string]any) (Program, error) {
 			err = s.logSpec(&p.Stdout, v, k)
 		case "stderr":
 			err = s.logSpec(&p.Stderr, v, k)
+		case "stdin":
+			x, ok := v.(string)
+			if !ok || x != StdinNull && x != StdinPipe {
+				return p, s.err(fmt.Errorf("%v: want %q or %q", v, StdinNull, StdinPipe), k)
+			}
+			p.Stdin = x
 		default:
 			var known bool
 			if known, err = s.readinessTOML(&p.Readiness, k, v); !known {

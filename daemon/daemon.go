@@ -76,6 +76,10 @@ type Daemon struct {
 	opts    Options
 	up      upgradeState
 
+	// supervisordLog: the configuration is supervisord's, whose log is
+	// its activity log (activitylog.go). Set by New, never changed.
+	supervisordLog bool
+
 	// reloadMu serializes configuration reloads: each reads the file and
 	// applies its diff against what the previous one left.
 	reloadMu sync.Mutex
@@ -95,6 +99,7 @@ type program struct {
 	cfg     config.Program
 	runtime bool // added through the API, persisted in the store
 	procs   []*proc
+	fcgi    *fcgiSocket // an [fcgi-program:x]'s socket, or nil
 }
 
 type proc struct {
@@ -107,6 +112,7 @@ type proc struct {
 
 	mu      sync.Mutex
 	drained []<-chan struct{} // the latest spawn's pipes
+	stdin   stdinPipe         // the latest spawn's stdin, with stdin = "pipe"
 }
 
 // New opens the state store, the log capture and the monitor, re-reads the
@@ -127,6 +133,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if h := opts.Handoff; h != nil {
 		d.runID, d.started, d.up.adopted = h.RunID, h.Started, h
 	}
+	d.supervisordLog = cfg.Daemon.Activity != nil
 	d.baseEnv = runEnviron(os.Environ(), cfg.Daemon.Environment, d.runID)
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config: " + w)
@@ -282,6 +289,11 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 		return err
 	}
 	prog := &program{cfg: p, runtime: runtime}
+	if p.Socket != nil {
+		if prog.fcgi, err = openFCGISocket(p.Socket); err != nil {
+			return fmt.Errorf("program %q: %w", p.Name, err)
+		}
+	}
 	for _, cp := range p.Processes() {
 		name := cp.FullName()
 		if _, ok := d.procs[name]; ok {
@@ -303,6 +315,7 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 // register opens a process's log streams and adds it to the monitor.
 func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc, error) {
 	pr := &proc{name: name, program: prog, priority: cp.Program.Priority}
+	pr.stdin.init(cp.Program.Stdin == config.StdinPipe)
 	pr.stdout, pr.logErr = d.openStream(name, "stdout", cp.Program.Stdout)
 	if !cp.Program.Stderr.Redirect {
 		var errText string
@@ -328,11 +341,16 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 
 // stdio is called by the monitor before each spawn.
 func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
+	in, err := pr.newStdin()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if pr.stdout == nil {
-		return nil, nil, nil, nil
+		return in, nil, nil, nil
 	}
 	out, outDone, err := pr.stdout.NewPipe()
 	if err != nil {
+		closeFile(in)
 		return nil, nil, nil, err
 	}
 	errw, drained := out, []<-chan struct{}{outDone}
@@ -340,6 +358,7 @@ func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
 		w, errDone, err := pr.stderr.NewPipe()
 		if err != nil {
 			out.Close()
+			closeFile(in)
 			return nil, nil, nil, err
 		}
 		errw = w
@@ -348,7 +367,7 @@ func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
 	pr.mu.Lock()
 	pr.drained = drained
 	pr.mu.Unlock()
-	return nil, out, errw, nil
+	return in, out, errw, nil
 }
 
 // awaitDrained waits, until deadline at the latest, for the last spawn's
@@ -380,6 +399,7 @@ func (d *Daemon) unregister(prog *program) {
 		d.closeStreams(pr)
 		delete(d.procs, pr.name)
 	}
+	prog.fcgi.close()
 	if d.programs[prog.cfg.Name] == prog {
 		d.budget.release(prog.cfg)
 	}

@@ -42,9 +42,14 @@
 //   - A method that panics answers a FAILED fault and leaves one line in
 //     the daemon's log (the stack at debug level).
 //
+//   - sendProcessStdin writes to the process's stdin pipe (see
+//     daemon.SendStdin) without ever waiting: NOT_RUNNING for a process
+//     without a pid or stopping, NO_FILE when the pipe is closed or the
+//     program has stdin = "null", FAILED when the pipe is full (supervisord
+//     buffers without bound; corral's buffer is the pipe's 64 KiB).
+//
 // What corral does not have is refused with a clear fault rather than
-// faked: sendProcessStdin is NO_FILE, because corral keeps no stdin pipe to
-// its processes.
+// faked. docs/SUPERVISORD.md lists every method with corral's status.
 //
 // The package never starts a goroutine per process: a request (and a
 // /logtail follower) has one, for as long as it lasts.

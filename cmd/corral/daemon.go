@@ -63,9 +63,10 @@ every request on the socket needs them, whatever its path (the API,
 $CORRAL_PASSWORD. The socket's directory must belong to the daemon's user
 (or root) and not be writable by others.
 
-Limits: the programs must fit in RLIMIT_NOFILE (one or two pipes per
-process, 256 log files, 257 per API listener, a few for the daemon),
-pid_max and, for the users it runs programs as, RLIMIT_NPROC. A
+Limits: the programs must fit in RLIMIT_NOFILE (one or two output pipes
+per process, one more for a stdin pipe (stdin = "pipe", and every process
+of a supervisord configuration), one socket per fcgi-program, 256 log
+files, 257 per API listener, a few for the daemon), pid_max and, for the users it runs programs as, RLIMIT_NPROC. A
 configuration, reload or "corral add" that does not fit is refused with the
 numbers and the remedies (LimitNOFILE=/ulimit -n, min_fds, redirecting
 stderr); see README.md. min_fds and min_procs raise the limits at start, as
@@ -108,6 +109,9 @@ func loadConfig(file string) (*config.Config, error) {
 }
 
 func newLogger(cfg config.Daemon, stderr io.Writer) (*slog.Logger, io.Closer, error) {
+	if cfg.Activity != nil {
+		return newActivityLogger(cfg, os.Stdout, stderr)
+	}
 	var level slog.Level
 	if cfg.LogLevel != "" {
 		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -248,6 +252,18 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 			defer safefs.Remove(cfg.Daemon.Pidfile)
 		}
 	}
+	setUID := -1
+	if name := cfg.Daemon.User; name != "" {
+		// After the socket, the state and the log directory are open, so
+		// that they may sit where only root can create them.
+		uid, failed := dropPrivileges(name)
+		if failed != "" {
+			_ = d.Shutdown(context.Background())
+			return fmt.Errorf("user %s: %s", name, failed)
+		}
+		setUID = uid
+	}
+	logSupervisordStart(cfg, log, setUID)
 
 	// One guard per listener: its credentials apply to every path it
 	// serves, with its timeouts and connection limit.
@@ -273,6 +289,10 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	if cfg.Daemon.Activity != nil {
+		// supervisord's: SIGQUIT ends it too, SIGUSR2 reopens its log.
+		signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2)
+	}
 	defer signal.Stop(sigs)
 
 	d.Start()
@@ -287,8 +307,13 @@ loop:
 	for {
 		select {
 		case sig := <-sigs:
+			d.ReportSignal(sig.(syscall.Signal))
 			if sig == syscall.SIGHUP {
 				reload(ctx, d, log)
+				continue
+			}
+			if sig == syscall.SIGUSR2 {
+				reopenLog(logCloser, log)
 				continue
 			}
 			reason = "signal " + sig.String()
@@ -318,7 +343,10 @@ loop:
 			}
 		}
 	}()
+	reported := make(chan struct{})
+	go reportUnstopped(d, reported)
 	err = d.Shutdown(sctx)
+	close(reported)
 	// Event streams and log followers ended with the monitor and the
 	// streams; Close drops what is left.
 	_ = srv.Close()
