@@ -253,6 +253,9 @@ var ErrBusy = errors.New("monitor: one-shot commands are running")
 func (m *Monitor) Exec(prepare func(Saved) (ExecRequest, error)) error {
 	return m.call(func(l *loop) error {
 		switch {
+		case spawner == nil:
+			// See execOnForkThread.
+			return fmt.Errorf("monitor: exec needs the spawner thread (RunSpawner): %w", SpawnerError())
 		case l.pidfds != nil:
 			return errors.New("monitor: exec: the pidfd backend cannot carry its children across execve")
 		case l.helper != nil:
@@ -278,14 +281,11 @@ func (m *Monitor) Exec(prepare func(Saved) (ExecRequest, error)) error {
 
 // execOnForkThread execs from the thread every process was forked from,
 // the spawner thread (RunSpawner), carrying keep under the same numbers.
-// It returns only on failure. Without the spawner, processes are forked by
-// the loop's thread: an exec from there would keep them, but the new
-// image's processes would be children of its main thread and die at the
-// next exec from its loop's thread, so Exec refuses.
+// It returns only on failure. Exec refuses without the spawner: processes
+// are then forked by the loop's thread, and an exec from there would keep
+// them, but in the new image they would be children of its main thread and
+// die at the next exec, made from that image's loop thread.
 func (l *loop) execOnForkThread(path string, argv, env []string, keep []int) error {
-	if spawner == nil {
-		return fmt.Errorf("monitor: exec needs the spawner thread (RunSpawner): %w", SpawnerError())
-	}
 	return fmt.Errorf("monitor: %w", spawner.exec(&execJob{path: path, argv: argv, env: env, files: keep}))
 }
 

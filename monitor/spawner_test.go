@@ -51,6 +51,8 @@ func TestMain(m *testing.M) {
 		RunSpawner(spawnerCgroupChild)
 	case "storm":
 		RunSpawner(spawnerStormChild)
+	case "execfail":
+		RunSpawner(execFailChild)
 	}
 	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
 	os.Exit(2)
