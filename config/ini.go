@@ -439,6 +439,11 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			d.Environment = envList(m)
 		case "identifier":
 			d.Identifier = v
+		case "health_listen":
+			if err := CheckHealthListen(v); err != nil {
+				return s.err(k, err)
+			}
+			d.HealthListen = v
 		case "umask":
 			u, err := ParseUmask(v)
 			if err != nil {
@@ -715,6 +720,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 				l = &p.Stderr
 			}
 			l.Backups, err = iniInt(s, k, v, 0)
+		case "health_exec", "health_http", "health_tcp", "health_interval", "health_timeout",
+			"health_start_period", "health_start_interval", "health_retries", "health_on_unhealthy":
+			err = iniHealth(&p.Health, k, v)
 		default:
 			ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
 		}
@@ -735,6 +743,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	}
 	if _, ok := s.get("command"); !ok {
 		return p, s.err("", errors.New("program has no command"))
+	}
+	if err := iniHealthCheck(s, p.Health); err != nil {
+		return p, err
 	}
 	return p, nil
 }
