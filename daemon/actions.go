@@ -33,6 +33,9 @@ type ProcessStatus struct {
 	StdoutLog string        `json:"stdout_log,omitempty"`
 	StderrLog string        `json:"stderr_log,omitempty"`
 	Priority  int           `json:"priority"`
+	// Health is the health status (starting, healthy, unhealthy) of a
+	// running process whose program has a health check.
+	Health string `json:"health,omitempty"`
 }
 
 // ExitStatus is the last exit of a process.
@@ -73,6 +76,9 @@ func (d *Daemon) status(info monitor.ProcessInfo, pr *proc, now time.Time) Proce
 	}
 	if st.Group == "" {
 		st.Group = st.Program
+	}
+	if hs, ok := d.health.checker.Get(info.Name); ok {
+		st.Health = string(hs.Status)
 	}
 	if !info.Started.IsZero() {
 		t := info.Started

@@ -49,6 +49,10 @@ type Options struct {
 	// Listeners is the number of HTTP listeners the caller serves the API
 	// on, counted in the descriptor budget.
 	Listeners int
+	// HealthWorkers is the number of goroutines running HTTP and TCP
+	// health probes (health.DefaultWorkers when 0), whatever the number of
+	// programs.
+	HealthWorkers int
 }
 
 // Daemon supervises the programs of one configuration.
@@ -77,6 +81,8 @@ type Daemon struct {
 	streams  map[string]*shared  // log streams by file, shared by processes
 	closing  bool
 	budget   budgetState
+
+	health healthState
 }
 
 type program struct {
@@ -150,6 +156,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.metrics = newMetrics(d)
+	d.startHealth(opts)
 	d.reclaim()
 
 	for _, p := range cfg.Programs {
@@ -201,6 +208,7 @@ func runEnviron(own, extra []string, runID string) []string {
 }
 
 func (d *Daemon) abort() {
+	d.health.checker.Close()
 	_ = d.mon.Close()
 	d.capture.Close()
 	d.store.Close()
@@ -280,6 +288,7 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 		d.closeStreams(pr)
 		return nil, err
 	}
+	d.setHealth(name, cp.Program.Health, spec)
 	d.procs[name] = pr
 	return pr, nil
 }
@@ -336,6 +345,7 @@ func (d *Daemon) unregister(prog *program) {
 			d.log.Error("remove from monitor", "program", pr.name, "err", err)
 		}
 		d.closeStreams(pr)
+		d.setHealth(pr.name, nil, monitor.Spec{})
 		delete(d.procs, pr.name)
 	}
 	if d.programs[prog.cfg.Name] == prog {
@@ -430,6 +440,8 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		tiers[pr.priority] = append(tiers[pr.priority], pr.name)
 	}
 	d.mu.Unlock()
+	// No probe, and no on_unhealthy action, during the shutdown.
+	d.health.checker.Close()
 	for _, p := range prios {
 		if _, err := d.stopWait(ctx, tiers[p], false); err != nil && ctx.Err() != nil {
 			break

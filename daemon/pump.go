@@ -71,6 +71,7 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 var testHookBeforeRecord func(batch map[string]*store.Running)
 
 func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running, drainBy time.Time) {
+	d.healthEvent(e)
 	switch e.Type {
 	case monitor.EventStarting:
 		batch[e.Name] = &store.Running{Pid: e.Pid, StartTicks: startTicks(e.Pid)}
@@ -115,6 +116,7 @@ func (d *Daemon) resyncRunning() {
 	if err != nil {
 		return
 	}
+	d.healthResync(infos)
 	running := map[string]*store.Running{}
 	for _, i := range infos {
 		if i.Pid != 0 {
