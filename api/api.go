@@ -15,6 +15,7 @@ import (
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/health"
 	"github.com/corralhq/corral/logs"
 	"github.com/corralhq/corral/monitor"
 )
@@ -50,6 +51,9 @@ type Process struct {
 	Status daemon.ProcessStatus `json:"status"`
 	// Config is the program's configuration with the TOML keys.
 	Config map[string]any `json:"config"`
+	// Health is the health check's status and last results, when the
+	// program has one.
+	Health *health.State `json:"health,omitempty"`
 }
 
 // SignalRequest is the body of POST /v1/processes/{target}/signal.
@@ -110,6 +114,7 @@ func Handler(d *daemon.Daemon) http.Handler {
 	h.mux.HandleFunc("DELETE /v1/programs/{name}", h.removeProgram)
 	h.mux.HandleFunc("POST /v1/reload", h.reload)
 	h.mux.HandleFunc("GET /v1/events", h.events)
+	h.mux.HandleFunc("GET /v1/health", h.health)
 	h.mux.HandleFunc("POST /v1/shutdown", h.shutdown)
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no API route %s %s", r.Method, r.URL.Path))
@@ -280,6 +285,9 @@ func (h *handler) inspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := Process{Status: sts[0]}
+	if hs, ok := h.d.Health(sts[0].Name); ok {
+		out.Health = &hs
+	}
 	for _, p := range h.d.ProgramConfig() {
 		if p.Name == sts[0].Program {
 			out.Config = ProgramFields(p)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,7 +107,12 @@ the daemon cannot answer.`,
 
 func printStatus(w io.Writer, sts []daemon.ProcessStatus, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tEXIT")
+	withHealth := slices.ContainsFunc(sts, func(st daemon.ProcessStatus) bool { return st.Health != "" })
+	if withHealth {
+		fmt.Fprintln(tw, "NAME\tSTATE\tHEALTH\tPID\tUPTIME\tRESTARTS\tEXIT")
+	} else {
+		fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tEXIT")
+	}
 	for _, st := range sts {
 		pid, uptime, exit := "-", "-", "-"
 		if st.Pid != 0 {
@@ -118,6 +124,10 @@ func printStatus(w io.Writer, sts []daemon.ProcessStatus, now time.Time) {
 			if x.Signal != "" {
 				exit = "SIG" + x.Signal
 			}
+		}
+		if withHealth {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", st.Name, st.State, cmp.Or(st.Health, "-"), pid, uptime, st.Restarts, exit)
+			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", st.Name, st.State, pid, uptime, st.Restarts, exit)
 	}

@@ -1,0 +1,178 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/health"
+)
+
+// HealthResponse is the body of GET /v1/health and of GET /readyz?verbose.
+type HealthResponse struct {
+	// Healthy is true when every process asked about is healthy (ready,
+	// for /readyz); the status is then 200, else 503.
+	Healthy   bool            `json:"healthy"`
+	Processes []HealthProcess `json:"processes"`
+}
+
+// HealthProcess is one process in a HealthResponse.
+type HealthProcess struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // starting, healthy, unhealthy, or "" (not running)
+	// State is the process state, on /readyz only.
+	State string `json:"state,omitempty"`
+	// Last is the last probe's result.
+	Last *health.Result `json:"last,omitempty"`
+}
+
+// health answers GET /v1/health?names=a,b from the health checker's
+// published snapshot: it never waits for the monitor's loop, a reload or
+// a probe. names are processes, programs or groups (a name matches its
+// processes "name:..."); none means every process with a check. 200 when
+// all of them are healthy, 503 otherwise, 404 for a name with no check.
+func (h *handler) health(w http.ResponseWriter, r *http.Request) {
+	var names []string
+	for _, v := range r.URL.Query()["names"] {
+		for n := range strings.SplitSeq(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	snap := h.d.HealthSnapshot()
+	picked := map[string]bool{}
+	for _, n := range names {
+		found := false
+		for key := range snap {
+			if key == n || strings.HasPrefix(key, n+":") {
+				picked[key], found = true, true
+			}
+		}
+		if !found {
+			writeError(w, http.StatusNotFound, fmt.Errorf("no process with a health check is named %q", n))
+			return
+		}
+	}
+	resp := HealthResponse{Healthy: true, Processes: []HealthProcess{}}
+	for key, st := range snap {
+		if len(names) > 0 && !picked[key] {
+			continue
+		}
+		resp.Processes = append(resp.Processes, healthProcess(st))
+		if st.Status != health.StatusHealthy {
+			resp.Healthy = false
+		}
+	}
+	sortHealth(resp.Processes)
+	code := http.StatusOK
+	if !resp.Healthy {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, resp)
+}
+
+func healthProcess(st health.State) HealthProcess {
+	p := HealthProcess{Name: st.Name, Status: string(st.Status)}
+	if n := len(st.Results); n > 0 {
+		last := st.Results[n-1]
+		p.Last = &last
+	}
+	return p
+}
+
+func sortHealth(ps []HealthProcess) {
+	slices.SortFunc(ps, func(a, b HealthProcess) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// HealthzHandler serves health_listen: GET (or HEAD) /livez and /readyz and
+// nothing else, no action, no information beyond health (with ?verbose,
+// each process's name, state and health). It is meant for an
+// orchestrator's probes on a TCP port, so it has no authentication and
+// must never grow a path that changes anything.
+//
+// /livez is 200 while the daemon serves and has not begun to shut down.
+// /readyz is 200 when no process is STARTING, BACKOFF, STOPPING or FATAL
+// and every running process with a health check is healthy; 503 otherwise.
+func HealthzHandler(d *daemon.Daemon) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		_, verbose := r.URL.Query()["verbose"]
+		switch r.URL.Path {
+		case "/livez":
+			select {
+			case <-d.Quit():
+				http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			default:
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				_, _ = fmt.Fprintln(w, "ok")
+			}
+		case "/readyz":
+			readyz(d, w, verbose)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+func readyz(d *daemon.Daemon, w http.ResponseWriter, verbose bool) {
+	sts, err := d.Status()
+	if err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	resp := HealthResponse{Healthy: true, Processes: []HealthProcess{}}
+	for _, st := range sts {
+		p := HealthProcess{Name: st.Name, State: st.State, Status: st.Health}
+		switch st.State {
+		case "STARTING", "BACKOFF", "STOPPING", "FATAL":
+			resp.Healthy = false
+		}
+		// No probe output here: this port has no authentication.
+		if hs, ok := d.Health(st.Name); ok && st.Pid != 0 && hs.Status != health.StatusHealthy {
+			resp.Healthy = false
+		}
+		resp.Processes = append(resp.Processes, p)
+	}
+	code := http.StatusOK
+	if !resp.Healthy {
+		code = http.StatusServiceUnavailable
+	}
+	if verbose {
+		writeJSON(w, code, resp)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	if resp.Healthy {
+		_, _ = fmt.Fprintln(w, "ok")
+	} else {
+		_, _ = fmt.Fprintln(w, "not ready")
+	}
+}
+
+// healthFields is a health check with its TOML keys, as ProgramFields
+// gives a program.
+func healthFields(h *config.Health) map[string]any {
+	m := map[string]any{
+		"interval": h.Interval.String(), "timeout": h.Timeout.String(),
+		"start_period": h.StartPeriod.String(), "start_interval": h.StartInterval.String(),
+		"retries": h.Retries, "on_unhealthy": string(h.OnUnhealthy),
+	}
+	switch {
+	case len(h.Exec) > 0:
+		m["exec"] = h.Exec
+	case h.HTTP != "":
+		m["http"] = h.HTTP
+	default:
+		m["tcp"] = h.TCP
+	}
+	return m
+}
