@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/corralhq/corral/health"
+	"github.com/corralhq/corral/monitor"
 )
 
 // healthProgram is a sleeping program whose exec probe passes while flag
@@ -132,5 +133,45 @@ func TestOnUnhealthyIgnoreKeepsTheProcess(t *testing.T) {
 	after := waitState(t, d, "app", "RUNNING")
 	if after.Pid != before.Pid || after.Health != "unhealthy" {
 		t.Errorf("pid %d -> %d, health %q: ignore must leave the process alone", before.Pid, after.Pid, after.Health)
+	}
+}
+
+// TestHealthAnswersWhileTheLoopIsBusy blocks the monitor's loop (a spawn
+// whose stdio callback waits) and reads health meanwhile: the health API
+// reads a published snapshot, never the loop's queue.
+func TestHealthAnswersWhileTheLoopIsBusy(t *testing.T) {
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "ok")
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, writeConfig(t, dir, healthProgram("app", flag, "ignore")))
+	waitHealth(t, d, "app", health.StatusHealthy)
+	entered, release := make(chan struct{}), make(chan struct{})
+	err := d.mon.Add(monitor.Spec{Name: "blocker", Path: "true", Stdio: func() (_, _, _ *os.File, _ error) {
+		close(entered)
+		<-release
+		return nil, nil, nil, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	go func() { started <- d.mon.Start("blocker") }()
+	t.Cleanup(func() { close(release); <-started })
+	<-entered // the loop is inside the callback now
+	statusDone := make(chan struct{})
+	go func() { _, _, _ = d.mon.Snapshot(); close(statusDone) }()
+	snap := d.HealthSnapshot()
+	if snap["app"].Status != health.StatusHealthy {
+		t.Errorf("snapshot while the loop is busy: %+v", snap)
+	}
+	if st, ok := d.Health("app"); !ok || st.Status != health.StatusHealthy {
+		t.Errorf("Health while the loop is busy: %+v %v", st, ok)
+	}
+	select {
+	case <-statusDone:
+		t.Fatal("the loop answered a snapshot: it was not blocked, the test proves nothing")
+	default:
 	}
 }
