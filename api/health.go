@@ -88,16 +88,30 @@ func sortHealth(ps []HealthProcess) {
 	slices.SortFunc(ps, func(a, b HealthProcess) int { return strings.Compare(a.Name, b.Name) })
 }
 
-// HealthzHandler serves health_listen: GET (or HEAD) /livez and /readyz and
-// nothing else, no action, no information beyond health (with ?verbose,
-// each process's name, state and health). It is meant for an
+// HealthzSource is what /livez and /readyz report: the daemon's, or
+// corral init's.
+type HealthzSource interface {
+	// Live reports whether the supervisor runs and is not shutting down.
+	Live() bool
+	// Ready reports whether every process is up (see HealthzHandler), with
+	// each process's name, state and health.
+	Ready() (bool, []HealthProcess)
+}
+
+// HealthzHandler serves health_listen for the daemon d (see ServeHealthz).
+func HealthzHandler(d *daemon.Daemon) http.Handler { return ServeHealthz(daemonHealthz{d}) }
+
+// ServeHealthz serves GET (or HEAD) /livez and /readyz and nothing else, no
+// action, no information beyond health (with ?verbose, each process's
+// name, state and health, never a probe's output). It is meant for an
 // orchestrator's probes on a TCP port, so it has no authentication and
 // must never grow a path that changes anything.
 //
-// /livez is 200 while the daemon serves and has not begun to shut down.
-// /readyz is 200 when no process is STARTING, BACKOFF, STOPPING or FATAL
-// and every running process with a health check is healthy; 503 otherwise.
-func HealthzHandler(d *daemon.Daemon) http.Handler {
+// /livez is 200 while the supervisor serves and has not begun to shut
+// down. /readyz is 200 when no process is STARTING, BACKOFF, STOPPING or
+// FATAL and every running process with a health check is healthy; 503
+// otherwise.
+func ServeHealthz(src HealthzSource) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -107,55 +121,78 @@ func HealthzHandler(d *daemon.Daemon) http.Handler {
 		_, verbose := r.URL.Query()["verbose"]
 		switch r.URL.Path {
 		case "/livez":
-			select {
-			case <-d.Quit():
+			if !src.Live() {
 				http.Error(w, "shutting down", http.StatusServiceUnavailable)
-			default:
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				_, _ = fmt.Fprintln(w, "ok")
+				return
 			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = fmt.Fprintln(w, "ok")
 		case "/readyz":
-			readyz(d, w, verbose)
+			ok, procs := src.Ready()
+			code := http.StatusOK
+			if !ok {
+				code = http.StatusServiceUnavailable
+			}
+			if verbose {
+				writeJSON(w, code, HealthResponse{Healthy: ok, Processes: procs})
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(code)
+			if ok {
+				_, _ = fmt.Fprintln(w, "ok")
+			} else {
+				_, _ = fmt.Fprintln(w, "not ready")
+			}
 		default:
 			http.NotFound(w, r)
 		}
 	})
 }
 
-func readyz(d *daemon.Daemon, w http.ResponseWriter, verbose bool) {
-	sts, err := d.Status()
+// ReadyProcess adds one process to a /readyz answer: it returns p for the
+// list and whether it is ready.
+func ReadyProcess(name, state string, running bool, hs *health.State) (HealthProcess, bool) {
+	p := HealthProcess{Name: name, State: state}
+	ready := true
+	switch state {
+	case "STARTING", "BACKOFF", "STOPPING", "FATAL":
+		ready = false
+	}
+	if hs != nil && running {
+		p.Status = string(hs.Status)
+		ready = ready && hs.Status == health.StatusHealthy
+	}
+	return p, ready
+}
+
+type daemonHealthz struct{ d *daemon.Daemon }
+
+func (h daemonHealthz) Live() bool {
+	select {
+	case <-h.d.Quit():
+		return false
+	default:
+		return true
+	}
+}
+
+func (h daemonHealthz) Ready() (bool, []HealthProcess) {
+	sts, err := h.d.Status()
 	if err != nil {
-		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-		return
+		return false, []HealthProcess{}
 	}
-	resp := HealthResponse{Healthy: true, Processes: []HealthProcess{}}
+	all, procs := true, make([]HealthProcess, 0, len(sts))
 	for _, st := range sts {
-		p := HealthProcess{Name: st.Name, State: st.State, Status: st.Health}
-		switch st.State {
-		case "STARTING", "BACKOFF", "STOPPING", "FATAL":
-			resp.Healthy = false
+		var hsp *health.State
+		if hs, ok := h.d.Health(st.Name); ok {
+			hsp = &hs
 		}
-		// No probe output here: this port has no authentication.
-		if hs, ok := d.Health(st.Name); ok && st.Pid != 0 && hs.Status != health.StatusHealthy {
-			resp.Healthy = false
-		}
-		resp.Processes = append(resp.Processes, p)
+		p, ready := ReadyProcess(st.Name, st.State, st.Pid != 0, hsp)
+		all = all && ready
+		procs = append(procs, p)
 	}
-	code := http.StatusOK
-	if !resp.Healthy {
-		code = http.StatusServiceUnavailable
-	}
-	if verbose {
-		writeJSON(w, code, resp)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(code)
-	if resp.Healthy {
-		_, _ = fmt.Fprintln(w, "ok")
-	} else {
-		_, _ = fmt.Fprintln(w, "not ready")
-	}
+	return all, procs
 }
 
 // healthFields is a health check with its TOML keys, as ProgramFields

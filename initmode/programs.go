@@ -18,6 +18,7 @@ type proc struct {
 	spec     monitor.Spec
 	priority int
 	exitOn   bool
+	health   *config.Health
 }
 
 // specOf maps one configured process onto a monitor spec with the daemon's
@@ -48,7 +49,7 @@ func plan(cfg *config.Config, exitOn []string, o Options) ([]proc, error) {
 			if err != nil {
 				return nil, err
 			}
-			pr := proc{spec: spec, priority: g.Priority}
+			pr := proc{spec: spec, priority: g.Priority, health: g.Health}
 			for _, n := range exitOn {
 				if n == g.Name || n == p.Name || n == p.FullName() {
 					pr.exitOn, matched[n] = true, true
@@ -132,6 +133,12 @@ func runPrograms(o Options) int {
 			return 1
 		}
 	}
+	ih, err := startHealth(cfg, m, procs, log)
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
+		_ = m.Close()
+		return 1
+	}
 	for _, p := range procs {
 		// A spawn error shows as a FATAL event, handled below.
 		_ = m.Start(p.spec.Name)
@@ -188,10 +195,15 @@ func runPrograms(o Options) int {
 					_ = m.Signal(p.spec.Name, sig)
 				}
 			}
+		case <-ih.shutdown:
+			log.Warn("a program with on_unhealthy = shutdown is unhealthy; stopping every program")
+			code, stopping = 1, true
 		case e, ok := <-evs:
 			if !ok {
+				ih.close()
 				return 1
 			}
+			ih.event(e)
 			switch e.Type {
 			case monitor.EventStarting:
 				delete(lastExit, e.Name)
@@ -235,6 +247,7 @@ func runPrograms(o Options) int {
 			}
 		}
 	}()
+	ih.close()
 	stopAll(ctx, m, procs)
 	_ = m.Shutdown(ctx)
 	sub.Close()
