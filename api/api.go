@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/corralhq/corral/config"
@@ -81,6 +83,11 @@ type Event struct {
 	// Missed counts the events lost by a "missed" marker: the client fell
 	// behind and should re-list the processes.
 	Missed uint64 `json:"missed,omitempty"`
+	// Health and HealthFrom are a "health" event's new and previous health
+	// status ("" is none: not running). Health events have Seq 0: they are
+	// not the monitor's.
+	Health     string `json:"health,omitempty"`
+	HealthFrom string `json:"health_from,omitempty"`
 }
 
 // NewEvent converts a monitor event.
@@ -466,13 +473,21 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	enc := json.NewEncoder(w)
-	ctx := r.Context()
+	var wmu sync.Mutex
+	send := func(ev Event) bool {
+		wmu.Lock()
+		defer wmu.Unlock()
+		return enc.Encode(ev) == nil && rc.Flush() == nil
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer h.streamHealth(ctx, cancel, send)()
 	for {
 		e, err := sub.Next(ctx)
 		if err != nil {
 			return
 		}
-		if enc.Encode(NewEvent(e)) != nil || rc.Flush() != nil {
+		if !send(NewEvent(e)) {
 			return
 		}
 	}

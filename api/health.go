@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
@@ -212,4 +214,42 @@ func healthFields(h *config.Health) map[string]any {
 		m["tcp"] = h.TCP
 	}
 	return m
+}
+
+// streamHealth sends the daemon's health changes into an event stream, as
+// "health" events, from one goroutine of the stream's own (a client of
+// the stream may have one). When the client is too slow, a "missed" marker
+// says to re-list. It returns the function that ends it; a failed send
+// cancels the stream.
+func (h *handler) streamHealth(ctx context.Context, cancel context.CancelFunc, send func(Event) bool) (stop func()) {
+	hs := h.d.SubscribeHealth(256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case c := <-hs.C:
+				if n := hs.Missed(); n > 0 && !send(Event{Type: "missed", Time: time.Now(), Missed: n}) {
+					cancel()
+					return
+				}
+				if !send(HealthEvent(c)) {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		hs.Close()
+	}
+}
+
+// HealthEvent converts a health change into a "health" event.
+func HealthEvent(c health.Change) Event {
+	return Event{Type: "health", Time: c.Time, Name: c.Name, Health: string(c.To), HealthFrom: string(c.From), Error: c.Last.Err}
 }

@@ -216,3 +216,38 @@ func startDaemon(t *testing.T, programs string) *daemon.Daemon {
 	})
 	return d
 }
+
+func TestEventStreamCarriesHealthChanges(t *testing.T) {
+	up, down := tcpTarget(t)
+	srv := startServer(t, healthPrograms(up, down))
+	waitRunning(t, srv, "up")
+	resp, err := http.Get(srv.URL + "/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r, err := http.Post(srv.URL+"/v1/processes/up/restart", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	var got []string
+	timer := time.AfterFunc(hang, func() { resp.Body.Close() })
+	defer timer.Stop()
+	for len(got) == 0 || got[len(got)-1] != "healthy" {
+		var e api.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("stream ended (%v) after health events %v", err, got)
+		}
+		if e.Type == "health" && e.Name == "up" {
+			got = append(got, e.Health)
+		}
+	}
+	// The restart: no health while it stops, starting at the spawn, then
+	// healthy (the first change may be from before the restart).
+	s := strings.Join(got, ",")
+	if !strings.HasSuffix(s, ",starting,healthy") {
+		t.Errorf("health events of up: %q, want ...,starting,healthy after the restart", s)
+	}
+}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,6 +18,7 @@ type healthState struct {
 	checker *health.Checker
 	mu      sync.Mutex
 	hooks   []func(health.Change)
+	subs    map[*HealthEvents]struct{}
 }
 
 func (d *Daemon) startHealth(opts Options) {
@@ -95,6 +97,7 @@ func (d *Daemon) onHealthChange(c health.Change) {
 	for _, f := range hooks {
 		f(c)
 	}
+	d.publishHealth(c)
 	if c.To != health.StatusUnhealthy {
 		if c.To == health.StatusHealthy || c.From == health.StatusUnhealthy {
 			d.log.Info("health", "program", c.Name, "from", string(c.From), "to", string(c.To))
@@ -159,6 +162,53 @@ func (d *Daemon) healthResync(infos []monitor.ProcessInfo) {
 			d.health.checker.Spawned(i.Name, i.Started)
 		} else {
 			d.health.checker.Stopped(i.Name)
+		}
+	}
+}
+
+// HealthEvents is a subscription to health changes (SubscribeHealth).
+type HealthEvents struct {
+	C      <-chan health.Change
+	ch     chan health.Change
+	missed atomic.Uint64
+	d      *Daemon
+}
+
+// Missed returns, and resets, the number of changes dropped because the
+// subscriber's queue was full: the subscriber should then re-read health
+// (HealthSnapshot).
+func (s *HealthEvents) Missed() uint64 { return s.missed.Swap(0) }
+
+// Close ends the subscription.
+func (s *HealthEvents) Close() {
+	s.d.health.mu.Lock()
+	delete(s.d.health.subs, s)
+	s.d.health.mu.Unlock()
+}
+
+// SubscribeHealth returns a subscription to health changes with a queue of
+// queue changes; the checker never waits for it: a change that finds the
+// queue full is counted in Missed instead.
+func (d *Daemon) SubscribeHealth(queue int) *HealthEvents {
+	ch := make(chan health.Change, queue)
+	s := &HealthEvents{C: ch, ch: ch, d: d}
+	d.health.mu.Lock()
+	if d.health.subs == nil {
+		d.health.subs = map[*HealthEvents]struct{}{}
+	}
+	d.health.subs[s] = struct{}{}
+	d.health.mu.Unlock()
+	return s
+}
+
+func (d *Daemon) publishHealth(c health.Change) {
+	d.health.mu.Lock()
+	defer d.health.mu.Unlock()
+	for s := range d.health.subs {
+		select {
+		case s.ch <- c:
+		default:
+			s.missed.Add(1)
 		}
 	}
 }
