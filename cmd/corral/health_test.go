@@ -158,6 +158,13 @@ func TestHealthListenAndStatusColumn(t *testing.T) {
 		code, _ := get("/readyz")
 		return code == 200
 	})
+	fams := td.metrics(t)
+	if v := gauge(t, fams, "corral_process_health", "process", "web", "status", "healthy"); v != 1 {
+		t.Errorf("corral_process_health{web,healthy} = %v, want 1", v)
+	}
+	if v := gauge(t, fams, "corral_process_health", "process", "web", "status", "unhealthy"); v != 0 {
+		t.Errorf("corral_process_health{web,unhealthy} = %v, want 0", v)
+	}
 	out, err := runCLI(td, "status")
 	if err != nil {
 		t.Fatal(err)
