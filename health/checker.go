@@ -36,7 +36,7 @@ const Results = 5
 
 // DefaultWorkers is the number of network probe workers when
 // Options.Workers is 0.
-const DefaultWorkers = 8
+const DefaultWorkers = 4
 
 // Probe is one process's health check. Exactly one of Exec, HTTP and TCP
 // is set.

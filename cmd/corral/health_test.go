@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/corralhq/corral/health"
 )
 
 // acceptor listens on a local port and closes what it accepts: the target
@@ -81,9 +83,15 @@ func (td *testDaemon) waitHealthy(t *testing.T, n int) {
 // TestGoroutinesDoNotGrowWithHealthProbes is
 // TestGoroutinesAndThreadsDoNotGrowWithPrograms with a health probe per
 // program: 10 and 1,000 probed programs, the same goroutines, and threads
-// within the same allowance.
+// within the same allowance plus one per probe worker.
 func TestGoroutinesDoNotGrowWithHealthProbes(t *testing.T) {
-	const maxIdleThreads = 6
+	// The allowance of TestGoroutinesAndThreadsDoNotGrowWithPrograms (the
+	// runtime's parked Ms after a burst of spawns) plus the probe workers:
+	// each may be in a connect or close that a loaded machine makes slow,
+	// and the runtime then starts another M. Under a load average of 250
+	// one run in five read 18 at 1,000 (11 at 10). A constant (the workers
+	// are fixed in Options), not a count of programs.
+	const maxIdleThreads = 6 + health.DefaultWorkers
 	target := acceptor(t)
 	measure := func(n int) (goroutines, threads float64) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -103,8 +111,8 @@ func TestGoroutinesDoNotGrowWithHealthProbes(t *testing.T) {
 	if g1k > g10 {
 		t.Errorf("goroutines: %v with 10 probed programs, %v with 1,000", g10, g1k)
 	}
-	if th1k > th10+maxIdleThreads || th1k > 16 {
-		t.Errorf("threads: %v with 10 probed programs, %v with 1,000 (allowed: +%d, at most 16)", th10, th1k, maxIdleThreads)
+	if th1k > th10+maxIdleThreads || th1k > 16+health.DefaultWorkers {
+		t.Errorf("threads: %v with 10 probed programs, %v with 1,000 (allowed: +%d, at most %d)", th10, th1k, maxIdleThreads, 16+health.DefaultWorkers)
 	}
 }
 
