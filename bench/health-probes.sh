@@ -23,13 +23,13 @@ for r in $(seq "$rounds"); do
 	done
 done
 echo
-echo "| probe | model | cpu-ms / 1k probes | peak goroutines | peak threads |"
-echo "|---|---|---|---|---|"
+echo "| probe | model | cpu-ms / 1k probes | peak goroutines | peak threads | failed probes (all runs) |"
+echo "|---|---|---|---|---|---|"
 awk '
 {
 	split($1, p, "/"); model = p[2]; kind = p[3]; sub(/-[0-9]+$/, "", kind)
 	k = kind "\t" model
-	n[k]++; cpu[k, n[k]] = $3; gor[k, n[k]] = $5; thr[k, n[k]] = $7
+	n[k]++; cpu[k, n[k]] = $3; gor[k, n[k]] = $5; thr[k, n[k]] = $7; fail[k] += $9
 	if (!(kind in seen)) { seen[kind] = 1; order[++nk] = kind }
 }
 function median(arr, k, cnt,   i, j, t, v) {
@@ -44,7 +44,7 @@ END {
 		mc = median(cpu, c, n[c]); mg = median(cpu, g, n[g])
 		gc = median(gor, c, n[c]); gg = median(gor, g, n[g])
 		tc = median(thr, c, n[c]); tg = median(thr, g, n[g])
-		printf "| %s | goroutine per check | %.0f | %d | %d |\n", kind, mg, gg, tg
-		printf "| %s | corral | %.0f (%.2fx) | %d (%.3fx) | %d (%.2fx) |\n", kind, mc, mc / mg, gc, gc / gg, tc, tc / tg
+		printf "| %s | goroutine per check | %.0f | %d | %d | %d |\n", kind, mg, gg, tg, fail[g]
+		printf "| %s | corral | %.0f (%.2fx) | %d (%.3fx) | %d (%.2fx) | %d |\n", kind, mc, mc / mg, gc, gc / gg, tc, tc / tg, fail[c]
 	}
 }' "$out"

@@ -132,11 +132,16 @@ func (d *Daemon) onHealthChange(c health.Change) {
 var (
 	descHealth = prometheus.NewDesc("corral_process_health", "1 for the health status of the process (starting, healthy, unhealthy); processes without a check or not running are absent.", []string{"process", "status"}, nil)
 	descProbes = prometheus.NewDesc("corral_health_probes_total", "Health probes completed.", nil, nil)
+	descFailed = prometheus.NewDesc("corral_health_probe_failures_total", "Health probes that failed.", nil, nil)
 )
 
 type healthCollector struct{ d *Daemon }
 
-func (h healthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descHealth; ch <- descProbes }
+func (h healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descHealth
+	ch <- descProbes
+	ch <- descFailed
+}
 
 func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, st := range h.d.health.checker.Snapshot() {
@@ -152,6 +157,7 @@ func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(h.d.health.checker.Probes()))
+	ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(h.d.health.checker.Failures()))
 }
 
 // healthResync follows a re-listing after missed events: a running process

@@ -109,13 +109,16 @@ func startUsage() *usage {
 	return u
 }
 
-func (u *usage) report(b *testing.B, probes int) {
+// report records the figures; failed probes are a figure too (a model
+// that times out under load is a result, not a broken benchmark).
+func (u *usage) report(b *testing.B, probes int, failed int) {
 	cpu := cpuTime() - u.cpu0
 	close(u.stop)
 	<-u.done
 	b.ReportMetric(float64(cpu.Milliseconds())/(float64(probes)/1000), "cpu-ms/1k-probes")
 	b.ReportMetric(float64(u.goroutines), "peak-goroutines")
 	b.ReportMetric(float64(u.threads), "peak-threads")
+	b.ReportMetric(float64(failed), "failed-probes")
 	b.ReportMetric(0, "ns/op") // wall time per probe depends on the interval, not the cost
 }
 
@@ -178,19 +181,8 @@ func benchChecker(b *testing.B, p *Probe) {
 	for c.Probes() < uint64(b.N) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	u.report(b, b.N)
+	u.report(b, b.N, int(c.Failures()))
 	b.StopTimer()
-	failed := 0
-	for _, st := range c.Snapshot() {
-		for _, r := range st.Results {
-			if !r.OK {
-				failed++
-			}
-		}
-	}
-	if failed > 0 {
-		b.Fatalf("%d probes failed", failed)
-	}
 }
 
 // benchGoroutinePerCheck is the model of Docker's health checks and
@@ -252,11 +244,11 @@ func benchGoroutinePerCheck(b *testing.B, p *Probe) {
 	for done.Load() < int64(b.N) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	u.report(b, b.N)
+	u.report(b, b.N, int(failed.Load()))
 	b.StopTimer()
 	close(stop)
 	wg.Wait()
 	if n := failed.Load(); n > 0 {
-		b.Fatalf("%d probes failed, the first with %v", n, firstErr.Load())
+		b.Logf("%d probes failed, the first with %v", n, firstErr.Load())
 	}
 }

@@ -145,7 +145,7 @@ type Checker struct {
 	// when names are added or removed, each State on every change.
 	pub atomic.Pointer[map[string]*atomic.Pointer[State]]
 
-	probes atomic.Uint64
+	probes, failures atomic.Uint64
 }
 
 type entry struct {
@@ -273,6 +273,9 @@ func (c *Checker) Snapshot() map[string]State {
 
 // Probes returns the number of probes completed so far.
 func (c *Checker) Probes() uint64 { return c.probes.Load() }
+
+// Failures returns the number of probes that failed so far.
+func (c *Checker) Failures() uint64 { return c.failures.Load() }
 
 // Close stops the scheduler and the workers and kills the exec probes in
 // flight. A second call is a no-op.
@@ -434,6 +437,9 @@ func (c *Checker) handle(m msg) {
 func (c *Checker) finish(e *entry, gen uint64, r Result) {
 	e.inflight, e.timedOut = false, false
 	c.probes.Add(1)
+	if !r.OK {
+		c.failures.Add(1)
+	}
 	if gen != e.gen || !e.active {
 		if e.active { // a new process: its first probe, when due
 			c.schedule(e, e.after)
