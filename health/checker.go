@@ -146,6 +146,7 @@ type Checker struct {
 	pub atomic.Pointer[map[string]*atomic.Pointer[State]]
 
 	probes, failures atomic.Uint64
+	seq              uint64 // for gens and flight ids; scheduler only
 }
 
 type entry struct {
@@ -153,18 +154,20 @@ type entry struct {
 	probe   *Probe
 	kind    string
 	active  bool      // a process is running
-	gen     uint64    // bumped by Spawned, Stopped and Set
+	gen     uint64    // changed by Spawned, Stopped and Set (unique in the checker)
 	spawned time.Time // of the current process
 	status  Status
 	since   time.Time
 	fails   int
 	results []Result
 
-	inflight bool
-	timedOut bool
-	pid      int      // of the exec probe in flight
-	out      *os.File // its output
-	started  time.Time
+	inflight  bool
+	flight    uint64 // id of the probe in flight (unique in the checker)
+	flightGen uint64 // gen when it started: another gen means stale
+	timedOut  bool
+	pid       int      // of the exec probe in flight
+	out       *os.File // its output
+	started   time.Time
 
 	due   time.Time
 	after time.Time // the first probe of a process spawned while a probe ran
@@ -183,19 +186,19 @@ const (
 )
 
 type msg struct {
-	kind  msgKind
-	name  string
-	probe *Probe
-	gen   uint64
-	exit  *monitor.ExitInfo
-	res   Result
-	at    time.Time
+	kind   msgKind
+	name   string
+	probe  *Probe
+	flight uint64
+	exit   *monitor.ExitInfo
+	res    Result
+	at     time.Time
 }
 
 type job struct {
-	name  string
-	gen   uint64
-	probe *Probe
+	name   string
+	flight uint64
+	probe  *Probe
 }
 
 // New starts a Checker's scheduler and workers.
@@ -372,7 +375,7 @@ func (c *Checker) handle(m msg) {
 			return
 		}
 		e.probe, e.kind = m.probe, kind(m.probe)
-		e.gen++
+		e.gen = c.next()
 		if !e.inflight {
 			c.unschedule(e)
 		}
@@ -383,7 +386,7 @@ func (c *Checker) handle(m msg) {
 		if e == nil {
 			return
 		}
-		e.gen++
+		e.gen = c.next()
 		e.active, e.spawned, e.fails = true, m.at, 0
 		c.setStatus(e, StatusStarting, Result{})
 		first := e.probe.Interval
@@ -400,7 +403,7 @@ func (c *Checker) handle(m msg) {
 		if e == nil {
 			return
 		}
-		e.gen++
+		e.gen = c.next()
 		e.active, e.fails = false, 0
 		c.abort(e)
 		if !e.inflight {
@@ -409,8 +412,8 @@ func (c *Checker) handle(m msg) {
 		c.setStatus(e, StatusNone, Result{})
 		c.publish(e)
 	case msgExec:
-		if e == nil || !e.inflight || e.pid != m.exit.Pid {
-			return
+		if e == nil || !e.inflight || e.flight != m.flight || e.pid != m.exit.Pid {
+			return // a probe of a removed entry (its output file is closed)
 		}
 		c.unschedule(e) // the timeout
 		r := Result{Time: e.started, Duration: m.exit.Ended.Sub(e.started), OK: m.exit.Success()}
@@ -423,24 +426,24 @@ func (c *Checker) handle(m msg) {
 			r.OK = false
 			r.Err = fmt.Sprintf("timed out after %s; process group killed", e.probe.Timeout)
 		}
-		c.finish(e, m.gen, r)
+		c.finish(e, r)
 	case msgNet:
-		if e == nil || !e.inflight {
-			return
+		if e == nil || !e.inflight || e.flight != m.flight {
+			return // a probe of a removed entry
 		}
-		c.finish(e, m.gen, m.res)
+		c.finish(e, m.res)
 	}
 }
 
 // finish ends the probe in flight: applies its result if it is of the
 // current process, and schedules the next one.
-func (c *Checker) finish(e *entry, gen uint64, r Result) {
+func (c *Checker) finish(e *entry, r Result) {
 	e.inflight, e.timedOut = false, false
 	c.probes.Add(1)
 	if !r.OK {
 		c.failures.Add(1)
 	}
-	if gen != e.gen || !e.active {
+	if e.flightGen != e.gen || !e.active {
 		if e.active { // a new process: its first probe, when due
 			c.schedule(e, e.after)
 		}
@@ -487,15 +490,14 @@ func (c *Checker) fire(e *entry) {
 	if !e.active {
 		return
 	}
-	e.inflight = true
+	e.inflight, e.flight, e.flightGen = true, c.next(), e.gen
 	e.started = time.Now()
 	if e.probe.Exec == nil {
-		c.pending = append(c.pending, job{name: e.name, gen: e.gen, probe: e.probe})
+		c.pending = append(c.pending, job{name: e.name, flight: e.flight, probe: e.probe})
 		return
 	}
 	if err := c.launch(e); err != nil {
-		e.inflight = false
-		c.finish(e, e.gen, Result{Time: e.started, Err: err.Error()})
+		c.finish(e, Result{Time: e.started, Err: err.Error()})
 	}
 }
 
@@ -511,9 +513,9 @@ func (c *Checker) launch(e *entry) error {
 	spec := *e.probe.Exec
 	spec.Name = "health:" + e.name
 	spec.Stdin, spec.Stdout, spec.Stderr = nil, out, out
-	name, gen := e.name, e.gen
+	name, flight := e.name, e.flight
 	pid, err := c.opts.Monitor.Launch(spec, func(x *monitor.ExitInfo) {
-		c.post(msg{kind: msgExec, name: name, gen: gen, exit: x})
+		c.post(msg{kind: msgExec, name: name, flight: flight, exit: x})
 	})
 	if err != nil {
 		out.Close()
@@ -529,6 +531,11 @@ func (c *Checker) abort(e *entry) {
 	if e.inflight && e.pid != 0 && c.opts.Monitor != nil {
 		_ = c.opts.Monitor.KillLaunched(e.pid)
 	}
+}
+
+func (c *Checker) next() uint64 {
+	c.seq++
+	return c.seq
 }
 
 func (c *Checker) schedule(e *entry, at time.Time) {

@@ -385,3 +385,41 @@ func TestCloseTwiceAndSetAfterClose(t *testing.T) {
 		t.Error("Get after Close found a state never set")
 	}
 }
+
+// TestResultOfARemovedProbeIsIgnored: a program replaced (a reload) while
+// its probe runs: the old probe's result, a failure, never reaches the new
+// entry of the same name.
+func TestResultOfARemovedProbeIsIgnored(t *testing.T) {
+	var calls atomic.Int32
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+			w.WriteHeader(500)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	h := newHarness(t, 4)
+	h.c.Set("web", fast(Probe{HTTP: srv.URL, Retries: 1}))
+	h.c.Spawned("web", time.Now())
+	<-entered
+	h.c.Set("web", nil)
+	h.c.Set("web", fast(Probe{HTTP: srv.URL, Retries: 1}))
+	h.c.Spawned("web", time.Now())
+	h.waitStatus(t, "web", StatusHealthy, StatusUnhealthy)
+	close(release)
+	n := h.c.Probes()
+	deadline := time.Now().Add(hang)
+	for h.c.Probes() < n+5 {
+		if time.Now().After(deadline) {
+			t.Fatal("probes stopped")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for len(h.changes) > 0 {
+		if c := <-h.changes; c.Name == "web" && c.To == StatusUnhealthy {
+			t.Fatalf("the removed probe's failure made the new entry unhealthy: %+v", c)
+		}
+	}
+}

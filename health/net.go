@@ -19,7 +19,7 @@ func (c *Checker) worker() {
 		} else {
 			r = tcpProbe(j.probe)
 		}
-		c.post(msg{kind: msgNet, name: j.name, gen: j.gen, res: r})
+		c.post(msg{kind: msgNet, name: j.name, flight: j.flight, res: r})
 	}
 }
 
