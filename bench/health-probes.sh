@@ -6,14 +6,20 @@
 # times. Prints every run, then the medians and the ratios corral/baseline.
 #
 #   sh bench/health-probes.sh [ROUNDS] [PROBES]     # defaults 5 and 3000
+#   SUMMARIZE=saved-output sh bench/health-probes.sh  # the table of a saved run
 set -eu
 rounds=${1:-5}
 probes=${2:-3000}
 bin=$(mktemp -d)/health.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
-go test -c -o "$bin" ./health/
 out=$(dirname "$bin")/runs
-: > "$out"
+if [ -n "${SUMMARIZE:-}" ]; then # SUMMARIZE=saved-output: only the table
+	grep '^BenchmarkProbes' "$SUMMARIZE" > "$out"
+	rounds=0
+else
+	go test -c -o "$bin" ./health/
+	: > "$out"
+fi
 for r in $(seq "$rounds"); do
 	for kind in tcp http exec exec-slow; do
 		for model in corral goroutine-per-check; do
@@ -29,7 +35,13 @@ awk '
 {
 	split($1, p, "/"); model = p[2]; kind = p[3]; sub(/-[0-9]+$/, "", kind)
 	k = kind "\t" model
-	n[k]++; cpu[k, n[k]] = $3; gor[k, n[k]] = $5; thr[k, n[k]] = $7; fail[k] += $9
+	n[k]++
+	for (i = 3; i <= NF; i++) {
+		if ($i == "cpu-ms/1k-probes") cpu[k, n[k]] = $(i - 1)
+		if ($i == "peak-goroutines") gor[k, n[k]] = $(i - 1)
+		if ($i == "peak-threads") thr[k, n[k]] = $(i - 1)
+		if ($i == "failed-probes") fail[k] += $(i - 1)
+	}
 	if (!(kind in seen)) { seen[kind] = 1; order[++nk] = kind }
 }
 function median(arr, k, cnt,   i, j, t, v) {
