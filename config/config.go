@@ -125,6 +125,10 @@ type Daemon struct {
 	// Logfile (and to standard output with NoDaemon unless Silent). A TOML
 	// configuration keeps the structured log (nil).
 	Activity *ActivityLog
+	// HealthListen, when set, is a TCP address (health_listen) serving only
+	// GET /livez and GET /readyz, for an orchestrator's probes. Off by
+	// default.
+	HealthListen string
 }
 
 // ActivityLog is how a supervisord configuration's daemon log is written:
@@ -217,6 +221,8 @@ type Program struct {
 	// Group is the group the program belongs to: the [group] that lists it,
 	// otherwise its own name.
 	Group string
+	// Health, when not nil, is the processes' health check.
+	Health *Health `json:",omitempty"`
 	// Source is where the program's section starts.
 	Source Position
 	// Readiness: ready, watchdog and dependency keys (ready.go).
@@ -514,6 +520,11 @@ func (p *Program) validate() (string, error) {
 	}
 	if p.NumProcs > 1 && !strings.Contains(p.ProcessName, "%(process_num)") {
 		return "process_name", fmt.Errorf("%q must include %%(process_num)d when numprocs > 1", p.ProcessName)
+	}
+	if p.Health != nil {
+		if key, err := p.Health.check(); err != nil {
+			return strings.TrimSuffix("health."+key, "."), err
+		}
 	}
 	if p.Umask != nil && *p.Umask > 0o777 {
 		return "umask", fmt.Errorf("invalid umask %#o", *p.Umask)

@@ -461,6 +461,11 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			if _, err := ParseBool(v); err != nil {
 				return s.err(k, err)
 			}
+		case "health_listen":
+			if err := CheckHealthListen(v); err != nil {
+				return s.err(k, err)
+			}
+			d.HealthListen = v
 		case "umask":
 			u, err := ParseUmask(v)
 			if err != nil {
@@ -738,6 +743,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 				l = &p.Stderr
 			}
 			l.Backups, err = iniInt(s, k, v, 0)
+		case "health_exec", "health_http", "health_tcp", "health_interval", "health_timeout",
+			"health_start_period", "health_start_interval", "health_retries", "health_on_unhealthy":
+			err = iniHealth(&p.Health, k, v)
 		default:
 			if !isReadinessINIKey(k) && (!fcgiKeys[k] || !strings.HasPrefix(s.name, "fcgi-program:")) {
 				ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
@@ -763,6 +771,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	}
 	if _, ok := s.get("command"); !ok {
 		return p, s.err("", errors.New("program has no command"))
+	}
+	if err := iniHealthCheck(s, p.Health); err != nil {
+		return p, err
 	}
 	if strings.HasPrefix(s.name, "fcgi-program:") {
 		return p, ip.fcgiSocket(s, ex, &p)

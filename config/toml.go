@@ -409,6 +409,14 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 			d.MinProcs, err = s.integer(v, 0, k)
 		case "environment":
 			d.Environment, err = s.env(v, k)
+		case "health_listen":
+			var x string
+			if x, err = s.str(v, k); err == nil {
+				if err = CheckHealthListen(x); err != nil {
+					return s.err(err, k)
+				}
+				d.HealthListen = x
+			}
 		default:
 			return s.err(errors.New("unknown key"), k)
 		}
@@ -633,6 +641,8 @@ func (tp *tomlParser) program(name string, m map[string]any) (Program, error) {
 				return p, s.err(fmt.Errorf("%v: want %q or %q", v, StdinNull, StdinPipe), k)
 			}
 			p.Stdin = x
+		case "health":
+			err = s.health(&p.Health, v)
 		default:
 			var known bool
 			if known, err = s.readinessTOML(&p.Readiness, k, v); !known {

@@ -41,6 +41,9 @@ type ProcessStatus struct {
 	Completed bool `json:"completed,omitempty"`
 	// Healthy: the health checks last said the current pid is healthy.
 	Healthy bool `json:"healthy,omitempty"`
+	// Health is the health status (starting, healthy, unhealthy) of a
+	// running process whose program has a health check.
+	Health string `json:"health,omitempty"`
 }
 
 // ExitStatus is the last exit of a process.
@@ -83,6 +86,9 @@ func (d *Daemon) status(info monitor.ProcessInfo, pr *proc, now time.Time) Proce
 	}
 	if st.Group == "" {
 		st.Group = st.Program
+	}
+	if hs, ok := d.health.checker.Get(info.Name); ok {
+		st.Health = string(hs.Status)
 	}
 	if !info.Started.IsZero() {
 		t := info.Started

@@ -58,6 +58,10 @@ type Options struct {
 	// into the new image (its listening sockets), and a release function
 	// called if the exec fails.
 	Carry func() ([]handoff.File, func(), error)
+	// HealthWorkers is the number of goroutines running HTTP and TCP
+	// health probes (health.DefaultWorkers when 0), whatever the number of
+	// programs.
+	HealthWorkers int
 }
 
 // Daemon supervises the programs of one configuration.
@@ -93,6 +97,8 @@ type Daemon struct {
 	closing  bool
 	budget   budgetState
 	notifier *Notifier // NOTIFY_SOCKET and notification fds (notify.go)
+
+	health healthState
 }
 
 type program struct {
@@ -182,6 +188,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.abort()
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
+	d.startHealth(opts)
 	if opts.Handoff == nil {
 		d.reclaim()
 	}
@@ -246,6 +253,7 @@ func runEnviron(own, extra []string, runID string) []string {
 }
 
 func (d *Daemon) abort() {
+	d.health.checker.Close()
 	_ = d.mon.Close()
 	if d.notifier != nil {
 		d.notifier.Close()
@@ -335,6 +343,7 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 		d.closeStreams(pr)
 		return nil, err
 	}
+	d.setHealth(name, cp.Program.Health, spec)
 	d.procs[name] = pr
 	return pr, nil
 }
@@ -397,6 +406,7 @@ func (d *Daemon) unregister(prog *program) {
 			d.log.Error("remove from monitor", "program", pr.name, "err", err)
 		}
 		d.closeStreams(pr)
+		d.setHealth(pr.name, nil, monitor.Spec{})
 		delete(d.procs, pr.name)
 	}
 	prog.fcgi.close()
@@ -501,6 +511,8 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		tiers[t] = append(tiers[t], pr.name)
 	}
 	d.mu.Unlock()
+	// No probe, and no on_unhealthy action, during the shutdown.
+	d.health.checker.Close()
 	slices.SortStableFunc(order, func(a, b tier) int { return cmp.Compare(b.rank, a.rank) })
 	for _, t := range order {
 		if _, err := d.stopWait(ctx, tiers[t], false); err != nil && ctx.Err() != nil {

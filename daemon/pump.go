@@ -77,6 +77,7 @@ func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running, drain
 	if d.activity(e) {
 		log = discardLog
 	}
+	d.healthEvent(e)
 	switch e.Type {
 	case monitor.EventStarting:
 		batch[e.Name] = &store.Running{Pid: e.Pid, StartTicks: startTicks(e.Pid)}
@@ -123,6 +124,7 @@ func (d *Daemon) resyncRunning() {
 	if err != nil {
 		return
 	}
+	d.healthResync(infos)
 	running := map[string]*store.Running{}
 	for _, i := range infos {
 		if i.Pid != 0 {

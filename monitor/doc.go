@@ -16,7 +16,9 @@
 // wait4(-1), orphans included: it is the backend of a supervisor that owns
 // the process, like corral's daemon (with Subreaper) or a container's PID 1.
 // Nothing else in the process may then wait for children: run one-shot
-// commands with Monitor.Command, which is shaped like exec.Cmd. Only one
+// commands with Monitor.Command, which is shaped like exec.Cmd, or with
+// Monitor.Launch, which calls back at the exit instead of needing a
+// goroutine to wait (for many short commands, such as health probes). Only one
 // BackendReaper monitor can run in a process, and never beside another
 // monitor (New returns ErrReaperInUse). The first exit it reaps of a child
 // that other code started is logged at Warn, with its pid.

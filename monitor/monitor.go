@@ -536,7 +536,7 @@ type loop struct {
 	log      *slog.Logger
 	procs    map[string]*process
 	byPid    map[int]*process
-	oneshots map[int]chan *ExitInfo
+	oneshots map[int]func(*ExitInfo) // one-shot commands and probes, by pid: called on the loop when reaped
 	subs     map[*Subscription]struct{}
 	timers   timerHeap
 	timer    Timer
@@ -569,7 +569,7 @@ func newLoop(m *Monitor) (*loop, error) {
 	l := &loop{
 		m: m, clock: m.opts.Clock, log: m.log,
 		procs: map[string]*process{}, byPid: map[int]*process{},
-		oneshots: map[int]chan *ExitInfo{}, subs: map[*Subscription]struct{}{},
+		oneshots: map[int]func(*ExitInfo){}, subs: map[*Subscription]struct{}{},
 	}
 	var err error
 	if l.devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
@@ -1009,11 +1009,11 @@ func (l *loop) beforeReap(pid int) {
 func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 	l.stats.Exits++
 	now := l.clock.Now()
-	if ch, ok := l.oneshots[pid]; ok {
+	if done, ok := l.oneshots[pid]; ok {
 		delete(l.oneshots, pid)
 		e := exitInfo(pid, ws, ru)
 		e.Ended = now
-		ch <- e
+		done(e)
 		return
 	}
 	p, ok := l.byPid[pid]

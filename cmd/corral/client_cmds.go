@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,7 +114,11 @@ func printStatus(w io.Writer, sts []daemon.ProcessStatus, now time.Time) {
 
 func printStatusColumns(w io.Writer, sts []daemon.ProcessStatus, now time.Time, wide bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	withHealth := slices.ContainsFunc(sts, func(st daemon.ProcessStatus) bool { return st.Health != "" })
 	head := "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tEXIT"
+	if withHealth {
+		head = "NAME\tSTATE\tHEALTH\tPID\tUPTIME\tRESTARTS\tEXIT"
+	}
 	if wide {
 		head += "\tSTATUS"
 	}
@@ -130,7 +135,11 @@ func printStatusColumns(w io.Writer, sts []daemon.ProcessStatus, now time.Time, 
 				exit = "SIG" + x.Signal
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s", st.Name, st.State, pid, uptime, st.Restarts, exit)
+		if withHealth {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s", st.Name, st.State, cmp.Or(st.Health, "-"), pid, uptime, st.Restarts, exit)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s", st.Name, st.State, pid, uptime, st.Restarts, exit)
+		}
 		if wide {
 			fmt.Fprintf(tw, "\t%s", statusText(st))
 		}

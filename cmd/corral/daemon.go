@@ -233,8 +233,16 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 		defer inet.Close()
 	}
 
+	healthLn, err := listenHealth(cfg.Daemon.HealthListen)
+	if err != nil {
+		return err
+	}
 	listeners := 1
 	if inet != nil {
+		listeners++
+	}
+	if healthLn != nil {
+		defer healthLn.Close()
 		listeners++
 	}
 	d, err := daemon.New(cfg, daemon.Options{Logger: log, Listeners: listeners, Handoff: handedOff,
@@ -285,6 +293,9 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 		go func() { _ = isrv.Serve(inet) }()
 		defer isrv.Close()
 		log.Info("listening on TCP, with basic auth (supervisorctl, API, dashboard)", "addr", addr)
+	}
+	if healthLn != nil {
+		defer serveHealth(healthLn, d, log)()
 	}
 
 	sigs := make(chan os.Signal, 4)

@@ -29,6 +29,7 @@ type proc struct {
 	priority int
 	rank     int // dependency rank: dependants stop first
 	exitOn   bool
+	health   *config.Health
 }
 
 // specOf maps one configured process onto a monitor spec with the daemon's
@@ -61,7 +62,7 @@ func plan(cfg *config.Config, exitOn []string, o initmode.Options, n *daemon.Not
 				return nil, err
 			}
 			daemon.ApplyReadiness(p.Program, &spec, processNames(cfg), n)
-			pr := proc{spec: spec, priority: g.Priority, rank: ranks[g.Name]}
+			pr := proc{spec: spec, priority: g.Priority, rank: ranks[g.Name], health: g.Health}
 			for _, n := range exitOn {
 				if n == g.Name || n == p.Name || n == p.FullName() {
 					pr.exitOn, matched[n] = true, true
@@ -163,6 +164,12 @@ func Run(o initmode.Options) int {
 			return 1
 		}
 	}
+	ih, err := startHealth(cfg, m, procs, log)
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
+		_ = m.Close()
+		return 1
+	}
 	for _, p := range procs {
 		// A spawn error shows as a FATAL event, handled below.
 		_ = m.Start(p.spec.Name)
@@ -219,10 +226,15 @@ func Run(o initmode.Options) int {
 					_ = m.Signal(p.spec.Name, sig)
 				}
 			}
+		case <-ih.shutdown:
+			log.Warn("a program with on_unhealthy = shutdown is unhealthy; stopping every program")
+			code, stopping = 1, true
 		case e, ok := <-evs:
 			if !ok {
+				ih.close()
 				return 1
 			}
+			ih.event(e)
 			switch e.Type {
 			case monitor.EventStarting:
 				delete(lastExit, e.Name)
@@ -266,6 +278,7 @@ func Run(o initmode.Options) int {
 			}
 		}
 	}()
+	ih.close()
 	stopAll(ctx, m, procs)
 	_ = m.Shutdown(ctx)
 	sub.Close()
