@@ -84,7 +84,7 @@ func (d *Daemon) setHealth(name string, h *config.Health, spec monitor.Spec) {
 func (d *Daemon) healthEvent(e monitor.Event) {
 	switch e.Type {
 	case monitor.EventStarting:
-		d.health.checker.Spawned(e.Name, e.Time)
+		d.health.checker.Spawned(e.Name, e.Pid, e.Time)
 	case monitor.EventStopping, monitor.EventExited:
 		d.health.checker.Stopped(e.Name)
 	}
@@ -96,6 +96,11 @@ func (d *Daemon) onHealthChange(c health.Change) {
 	d.health.mu.Unlock()
 	for _, f := range hooks {
 		f(c)
+	}
+	// Readiness: ready = "healthy" and requires = ["NAME:healthy"] follow
+	// the current pid's health (a late change of an older pid is refused).
+	if c.Pid != 0 && (c.To == health.StatusHealthy || c.From == health.StatusHealthy) {
+		_ = d.HealthChanged(c.Name, c.Pid, c.To == health.StatusHealthy)
 	}
 	d.publishHealth(c)
 	if c.To != health.StatusUnhealthy {
@@ -165,7 +170,7 @@ func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 func (d *Daemon) healthResync(infos []monitor.ProcessInfo) {
 	for _, i := range infos {
 		if i.State == monitor.StateStarting || i.State == monitor.StateRunning {
-			d.health.checker.Spawned(i.Name, i.Started)
+			d.health.checker.Spawned(i.Name, i.Pid, i.Started)
 		} else {
 			d.health.checker.Stopped(i.Name)
 		}

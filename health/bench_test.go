@@ -176,7 +176,7 @@ func benchChecker(b *testing.B, p *Probe) {
 		name := "p" + strconv.Itoa(i)
 		c.Set(name, p)
 		// Spread the first probes over an interval, as spawns would be.
-		c.Spawned(name, start.Add(-p.Interval+time.Duration(i)*p.Interval/benchPrograms))
+		c.Spawned(name, 0, start.Add(-p.Interval+time.Duration(i)*p.Interval/benchPrograms))
 	}
 	for c.Probes() < uint64(b.N) {
 		time.Sleep(5 * time.Millisecond)

@@ -92,7 +92,9 @@ type State struct {
 
 // Change is a status change, given to Options.OnChange.
 type Change struct {
-	Name     string
+	Name string
+	// Pid is the process's, as given to Spawned (0: not known).
+	Pid      int
 	From, To Status
 	Time     time.Time
 	// Last is the result that caused it (zero on Spawned and Stopped).
@@ -166,6 +168,7 @@ type entry struct {
 	flightGen uint64 // gen when it started: another gen means stale
 	timedOut  bool
 	pid       int      // of the exec probe in flight
+	procPid   int      // of the process checked (Spawned), 0 if not known
 	out       *os.File // its output
 	started   time.Time
 
@@ -186,8 +189,9 @@ const (
 )
 
 type msg struct {
-	kind   msgKind
-	name   string
+	kind    msgKind
+	name    string
+	procPid int // msgSpawned: the process's pid
 	probe  *Probe
 	flight uint64
 	exit   *monitor.ExitInfo
@@ -238,10 +242,11 @@ func (c *Checker) Set(name string, p *Probe) {
 	c.post(msg{kind: msgSet, name: name, probe: p})
 }
 
-// Spawned tells that a new process of name was spawned at. Its status
-// becomes starting and its probes are scheduled from that time.
-func (c *Checker) Spawned(name string, at time.Time) {
-	c.post(msg{kind: msgSpawned, name: name, at: at})
+// Spawned tells that a new process of name, pid (0 if not known), was
+// spawned at. Its status becomes starting and its probes are scheduled from
+// that time; the changes that follow carry pid (Change.Pid).
+func (c *Checker) Spawned(name string, pid int, at time.Time) {
+	c.post(msg{kind: msgSpawned, name: name, at: at, procPid: pid})
 }
 
 // Stopped tells that name has no process any more: its status becomes none
@@ -387,7 +392,7 @@ func (c *Checker) handle(m msg) {
 			return
 		}
 		e.gen = c.next()
-		e.active, e.spawned, e.fails = true, m.at, 0
+		e.active, e.spawned, e.fails, e.procPid = true, m.at, 0, m.procPid
 		c.setStatus(e, StatusStarting, Result{})
 		first := e.probe.Interval
 		if e.probe.StartPeriod > 0 {
@@ -560,7 +565,7 @@ func (c *Checker) setStatus(e *entry, s Status, last Result) {
 	from := e.status
 	e.status, e.since = s, time.Now()
 	if c.opts.OnChange != nil {
-		c.opts.OnChange(Change{Name: e.name, From: from, To: s, Time: e.since, Last: last})
+		c.opts.OnChange(Change{Name: e.name, Pid: e.procPid, From: from, To: s, Time: e.since, Last: last})
 	}
 }
 

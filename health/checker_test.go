@@ -93,7 +93,7 @@ func TestHTTPProbeHealthyThenUnhealthyThenHealthy(t *testing.T) {
 	t.Cleanup(srv.Close)
 	h := newHarness(t, 2)
 	h.c.Set("web", fast(Probe{HTTP: srv.URL + "/healthz"}))
-	h.c.Spawned("web", time.Now())
+	h.c.Spawned("web", 0, time.Now())
 	h.waitStatus(t, "web", StatusStarting)
 	c := h.waitStatus(t, "web", StatusHealthy, StatusUnhealthy)
 	if c.Last.HTTPStatus != 200 || c.Last.Output != "body 200" || !c.Last.OK {
@@ -135,7 +135,7 @@ func TestTCPProbe(t *testing.T) {
 	t.Cleanup(func() { ln.Close(); <-accepted })
 	h := newHarness(t, 1)
 	h.c.Set("db", fast(Probe{TCP: addr}))
-	h.c.Spawned("db", time.Now())
+	h.c.Spawned("db", 0, time.Now())
 	h.waitStatus(t, "db", StatusHealthy, StatusUnhealthy)
 	ln.Close()
 	<-accepted
@@ -150,7 +150,7 @@ func TestExecProbeOutputAndExitCode(t *testing.T) {
 	flag := filepath.Join(t.TempDir(), "fail")
 	script := `echo out; echo err >&2; if [ -e ` + flag + ` ]; then exit 3; fi`
 	h.c.Set("app", fast(Probe{Exec: &monitor.Spec{Path: "sh", Args: []string{"sh", "-c", script}}}))
-	h.c.Spawned("app", time.Now())
+	h.c.Spawned("app", 0, time.Now())
 	c := h.waitStatus(t, "app", StatusHealthy, StatusUnhealthy)
 	if c.Last.ExitCode == nil || *c.Last.ExitCode != 0 || c.Last.Output != "out\nerr\n" {
 		t.Errorf("healthy on %+v (exit code %v)", c.Last, c.Last.ExitCode)
@@ -167,7 +167,7 @@ func TestExecProbeOutputAndExitCode(t *testing.T) {
 func TestExecProbeOutputKeptTo4KiB(t *testing.T) {
 	h := newHarness(t, 1)
 	h.c.Set("big", fast(Probe{Exec: &monitor.Spec{Path: "sh", Args: []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"}}}))
-	h.c.Spawned("big", time.Now())
+	h.c.Spawned("big", 0, time.Now())
 	c := h.waitStatus(t, "big", StatusHealthy, StatusUnhealthy)
 	if len(c.Last.Output) != MaxOutput || strings.Trim(c.Last.Output, "x") != "" {
 		t.Errorf("output of %d bytes kept, want the first %d", len(c.Last.Output), MaxOutput)
@@ -186,7 +186,7 @@ func TestExecProbeTimeoutKillsGroupAndReaps(t *testing.T) {
 	p.Interval = time.Hour // one probe
 	p.StartInterval = time.Hour
 	h.c.Set("hung", p)
-	h.c.Spawned("hung", time.Now().Add(-time.Hour+20*time.Millisecond))
+	h.c.Spawned("hung", 0, time.Now().Add(-time.Hour+20*time.Millisecond))
 	c := h.waitStatus(t, "hung", StatusUnhealthy, StatusHealthy)
 	if !strings.Contains(c.Last.Err, "timed out") || c.Last.ExitCode == nil || *c.Last.ExitCode != -1 {
 		t.Errorf("result %+v (exit code %v): want a timeout and a kill", c.Last, c.Last.ExitCode)
@@ -232,7 +232,7 @@ func TestHealthResetOnEverySpawn(t *testing.T) {
 	t.Cleanup(srv.Close)
 	h := newHarness(t, 4)
 	h.c.Set("web", fast(Probe{HTTP: srv.URL}))
-	h.c.Spawned("web", time.Now())
+	h.c.Spawned("web", 0, time.Now())
 	h.waitStatus(t, "web", StatusHealthy)
 	deadline := time.Now().Add(hang)
 	for calls.Load() < 2 {
@@ -241,7 +241,7 @@ func TestHealthResetOnEverySpawn(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	h.c.Spawned("web", time.Now()) // a restart while probe 2 hangs
+	h.c.Spawned("web", 0, time.Now()) // a restart while probe 2 hangs
 	c := h.waitStatus(t, "web", StatusStarting)
 	if c.From != StatusHealthy {
 		t.Errorf("change %+v: want healthy -> starting", c)
@@ -275,7 +275,7 @@ func TestStartPeriodFailuresDoNotCount(t *testing.T) {
 	p.StartPeriod = 500 * time.Millisecond
 	h.c.Set("slow", p)
 	spawned := time.Now()
-	h.c.Spawned("slow", spawned)
+	h.c.Spawned("slow", 0, spawned)
 	c := h.waitStatus(t, "slow", StatusUnhealthy, StatusHealthy)
 	if since := c.Time.Sub(spawned); since < p.StartPeriod {
 		t.Errorf("unhealthy %s after the spawn, inside the %s start period", since, p.StartPeriod)
@@ -314,7 +314,7 @@ func TestGoroutinesDoNotGrowWithProbes(t *testing.T) {
 			}
 			name := prefix + strconv.Itoa(i)
 			h.c.Set(name, p)
-			h.c.Spawned(name, time.Now())
+			h.c.Spawned(name, 0, time.Now())
 		}
 		healthy := 0
 		timeout := time.After(hang + time.Duration(n)*20*time.Millisecond)
@@ -402,11 +402,11 @@ func TestResultOfARemovedProbeIsIgnored(t *testing.T) {
 	t.Cleanup(srv.Close)
 	h := newHarness(t, 4)
 	h.c.Set("web", fast(Probe{HTTP: srv.URL, Retries: 1}))
-	h.c.Spawned("web", time.Now())
+	h.c.Spawned("web", 0, time.Now())
 	<-entered
 	h.c.Set("web", nil)
 	h.c.Set("web", fast(Probe{HTTP: srv.URL, Retries: 1}))
-	h.c.Spawned("web", time.Now())
+	h.c.Spawned("web", 0, time.Now())
 	h.waitStatus(t, "web", StatusHealthy, StatusUnhealthy)
 	close(release)
 	n := h.c.Probes()

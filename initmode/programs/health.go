@@ -75,7 +75,7 @@ func probe(hc *config.Health, spec monitor.Spec) *health.Probe {
 func (h *initHealth) event(e monitor.Event) {
 	switch e.Type {
 	case monitor.EventStarting:
-		h.checker.Spawned(e.Name, e.Time)
+		h.checker.Spawned(e.Name, e.Pid, e.Time)
 	case monitor.EventStopping, monitor.EventExited:
 		h.checker.Stopped(e.Name)
 	}
@@ -83,6 +83,11 @@ func (h *initHealth) event(e monitor.Event) {
 
 // onChange runs on the checker's goroutine and must not block.
 func (h *initHealth) onChange(c health.Change) {
+	// Readiness (ready = "healthy", requires = ["NAME:healthy"]) follows
+	// the current pid's health, as in the daemon.
+	if c.Pid != 0 && (c.To == health.StatusHealthy || c.From == health.StatusHealthy) {
+		_ = h.m.SetHealth(c.Name, c.Pid, c.To == health.StatusHealthy)
+	}
 	if c.To != health.StatusUnhealthy || h.stopping.Load() {
 		return
 	}
