@@ -184,6 +184,9 @@ type Program struct {
 	Group string
 	// Source is where the program's section starts.
 	Source Position
+	// Listener, when set, makes the program a pool of supervisord event
+	// listeners ([eventlistener:x]).
+	Listener *Listener `json:",omitempty"`
 }
 
 // Restart is a restart policy.

@@ -275,7 +275,7 @@ func (ip *iniParser) warn(s *iniSection, pos Position, format string, args ...an
 func (ip *iniParser) build(name string) (*Config, error) {
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
 	cfg.keyStateDir()
-	var programs, groups []*iniSection
+	var programs, groups, listeners []*iniSection
 	for _, s := range mergeSections(ip.sections) {
 		kind, _, _ := strings.Cut(s.name, ":")
 		switch {
@@ -309,7 +309,9 @@ func (ip *iniParser) build(name string) (*Config, error) {
 			programs = append(programs, s)
 		case kind == "group":
 			groups = append(groups, s)
-		case kind == "eventlistener", kind == "fcgi-program", kind == "rpcinterface", kind == "ctlplugin":
+		case kind == "eventlistener":
+			listeners = append(listeners, s)
+		case kind == "fcgi-program", kind == "rpcinterface", kind == "ctlplugin":
 			ip.warn(s, s.pos, "section is not supported by corral; ignored")
 		default:
 			ip.warn(s, s.pos, "unknown section; ignored")
@@ -331,6 +333,14 @@ func (ip *iniParser) build(name string) (*Config, error) {
 	bySection := map[string]*iniSection{}
 	for _, s := range programs {
 		p, err := ip.program(s, groupOf)
+		if err != nil {
+			return nil, err
+		}
+		bySection[p.Name] = s
+		cfg.Programs = append(cfg.Programs, p)
+	}
+	for _, s := range listeners {
+		p, err := ip.listener(s)
 		if err != nil {
 			return nil, err
 		}

@@ -77,6 +77,7 @@ type Daemon struct {
 	streams  map[string]*shared  // log streams by file, shared by processes
 	closing  bool
 	budget   budgetState
+	lis      *listenerState // event listeners (eventlisteners.go); nil without
 }
 
 type program struct {
@@ -202,6 +203,7 @@ func runEnviron(own, extra []string, runID string) []string {
 
 func (d *Daemon) abort() {
 	_ = d.mon.Close()
+	d.closeListeners()
 	d.capture.Close()
 	d.store.Close()
 }
@@ -256,6 +258,7 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 	}
 	d.programs[p.Name] = prog
 	d.budget.used = used
+	d.listenersAdded(prog)
 	return nil
 }
 
@@ -276,6 +279,9 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
 	}
 	spec.Stdio = pr.stdio
+	if prog.cfg.Listener != nil {
+		spec.Stdio = d.listenerStdio(pr)
+	}
 	if err := d.mon.Add(spec); err != nil {
 		d.closeStreams(pr)
 		return nil, err
@@ -340,6 +346,7 @@ func (d *Daemon) unregister(prog *program) {
 	}
 	if d.programs[prog.cfg.Name] == prog {
 		d.budget.release(prog.cfg)
+		d.listenersRemoved(prog)
 	}
 	delete(d.programs, prog.cfg.Name)
 }
@@ -358,6 +365,7 @@ func keepsDesired(p *program) bool {
 // (keepsDesired), and those whose program keeps a start. The desired states
 // recorded for the other programs are forgotten: the file has decided.
 func (d *Daemon) Start() {
+	d.listenersStart()
 	desired, err := d.store.DesiredStates()
 	if err != nil {
 		d.log.Error("state: cannot read desired states", "err", err)
@@ -419,6 +427,7 @@ func (d *Daemon) sortedProcs(reverse bool) []*proc {
 // together, each process with its own grace period), then closes the monitor,
 // the log capture and the store.
 func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.listenersStopping()
 	d.mu.Lock()
 	d.closing = true
 	tiers := map[int][]string{}
@@ -431,12 +440,14 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 	for _, p := range prios {
+		d.listenersDrain(ctx, tiers[p])
 		if _, err := d.stopWait(ctx, tiers[p], false); err != nil && ctx.Err() != nil {
 			break
 		}
 	}
 	err := d.mon.Shutdown(ctx)
 	<-d.pumpEnd
+	d.closeListeners()
 	d.capture.Close()
 	if e := d.store.ClearRunning(); e != nil {
 		d.log.Error("state: clear live processes", "err", e)
