@@ -347,7 +347,12 @@ func (ip *iniParser) build(name string) (*Config, error) {
 		bySection[p.Name] = s
 		cfg.Programs = append(cfg.Programs, p)
 	}
-	err := cfg.finish(func(n string) string { return "[program:" + n + "]" },
+	err := cfg.finish(func(n string) string {
+		if s := bySection[n]; s != nil && strings.HasPrefix(s.name, "eventlistener:") {
+			return s.label()
+		}
+		return "[program:" + n + "]"
+	},
 		func(k string) string { return iniKeyName[k] },
 		func(p *Program, key string) Position {
 			s := bySection[p.Name]
