@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -103,7 +104,26 @@ type runningDaemon struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error
-	out    strings.Builder
+	out    lockedBuffer
+}
+
+// lockedBuffer is a daemon's output, written by exec's copying goroutine
+// and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func startSupervisor(t *testing.T, s supervisor, dir, conf string) *runningDaemon {
@@ -335,5 +355,183 @@ assert r is True, r
 	out, err := exec.Command("/usr/bin/python3", "-c", script, typ, data).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sendRemoteCommEvent: %v\n%s", err, out)
+	}
+}
+
+// The listeners that Docker images use to end the container when a
+// program goes FATAL: the bash one-liner (dash's kill has no -SIGQUIT) that sends SIGQUIT to its parent
+// for every event, and the python variants (childutils, SIGTERM to the
+// parent; SIGQUIT to the pid in the pidfile).
+var fatalKillers = map[string]string{
+	"shell one-liner": `bash -c 'printf "READY\n"; while read line; do kill -SIGQUIT $PPID; done < /dev/stdin'`,
+	"python SIGTERM to the parent": `/usr/bin/python3 -c "
+import os, signal, sys
+from supervisor import childutils
+while True:
+    headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
+    if headers['eventname'] == 'PROCESS_STATE_FATAL':
+        os.kill(os.getppid(), signal.SIGTERM)
+    childutils.listener.ok(sys.stdout)
+"`,
+	"python SIGQUIT to the pidfile": `/usr/bin/python3 -c "
+import os, signal, sys
+from supervisor import childutils
+while True:
+    headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
+    os.kill(int(open('%(here)s/daemon.pid').read()), signal.SIGQUIT)
+    childutils.listener.ok(sys.stdout)
+"`,
+}
+
+// TestFatalListenerEndsTheDaemonAsSupervisord is the container scenario:
+// `supervisord -n -c FILE` with a listener that ends the daemon on
+// PROCESS_STATE_FATAL and a program that cannot start. supervisord and
+// corral must both end, with the same exit status (0), having stopped the
+// rest (the long-running program is gone).
+func TestFatalListenerEndsTheDaemonAsSupervisord(t *testing.T) {
+	for name, killer := range fatalKillers {
+		t.Run(name, func(t *testing.T) {
+			conf := `[program:app]
+command = sleep 1000.62
+startsecs = 0
+[program:broken]
+command = sh -c "exit 1"
+startsecs = 1
+startretries = 1
+[eventlistener:quit_on_fatal]
+command = ` + killer + `
+events = PROCESS_STATE_FATAL
+`
+			codes := map[string]int{}
+			for _, s := range bothSupervisors(t) {
+				dir, path := setupListenerDir(t, conf)
+				rd := startSupervisor(t, s, dir, path)
+				codes[s.name] = rd.wait(t)
+				if left := scriptProcs(dir); len(left) > 0 {
+					t.Errorf("%s exited and left processes: %v", s.name, left)
+				}
+			}
+			if codes["corral"] != codes["supervisord"] {
+				t.Errorf("exit status: corral %d, supervisord %d", codes["corral"], codes["supervisord"])
+			}
+		})
+	}
+}
+
+// TestListenerFailIsSentAgain: a listener that answers FAIL gets the same
+// event again (same serial and pool serial) until it answers OK, under
+// supervisord and corral alike.
+func TestListenerFailIsSentAgain(t *testing.T) {
+	conf := `[program:web]
+command = sleep 1000.63
+startsecs = 0
+[eventlistener:picky]
+command = /usr/bin/python3 %(here)s/rec.py fail-once %(here)s/picky.jsonl
+events = PROCESS_STATE_RUNNING
+startsecs = 0
+`
+	got := map[string][]string{}
+	for _, s := range bothSupervisors(t) {
+		dir, path := setupListenerDir(t, conf)
+		out := filepath.Join(dir, "picky.jsonl")
+		rd := startSupervisor(t, s, dir, path)
+		waitFor(t, s.name+": web RUNNING twice", func() bool {
+			n := 0
+			for _, r := range readRecords(t, out) {
+				if strings.Contains(r.P, "processname:web") {
+					n++
+				}
+			}
+			return n == 2
+		})
+		rd.stop(t)
+		for _, r := range readRecords(t, out) {
+			got[s.name] = append(got[s.name], fmt.Sprintf("serial %s poolserial %s %s %s", r.H["serial"], r.H["poolserial"], r.H["eventname"], pidRe.ReplaceAllString(r.P, "pid:N")))
+		}
+		if log, _ := os.ReadFile(filepath.Join(dir, "daemon.log")); !strings.Contains(string(log), "picky: event was rejected") {
+			t.Errorf("%s: no %q in the log", s.name, "picky: event was rejected")
+		}
+	}
+	// The serials of other events (picky's own RUNNING) come first in
+	// either order: compare web's.
+	for name, recs := range got {
+		var web []string
+		for _, r := range recs {
+			if strings.Contains(r, "processname:web") {
+				web = append(web, r)
+			}
+		}
+		if len(web) != 2 || web[0] != web[1] {
+			t.Errorf("%s: web's RUNNING was not sent again after FAIL: %q", name, recs)
+		}
+	}
+}
+
+// TestListenerThatDiesMidEventGetsItAgain: a listener that exits while
+// BUSY is restarted and gets the same event again, as in supervisord.
+func TestListenerThatDiesMidEventGetsItAgain(t *testing.T) {
+	conf := `[eventlistener:fragile]
+command = /usr/bin/python3 %(here)s/rec.py die-once %(here)s/fragile.jsonl
+events = REMOTE_COMMUNICATION
+startsecs = 0
+autorestart = true
+`
+	for _, s := range bothSupervisors(t) {
+		dir, path := setupListenerDir(t, conf)
+		out := filepath.Join(dir, "fragile.jsonl")
+		rd := startSupervisor(t, s, dir, path)
+		waitFor(t, s.name+": fragile RUNNING", func() bool {
+			return strings.Contains(supervisorctlIn(t, path, "status", "fragile"), "RUNNING")
+		})
+		sendRemoteComm(t, filepath.Join(dir, "s.sock"), "job", "42")
+		waitFor(t, s.name+": the event twice", func() bool { return len(readRecords(t, out)) == 2 })
+		rd.stop(t)
+		recs := readRecords(t, out)
+		if recs[0].Line != recs[1].Line || recs[0].P != recs[1].P || recs[0].P != "type:job\n42" {
+			t.Errorf("%s: got %q then %q, want the same event twice", s.name, recs[0].Line+recs[0].P, recs[1].Line+recs[1].P)
+		}
+	}
+}
+
+// TestFullListenerBufferDiscardsTheOldest: with buffer_size=2 and a
+// listener busy with the first event, five more events keep the last two;
+// the three discarded ones are logged with supervisord's line, and the
+// listener then gets the first event's successors that were kept.
+func TestFullListenerBufferDiscardsTheOldest(t *testing.T) {
+	conf := `[eventlistener:slow]
+command = /usr/bin/python3 %(here)s/rec.py hold %(here)s/slow.jsonl
+events = REMOTE_COMMUNICATION
+buffer_size = 2
+startsecs = 0
+`
+	got := map[string][]string{}
+	for _, s := range bothSupervisors(t) {
+		dir, path := setupListenerDir(t, conf)
+		out := filepath.Join(dir, "slow.jsonl")
+		rd := startSupervisor(t, s, dir, path)
+		waitFor(t, s.name+": slow RUNNING", func() bool {
+			return strings.Contains(supervisorctlIn(t, path, "status", "slow"), "RUNNING")
+		})
+		sock := filepath.Join(dir, "s.sock")
+		sendRemoteComm(t, sock, "n", "0")
+		waitFor(t, s.name+": the first event", func() bool { return len(readRecords(t, out)) == 1 })
+		for i := 1; i <= 5; i++ {
+			sendRemoteComm(t, sock, "n", fmt.Sprint(i))
+		}
+		writeTestFile(t, out+".go", "")
+		waitFor(t, s.name+": three events", func() bool { return len(readRecords(t, out)) == 3 })
+		rd.stop(t)
+		for _, r := range readRecords(t, out) {
+			got[s.name] = append(got[s.name], r.Line+r.P)
+		}
+		log, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
+		for serial := 1; serial <= 3; serial++ {
+			if line := fmt.Sprintf("pool slow event buffer overflowed, discarding event %d", serial); !strings.Contains(string(log), line) {
+				t.Errorf("%s: no %q in the log", s.name, line)
+			}
+		}
+	}
+	if !slices.Equal(got["corral"], got["supervisord"]) {
+		t.Errorf("the slow listener got:\nsupervisord %q\ncorral      %q", got["supervisord"], got["corral"])
 	}
 }
