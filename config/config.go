@@ -229,6 +229,13 @@ type LogSpec struct {
 	// Redirect (stderr only) sends stderr to stdout's destination; File is
 	// then ignored.
 	Redirect bool
+	// Events sends the output to event listeners as PROCESS_LOG_STDOUT or
+	// _STDERR events (supervisord's stdout_events_enabled).
+	Events bool `json:",omitempty"`
+	// CaptureMaxBytes, when > 0, turns on supervisord's capture mode
+	// (stdout_capture_maxbytes): output between <!--XSUPERVISOR:BEGIN-->
+	// and <!--XSUPERVISOR:END--> becomes a PROCESS_COMMUNICATION event.
+	CaptureMaxBytes int64 `json:",omitempty"`
 }
 
 // Group is an explicit group of programs.

@@ -80,3 +80,19 @@ func (ip *iniParser) listener(s *iniSection) (Program, error) {
 	p.Listener = l
 	return p, nil
 }
+
+// iniEventKey reads the [program:x] keys that feed event listeners:
+// std{out,err}_events_enabled and std{out,err}_capture_maxbytes.
+func iniEventKey(p *Program, key, v string) error {
+	l := &p.Stdout
+	if strings.HasPrefix(key, "stderr") {
+		l = &p.Stderr
+	}
+	var err error
+	if strings.HasSuffix(key, "_events_enabled") {
+		l.Events, err = ParseBool(v)
+		return err
+	}
+	l.CaptureMaxBytes, err = ParseSize(v)
+	return err
+}

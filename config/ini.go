@@ -585,8 +585,7 @@ func (ip *iniParser) group(s *iniSection) (Group, error) {
 // unsupportedProgramKeys are supervisord [program:x] keys corral reads but
 // does not act on yet.
 var unsupportedProgramKeys = map[string]bool{
-	"stdout_capture_maxbytes": true, "stdout_events_enabled": true, "stdout_syslog": true,
-	"stderr_capture_maxbytes": true, "stderr_events_enabled": true, "stderr_syslog": true,
+	"stdout_syslog": true, "stderr_syslog": true,
 	"serverurl": true,
 }
 
@@ -724,6 +723,8 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 				l = &p.Stderr
 			}
 			l.MaxBytes, err = ParseSize(v)
+		case "stdout_events_enabled", "stderr_events_enabled", "stdout_capture_maxbytes", "stderr_capture_maxbytes":
+			err = iniEventKey(&p, k, v)
 		case "stdout_logfile_backups", "stderr_logfile_backups":
 			l := &p.Stdout
 			if k == "stderr_logfile_backups" {

@@ -279,7 +279,7 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
 	}
 	spec.Stdio = pr.stdio
-	if prog.cfg.Listener != nil {
+	if usesListeners(prog.cfg) {
 		spec.Stdio = d.listenerStdio(pr)
 	}
 	if err := d.mon.Add(spec); err != nil {

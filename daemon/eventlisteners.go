@@ -9,7 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/eventlistener"
+	"github.com/corralhq/corral/logs"
 	"github.com/corralhq/corral/monitor"
 )
 
@@ -61,35 +63,76 @@ func (d *Daemon) listenerBook() *listenerState {
 	return d.lis
 }
 
-// listenerStdio is the Stdio of a listener process: stdin and stdout are
-// the dispatcher's pipes, stderr goes to the log as for any program.
-// Caller holds d.mu.
+// usesListeners reports whether a program's stdio goes through the
+// event listeners' dispatcher: a listener's stdin and stdout are its
+// protocol, and output with events or capture mode is read by the
+// dispatcher before it reaches the log.
+func usesListeners(p config.Program) bool {
+	return p.Listener != nil || tapped(p.Stdout) || (!p.Stderr.Redirect && tapped(p.Stderr))
+}
+
+func tapped(l config.LogSpec) bool { return l.Events || l.CaptureMaxBytes > 0 }
+
+// listenerStdio is the Stdio of a process whose stdio goes through the
+// dispatcher (usesListeners): a listener's stdin and stdout are the
+// dispatcher's pipes; output with events or capture mode is tapped on its
+// way to the log; the rest goes to the log as for any program. Caller
+// holds d.mu.
 func (d *Daemon) listenerStdio(pr *proc) func() (stdin, stdout, stderr *os.File, err error) {
 	disp := d.ensureListeners()
-	pool := pr.program.cfg.Name
+	cfg := pr.program.cfg
 	return func() (stdin, stdout, stderr *os.File, err error) {
 		if disp == nil {
 			return nil, nil, nil, eventlistener.ErrClosed
 		}
 		var drained []<-chan struct{}
-		if pr.stderr != nil {
-			w, done, err := pr.stderr.NewPipe()
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			stderr, drained = w, []<-chan struct{}{done}
-		}
-		in, out, err := disp.Pipes(pool, pr.name)
-		if err != nil {
-			if stderr != nil {
-				stderr.Close()
+		var opened []*os.File
+		fail := func(err error) (*os.File, *os.File, *os.File, error) {
+			for _, f := range opened {
+				f.Close()
 			}
 			return nil, nil, nil, err
+		}
+		// output returns the child's end for one channel.
+		output := func(s *logs.Stream, spec config.LogSpec, isStderr bool) (*os.File, error) {
+			var sink *os.File
+			if s != nil {
+				w, done, err := s.NewPipe()
+				if err != nil {
+					return nil, err
+				}
+				sink, drained = w, append(drained, done)
+			}
+			if !tapped(spec) {
+				return sink, nil
+			}
+			return disp.Tap(eventlistener.TapOptions{Process: pr.name, Stderr: isStderr, LogEvents: spec.Events,
+				CaptureMaxBytes: int(min(spec.CaptureMaxBytes, 1<<30))}, sink)
+		}
+		if cfg.Listener != nil {
+			in, out, err := disp.Pipes(cfg.Name, pr.name)
+			if err != nil {
+				return fail(err)
+			}
+			stdin, stdout = in, out
+			opened = append(opened, in, out)
+		} else {
+			if stdout, err = output(pr.stdout, cfg.Stdout, false); err != nil {
+				return fail(err)
+			}
+			if stdout != nil {
+				opened = append(opened, stdout)
+			}
+		}
+		if pr.stderr == nil && cfg.Stderr.Redirect {
+			stderr = stdout
+		} else if stderr, err = output(pr.stderr, cfg.Stderr, true); err != nil {
+			return fail(err)
 		}
 		pr.mu.Lock()
 		pr.drained = drained
 		pr.mu.Unlock()
-		return in, out, stderr, nil
+		return stdin, stdout, stderr, nil
 	}
 }
 
@@ -332,9 +375,7 @@ func (d *Daemon) forwardStates(sub *monitor.Subscription, disp *eventlistener.Di
 			delete(procs, e.Name)
 		case monitor.EventStarting:
 			p.pid = e.Pid
-			if isListener(e.Name) {
-				disp.Started(e.Name, e.Pid)
-			}
+			disp.Started(e.Name, e.Pid) // a listener's, or a tapped output's
 			emit(eventlistener.ProcessStateStarting, svStarting, 0, false)
 		case monitor.EventRunning:
 			p.tries = 0

@@ -77,6 +77,8 @@ type Dispatcher struct {
 	pools     []*pool
 	listeners map[string]*listener // by full process name
 	byFd      map[int32]*listener
+	tapFds    map[int32]*tap    // taps by output and log pipe descriptors
+	taps      map[string][]*tap // live taps by process
 	ticks     [3]int64
 	quit      bool
 	waiters   []chan struct{}
@@ -138,6 +140,7 @@ func New(opts Options) (*Dispatcher, error) {
 	d := &Dispatcher{
 		server: opts.Identifier, log: opts.Logger, epfd: epfd, wakefd: wfd, done: make(chan struct{}),
 		serial: -1, listeners: map[string]*listener{}, byFd: map[int32]*listener{},
+		tapFds: map[int32]*tap{}, taps: map[string][]*tap{},
 	}
 	if d.server == "" {
 		d.server = "supervisor"
@@ -248,13 +251,14 @@ func (d *Dispatcher) Pipes(poolName, process string) (stdin, stdout *os.File, er
 	return os.NewFile(uintptr(in[0]), "|0"), os.NewFile(uintptr(out[1]), "|1"), nil
 }
 
-// Started tells the loop the pid of the listener process spawned after
-// its last Pipes.
+// Started tells the loop the pid of the process spawned after its last
+// Pipes or Tap.
 func (d *Dispatcher) Started(process string, pid int) {
 	d.post(func() {
 		if l := d.listeners[process]; l != nil && l.pid == 0 {
 			l.pid = pid
 		}
+		d.tapStarted(process, pid)
 	})
 }
 
@@ -314,6 +318,10 @@ func (d *Dispatcher) loop() {
 				_, _ = unix.Read(d.wakefd, b[:])
 				continue
 			}
+			if t := d.tapFds[fd]; t != nil {
+				d.tapEvent(t, fd, buf[:])
+				continue
+			}
 			l := d.byFd[fd]
 			if l == nil {
 				continue
@@ -339,6 +347,18 @@ func (d *Dispatcher) loop() {
 	}
 	for _, l := range d.listeners {
 		d.closeFds(l)
+	}
+	seen := map[*tap]bool{}
+	for _, t := range d.tapFds {
+		if !seen[t] {
+			seen[t] = true
+			d.closeTap(t)
+		}
+	}
+	for _, ts := range d.taps {
+		for _, t := range ts {
+			d.closeTap(t)
+		}
 	}
 	unix.Close(d.wakefd)
 	unix.Close(d.epfd)

@@ -535,3 +535,50 @@ startsecs = 0
 		t.Errorf("the slow listener got:\nsupervisord %q\ncorral      %q", got["supervisord"], got["corral"])
 	}
 }
+
+// TestOutputEventsAreSupervisords: with stdout_events_enabled,
+// stderr_events_enabled and stdout_capture_maxbytes, a program's output
+// reaches listeners as PROCESS_LOG_* events and what it writes between the
+// XSUPERVISOR tokens as one PROCESS_COMMUNICATION_STDOUT, which stays out
+// of its log; supervisord and corral send the same events and write the
+// same log.
+func TestOutputEventsAreSupervisords(t *testing.T) {
+	conf := `[program:talker]
+command = sh -c 'printf "hello\n"; sleep 0.3; printf "before<!--XSUPERVISOR:BEGIN-->the message<!--XSUPERVISOR:END-->after, long enough to be logged\n"; sleep 0.3; printf "oops\n" >&2; exec sleep 1000.64'
+startsecs = 0
+stdout_events_enabled = true
+stderr_events_enabled = true
+stdout_capture_maxbytes = 1MB
+stdout_logfile = %(here)s/talker.out
+stderr_logfile = %(here)s/talker.err
+[eventlistener:outputs]
+command = /usr/bin/python3 %(here)s/rec.py ok %(here)s/outputs.jsonl
+events = PROCESS_LOG, PROCESS_COMMUNICATION
+startsecs = 0
+`
+	got := map[string][]string{}
+	logged := map[string]string{}
+	for _, s := range bothSupervisors(t) {
+		dir, path := setupListenerDir(t, conf)
+		out := filepath.Join(dir, "outputs.jsonl")
+		rd := startSupervisor(t, s, dir, path)
+		waitFor(t, s.name+": the stderr event", func() bool { return hasRecord(t, out, "PROCESS_LOG_STDERR", "oops") })
+		b, _ := os.ReadFile(filepath.Join(dir, "talker.out"))
+		logged[s.name] = string(b)
+		rd.stop(t)
+		recs := readRecords(t, out)
+		checkHeaders(t, s.name, recs)
+		for _, r := range recs {
+			got[s.name] = append(got[s.name], r.H["eventname"]+" "+pidRe.ReplaceAllString(r.P, "pid:N"))
+		}
+	}
+	if !slices.Equal(got["corral"], got["supervisord"]) {
+		t.Errorf("output events:\nsupervisord %q\ncorral      %q", got["supervisord"], got["corral"])
+	}
+	if logged["corral"] != logged["supervisord"] {
+		t.Errorf("stdout log:\nsupervisord %q\ncorral      %q", logged["supervisord"], logged["corral"])
+	}
+	if !slices.Contains(got["corral"], "PROCESS_COMMUNICATION_STDOUT processname:talker groupname:talker pid:N\nthe message") {
+		t.Errorf("no communication event in %q", got["corral"])
+	}
+}
