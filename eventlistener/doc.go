@@ -30,6 +30,10 @@
 //     buffer, as does a listener that exits while BUSY. A listener that
 //     breaks the protocol goes UNKNOWN and gets no more events.
 //
+// Dispatcher.Tap relays a process's output through the same loop for
+// PROCESS_LOG_* events and PROCESS_COMMUNICATION_* (capture mode) before it
+// reaches the log.
+//
 // The package knows nothing of processes beyond the names and pids its
 // caller gives it, and never spawns anything.
 package eventlistener
