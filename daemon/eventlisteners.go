@@ -230,15 +230,19 @@ func (d *Daemon) listenersStopping() {
 	}
 }
 
-// listenerDrainWait bounds how long a shutdown waits for the listeners to
-// take the events of the processes stopped so far.
-const listenerDrainWait = 2 * time.Second
+// listenerDrainIdle is how long a shutdown waits for listeners that make
+// no progress (answer no event); listenerDrainMax bounds the whole wait.
+const (
+	listenerDrainIdle = 2 * time.Second
+	listenerDrainMax  = 30 * time.Second
+)
 
 // listenersDrain, before a shutdown stops the tier names that holds
-// listeners, waits (up to listenerDrainWait) until the state events of
-// what stopped before reached the listeners and were answered:
-// supervisord stops one priority after the other, so its listeners
-// (priority -1, last) see every other process stop.
+// listeners, waits until the state events of what stopped before reached
+// the listeners and were answered: supervisord stops one priority after the
+// other, so its listeners (priority -1, last) see every other process
+// stop. A listener that answers nothing for listenerDrainIdle, or a second
+// signal (ctx), ends the wait.
 func (d *Daemon) listenersDrain(ctx context.Context, names []string) {
 	d.mu.Lock()
 	ls := d.lis
@@ -257,23 +261,40 @@ func (d *Daemon) listenersDrain(ctx context.Context, names []string) {
 	if err != nil {
 		return
 	}
-	deadline := time.NewTimer(listenerDrainWait)
-	defer deadline.Stop()
+	max := time.NewTimer(listenerDrainMax)
+	defer max.Stop()
 	poll := time.NewTicker(5 * time.Millisecond)
 	defer poll.Stop()
 	for ls.seq.Load() < seq {
 		select {
 		case <-poll.C:
-		case <-deadline.C:
+		case <-max.C:
 			return
 		case <-ctx.Done():
 			return
 		}
 	}
-	select {
-	case <-ls.disp.Idle():
-	case <-deadline.C:
-	case <-ctx.Done():
+	idle := ls.disp.Idle()
+	progress := func() uint64 { s := ls.disp.Stats(); return s.Acked + s.Rejected + s.Sent }
+	last := progress()
+	stall := time.NewTicker(listenerDrainIdle)
+	defer stall.Stop()
+	for {
+		select {
+		case <-idle:
+			return
+		case <-stall.C:
+			now := progress()
+			if now == last {
+				d.log.Warn("event listeners took no event for a while; stopping them with events still queued", "waited", listenerDrainIdle)
+				return
+			}
+			last = now
+		case <-max.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -281,6 +281,7 @@ startsecs = 0
 		fatal   []string
 	}
 	got := map[string]result{}
+	stops := map[string][]string{}
 	for _, s := range bothSupervisors(t) {
 		dir, path := setupListenerDir(t, conf)
 		all := filepath.Join(dir, "all.jsonl")
@@ -307,17 +308,24 @@ startsecs = 0
 			}
 			return n == 2
 		})
+		running := len(readRecords(t, all))
 		if code := rd.stop(t); code != 0 {
 			t.Errorf("%s: exit status %d after SIGTERM, want 0\n%s", s.name, code, rd.out.String())
 		}
 		recs := readRecords(t, all)
 		checkHeaders(t, s.name, recs)
-		// The listeners of one priority stop together in corral, one pool
-		// after the other in supervisord: their own stops are left out.
-		others, perProc := stateSequences(recs, func(r record) bool {
-			return (strings.Contains(r.P, "processname:every ") || strings.Contains(r.P, "processname:fatal ")) &&
-				(r.H["eventname"] == "PROCESS_STATE_STOPPING" || r.H["eventname"] == "PROCESS_STATE_STOPPED")
-		})
+		others, perProc := stateSequences(recs[:running], nil)
+		// The shutdown: supervisord stops its listener once web is stopped,
+		// whether or not the listener has taken web's last events yet;
+		// corral waits for it to take them. So supervisord's listener sees
+		// the start of what corral's sees.
+		var shutdown []string
+		for _, r := range recs[running:] {
+			if !strings.HasPrefix(r.H["eventname"], "TICK_") && !strings.Contains(r.P, "processname:every ") && !strings.Contains(r.P, "processname:fatal ") {
+				shutdown = append(shutdown, r.H["eventname"]+" "+pidRe.ReplaceAllString(r.P, "pid:N"))
+			}
+		}
+		stops[s.name] = shutdown
 		fatal, _ := stateSequences(nil, nil)
 		for _, r := range readRecords(t, filepath.Join(dir, "fatal.jsonl")) {
 			fatal = append(fatal, r.H["eventname"]+" "+r.P)
@@ -327,6 +335,12 @@ startsecs = 0
 	want, have := got["supervisord"], got["corral"]
 	if !slices.Equal(want.others, have.others) {
 		t.Errorf("events other than PROCESS_STATE:\nsupervisord %q\ncorral      %q", want.others, have.others)
+	}
+	wantStop := []string{"SUPERVISOR_STATE_CHANGE_STOPPING ",
+		"PROCESS_STATE_STOPPING processname:web groupname:site from_state:RUNNING pid:N",
+		"PROCESS_STATE_STOPPED processname:web groupname:site from_state:STOPPING pid:N"}
+	if !slices.Equal(stops["corral"], wantStop) || len(stops["supervisord"]) == 0 || !slices.Equal(stops["supervisord"], wantStop[:len(stops["supervisord"])]) {
+		t.Errorf("at shutdown:\nsupervisord %q\ncorral      %q\nwant        %q", stops["supervisord"], stops["corral"], wantStop)
 	}
 	for _, p := range []string{"web", "once", "crash", "every", "fatal"} {
 		if !slices.Equal(want.perProc[p], have.perProc[p]) {
@@ -580,5 +594,48 @@ startsecs = 0
 	}
 	if !slices.Contains(got["corral"], "PROCESS_COMMUNICATION_STDOUT processname:talker groupname:talker pid:N\nthe message") {
 		t.Errorf("no communication event in %q", got["corral"])
+	}
+}
+
+// TestGroupEventsOnUpdate: `supervisorctl update` after the file dropped
+// one program and gained another sends PROCESS_GROUP_REMOVED and
+// PROCESS_GROUP_ADDED, with the state events of the stop and the start,
+// under supervisord and corral alike.
+func TestGroupEventsOnUpdate(t *testing.T) {
+	listener := `[eventlistener:groups]
+command = /usr/bin/python3 %(here)s/rec.py ok %(here)s/groups.jsonl
+events = PROCESS_GROUP, PROCESS_STATE
+startsecs = 0
+`
+	before := "[program:old]\ncommand = sleep 1000.65\nstartsecs = 0\n" + listener
+	after := "[program:new]\ncommand = sleep 1000.66\nstartsecs = 0\n" + listener
+	type result struct {
+		others  []string
+		perProc map[string][]string
+	}
+	got := map[string]result{}
+	for _, s := range bothSupervisors(t) {
+		dir, path := setupListenerDir(t, before)
+		out := filepath.Join(dir, "groups.jsonl")
+		rd := startSupervisor(t, s, dir, path)
+		waitFor(t, s.name+": old RUNNING", func() bool { return hasRecord(t, out, "PROCESS_STATE_RUNNING", "processname:old") })
+		writeTestFile(t, path, listenerConf+after)
+		supervisorctlIn(t, path, "update")
+		waitFor(t, s.name+": new RUNNING", func() bool { return hasRecord(t, out, "PROCESS_STATE_RUNNING", "processname:new") })
+		waitFor(t, s.name+": old removed", func() bool { return hasRecord(t, out, "PROCESS_GROUP_REMOVED", "groupname:old") })
+		// What the listener sees of the shutdown that follows depends on
+		// supervisord's timing: compare up to here.
+		others, perProc := stateSequences(readRecords(t, out), nil)
+		rd.stop(t)
+		got[s.name] = result{others, perProc}
+	}
+	want, have := got["supervisord"], got["corral"]
+	if !slices.Equal(want.others, have.others) {
+		t.Errorf("group events:\nsupervisord %q\ncorral      %q", want.others, have.others)
+	}
+	for _, p := range []string{"old", "new", "groups"} {
+		if !slices.Equal(want.perProc[p], have.perProc[p]) {
+			t.Errorf("PROCESS_STATE events of %s:\nsupervisord %q\ncorral      %q", p, want.perProc[p], have.perProc[p])
+		}
 	}
 }
