@@ -206,6 +206,18 @@ func (l *logLines) has(s string) bool {
 	return false
 }
 
+// wait polls for the line s, up to hang.
+func (l *logLines) wait(s string) bool {
+	deadline := time.Now().Add(hang)
+	for !l.has(s) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 func newDispatcher(t *testing.T) (*Dispatcher, *logLines) {
 	t.Helper()
 	logs := &logLines{}
@@ -253,7 +265,10 @@ func TestListenerProtocol(t *testing.T) {
 		t.Fatalf("second envelope %q %q", h, p)
 	}
 	f.write("RESULT 2\nOK")
-	settle(d)
+	deadline := time.Now().Add(hang)
+	for d.Stats().Acked < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the loop reads the pipe when epoll says so
+	}
 	if s := d.Stats(); s.Acked != 2 || s.Rejected != 1 || s.Sent != 3 || s.Discarded != 0 {
 		t.Errorf("stats = %+v", s)
 	}
@@ -267,12 +282,11 @@ func TestListenerThatBreaksTheProtocolGetsNothing(t *testing.T) {
 		d.AddPool("p", []Type{Event}, 10)
 		f := newFake(t, d, "p", "p:p_0", 100)
 		f.write(bad)
-		settle(d)
-		d.Notify(RemoteEvent("x", "y"))
-		f.nothing(d)
-		if !logs.has("p_0: has entered the UNKNOWN state and will no longer receive events, this usually indicates the process violated the eventlistener protocol") {
+		if !logs.wait("p_0: has entered the UNKNOWN state and will no longer receive events, this usually indicates the process violated the eventlistener protocol") {
 			t.Errorf("%q: no UNKNOWN warning in %q", bad, logs.lines)
 		}
+		d.Notify(RemoteEvent("x", "y"))
+		f.nothing(d)
 	}
 	// A bad result line sends the event again to the pool's other listener.
 	d, logs := newDispatcher(t)
