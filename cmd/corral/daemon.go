@@ -49,7 +49,7 @@ The daemon starts the autostart programs in priority order and serves the
 API on a unix socket. Signals:
 
   SIGTERM, SIGINT  stop every program (highest priority first, each with its
-  SIGQUIT          stop_timeout), then exit 0
+                   stop_timeout), then exit 0; SIGQUIT too, as in supervisord
   SIGHUP           reload the configuration file and apply the difference
 
 Without --config, ` + defaultConfig + ` is read when it exists; otherwise the
