@@ -227,6 +227,9 @@ type Program struct {
 	Source Position
 	// Readiness: ready, watchdog and dependency keys (ready.go).
 	Readiness
+	// Listener, when set, makes the program a pool of supervisord event
+	// listeners ([eventlistener:x]).
+	Listener *Listener `json:",omitempty"`
 }
 
 // Restart is a restart policy.
@@ -269,6 +272,13 @@ type LogSpec struct {
 	// Redirect (stderr only) sends stderr to stdout's destination; File is
 	// then ignored.
 	Redirect bool
+	// Events sends the output to event listeners as PROCESS_LOG_STDOUT or
+	// _STDERR events (supervisord's stdout_events_enabled).
+	Events bool `json:",omitempty"`
+	// CaptureMaxBytes, when > 0, turns on supervisord's capture mode
+	// (stdout_capture_maxbytes): output between <!--XSUPERVISOR:BEGIN-->
+	// and <!--XSUPERVISOR:END--> becomes a PROCESS_COMMUNICATION event.
+	CaptureMaxBytes int64 `json:",omitempty"`
 }
 
 // Group is an explicit group of programs.

@@ -276,7 +276,7 @@ func (ip *iniParser) build(name string) (*Config, error) {
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
 	cfg.Daemon.Activity = &ActivityLog{Level: "info", MaxBytes: 50 << 20, Backups: 10}
 	cfg.keyStateDir()
-	var programs, groups []*iniSection
+	var programs, groups, listeners []*iniSection
 	for _, s := range mergeSections(ip.sections) {
 		kind, _, _ := strings.Cut(s.name, ":")
 		switch {
@@ -311,7 +311,9 @@ func (ip *iniParser) build(name string) (*Config, error) {
 			programs = append(programs, s)
 		case kind == "group":
 			groups = append(groups, s)
-		case kind == "eventlistener", kind == "rpcinterface", kind == "ctlplugin":
+		case kind == "eventlistener":
+			listeners = append(listeners, s)
+		case kind == "rpcinterface", kind == "ctlplugin":
 			ip.warn(s, s.pos, "section is not supported by corral; ignored")
 		default:
 			ip.warn(s, s.pos, "unknown section; ignored")
@@ -339,7 +341,20 @@ func (ip *iniParser) build(name string) (*Config, error) {
 		bySection[p.Name] = s
 		cfg.Programs = append(cfg.Programs, p)
 	}
-	err := cfg.finish(func(n string) string { return "[program:" + n + "]" },
+	for _, s := range listeners {
+		p, err := ip.listener(s)
+		if err != nil {
+			return nil, err
+		}
+		bySection[p.Name] = s
+		cfg.Programs = append(cfg.Programs, p)
+	}
+	err := cfg.finish(func(n string) string {
+		if s := bySection[n]; s != nil && strings.HasPrefix(s.name, "eventlistener:") {
+			return s.label()
+		}
+		return "[program:" + n + "]"
+	},
 		func(k string) string { return iniKeyName[k] },
 		func(p *Program, key string) Position {
 			s := bySection[p.Name]
@@ -597,8 +612,7 @@ func (ip *iniParser) group(s *iniSection) (Group, error) {
 // unsupportedProgramKeys are supervisord [program:x] keys corral reads but
 // does not act on yet.
 var unsupportedProgramKeys = map[string]bool{
-	"stdout_capture_maxbytes": true, "stdout_events_enabled": true, "stdout_syslog": true,
-	"stderr_capture_maxbytes": true, "stderr_events_enabled": true, "stderr_syslog": true,
+	"stdout_syslog": true, "stderr_syslog": true,
 	"serverurl": true,
 }
 
@@ -737,6 +751,8 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 				l = &p.Stderr
 			}
 			l.MaxBytes, err = ParseSize(v)
+		case "stdout_events_enabled", "stderr_events_enabled", "stdout_capture_maxbytes", "stderr_capture_maxbytes":
+			err = iniEventKey(&p, k, v)
 		case "stdout_logfile_backups", "stderr_logfile_backups":
 			l := &p.Stdout
 			if k == "stderr_logfile_backups" {

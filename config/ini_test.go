@@ -158,12 +158,12 @@ func TestINIWarnings(t *testing.T) {
 strip_ansi = true
 [program:p]
 command = x
-stdout_capture_maxbytes = 1MB
+stdout_syslog = true
 stdout_events_enabled = true
 stderr_syslog = true
 serverurl = AUTO
 frobnicate = 1
-[eventlistener:e]
+[ctlplugin:e]
 command = y
 [ctlplugin:f]
 command = z
@@ -171,14 +171,13 @@ command = z
 `)
 	want := []string{
 		`supervisord.conf:2: [supervisord] key "strip_ansi" is not supported by corral; ignored`,
-		`supervisord.conf:10: [eventlistener:e] section is not supported by corral; ignored`,
+		`supervisord.conf:10: [ctlplugin:e] section is not supported by corral; ignored`,
 		`supervisord.conf:12: [ctlplugin:f] section is not supported by corral; ignored`,
 		`supervisord.conf:14: [mystery] unknown section; ignored`,
 		`supervisord.conf:9: [program:p] unknown key "frobnicate"; ignored`,
 		`supervisord.conf:8: [program:p] key "serverurl" is not supported by corral; ignored`,
 		`supervisord.conf:7: [program:p] key "stderr_syslog" is not supported by corral; ignored`,
-		`supervisord.conf:6: [program:p] key "stdout_events_enabled" is not supported by corral; ignored`,
-		`supervisord.conf:5: [program:p] key "stdout_capture_maxbytes" is not supported by corral; ignored`,
+		`supervisord.conf:5: [program:p] key "stdout_syslog" is not supported by corral; ignored`,
 	}
 	if !slices.Equal(cfg.Warnings, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(cfg.Warnings, "\n"), strings.Join(want, "\n"))

@@ -99,6 +99,7 @@ type Daemon struct {
 	notifier *Notifier // NOTIFY_SOCKET and notification fds (notify.go)
 
 	health healthState
+	lis    *listenerState // event listeners (eventlisteners.go); nil without
 }
 
 type program struct {
@@ -258,6 +259,7 @@ func (d *Daemon) abort() {
 	if d.notifier != nil {
 		d.notifier.Close()
 	}
+	d.closeListeners()
 	d.capture.Close()
 	d.store.Close()
 }
@@ -317,6 +319,7 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 	}
 	d.programs[p.Name] = prog
 	d.budget.used = used
+	d.listenersAdded(prog)
 	return nil
 }
 
@@ -339,6 +342,9 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 	}
 	spec.Stdio = pr.stdio
 	d.readiness(cp.Program, &spec)
+	if usesListeners(prog.cfg) {
+		spec.Stdio = d.listenerStdio(pr)
+	}
 	if err := d.mon.Add(spec); err != nil {
 		d.closeStreams(pr)
 		return nil, err
@@ -412,6 +418,7 @@ func (d *Daemon) unregister(prog *program) {
 	prog.fcgi.close()
 	if d.programs[prog.cfg.Name] == prog {
 		d.budget.release(prog.cfg)
+		d.listenersRemoved(prog)
 	}
 	delete(d.programs, prog.cfg.Name)
 }
@@ -430,6 +437,7 @@ func keepsDesired(p *program) bool {
 // (keepsDesired), and those whose program keeps a start. The desired states
 // recorded for the other programs are forgotten: the file has decided.
 func (d *Daemon) Start() {
+	d.listenersStart()
 	if d.up.adopted != nil {
 		d.log.Info("daemon upgraded in place: processes adopted, nothing autostarted", "processes", len(d.procs))
 		return
@@ -496,6 +504,7 @@ func (d *Daemon) sortedProcs(reverse bool) []*proc {
 // together, each process with its own grace period), then closes the monitor,
 // the log capture and the store.
 func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.listenersStopping()
 	d.mu.Lock()
 	d.closing = true
 	// Dependants stop before what they depend on (rank), then priority.
@@ -515,6 +524,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.health.checker.Close()
 	slices.SortStableFunc(order, func(a, b tier) int { return cmp.Compare(b.rank, a.rank) })
 	for _, t := range order {
+		d.listenersDrain(ctx, tiers[t])
 		if _, err := d.stopWait(ctx, tiers[t], false); err != nil && ctx.Err() != nil {
 			break
 		}
@@ -522,6 +532,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	err := d.mon.Shutdown(ctx)
 	d.notifier.Close()
 	<-d.pumpEnd
+	d.closeListeners()
 	d.capture.Close()
 	if e := d.store.ClearRunning(); e != nil {
 		d.log.Error("state: clear live processes", "err", e)

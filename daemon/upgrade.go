@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -74,6 +75,9 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) error {
 	defer d.mu.Unlock()
 	if d.closing {
 		return fmt.Errorf("%w: %v", ErrUpgrade, ErrShuttingDown)
+	}
+	if why := d.notCarried(); why != "" {
+		return fmt.Errorf("%w: %s: the upgrade does not carry it yet, so the program would lose it (docs/UPGRADE.md)", ErrUpgrade, why)
 	}
 	st := &handoff.State{
 		Version: handoff.Version, Written: time.Now(), From: Version, Pid: os.Getpid(),
@@ -204,6 +208,13 @@ func (d *Daemon) pipesLocked(frozen map[*logs.Stream][]int) []handoff.Pipe {
 			}
 			delete(frozen, s) // a shared stream's pipes, once
 		}
+		pr.mu.Lock()
+		if pr.stdin.fd >= 0 {
+			// The write end of its stdin pipe: without it the process
+			// would read EOF after the exec.
+			out = append(out, handoff.Pipe{Process: pr.name, Stream: "stdin", FD: pr.stdin.fd})
+		}
+		pr.mu.Unlock()
 	}
 	return out
 }
@@ -214,6 +225,18 @@ func (d *Daemon) pipesLocked(frozen map[*logs.Stream][]int) []handoff.Pipe {
 func (d *Daemon) adoptHandoff(h *handoff.State) error {
 	d.mu.Lock()
 	for _, p := range h.Pipes {
+		if p.Stream == "stdin" {
+			if pr := d.procs[p.Process]; pr != nil && pr.stdin.on {
+				pr.mu.Lock()
+				pr.stdin.fd = p.FD
+				pr.mu.Unlock()
+				syscall.CloseOnExec(p.FD)
+			} else {
+				d.log.Warn("upgrade: a carried stdin pipe has no process with stdin now; closed", "program", p.Process)
+				unix.Close(p.FD)
+			}
+			continue
+		}
 		var s *logs.Stream
 		if pr := d.procs[p.Process]; pr != nil {
 			s = pr.stdout
@@ -244,4 +267,19 @@ func (d *Daemon) adoptHandoff(h *handoff.State) error {
 		d.log.Warn("upgrade: a process of the previous image has no program now", "program", n)
 	}
 	return nil
+}
+
+// notCarried names the first thing of the configuration an upgrade would
+// lose, or "": event listeners (their pipes belong to the dispatcher), an
+// fcgi-program's socket. Caller holds d.mu.
+func (d *Daemon) notCarried() string {
+	if d.lis != nil {
+		return "event listeners are configured"
+	}
+	for _, p := range d.programs {
+		if p.cfg.Socket != nil {
+			return fmt.Sprintf("fcgi-program %q has a socket", p.cfg.Name)
+		}
+	}
+	return ""
 }

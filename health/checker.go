@@ -192,11 +192,11 @@ type msg struct {
 	kind    msgKind
 	name    string
 	procPid int // msgSpawned: the process's pid
-	probe  *Probe
-	flight uint64
-	exit   *monitor.ExitInfo
-	res    Result
-	at     time.Time
+	probe   *Probe
+	flight  uint64
+	exit    *monitor.ExitInfo
+	res     Result
+	at      time.Time
 }
 
 type job struct {

@@ -73,6 +73,7 @@ func init() {
 		"supervisor.clearProcessLog":      {[]string{"boolean", "string"}, "Alias of clearProcessLogs.", (*call).clearProcessLogs},
 		"supervisor.clearAllProcessLogs":  {[]string{"array"}, "Empty the logs of every process.", (*call).clearAllProcessLogs},
 		"supervisor.sendProcessStdin":     {[]string{"boolean", "string", "string"}, "Write chars to a process's stdin pipe (NOT_RUNNING when stopped, NO_FILE when the pipe is closed or stdin = \"null\", FAILED when the pipe is full).", (*call).sendProcessStdin},
+		"supervisor.sendRemoteCommEvent":  {[]string{"boolean", "string", "string"}, "Send a REMOTE_COMMUNICATION event of type with data to the event listeners subscribed to it.", (*call).sendRemoteCommEvent},
 		"system.listMethods":              {[]string{"array"}, "Return the names of the methods of this endpoint.", (*call).listMethods},
 		"system.methodHelp":               {[]string{"string", "string"}, "Return the documentation of a method.", (*call).methodHelp},
 		"system.methodSignature":          {[]string{"array", "string"}, "Return a method's signature: [return type, parameter types...].", (*call).methodSignature},

@@ -49,7 +49,7 @@ The daemon starts the autostart programs in priority order and serves the
 API on a unix socket. Signals:
 
   SIGTERM, SIGINT  stop every program (highest priority first, each with its
-                   stop_timeout), then exit 0
+                   stop_timeout), then exit 0; SIGQUIT too, as in supervisord
   SIGHUP           reload the configuration file and apply the difference
 
 Without --config, ` + defaultConfig + ` is read when it exists; otherwise the
@@ -299,10 +299,12 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	}
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// SIGQUIT too, as supervisord: an event listener that ends the daemon
+	// with `kill -QUIT $PPID` gets the same clean stop and exit status 0.
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
 	if cfg.Daemon.Activity != nil {
-		// supervisord's: SIGQUIT ends it too, SIGUSR2 reopens its log.
-		signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2)
+		// supervisord's: SIGUSR2 reopens its log.
+		signal.Notify(sigs, syscall.SIGUSR2)
 	}
 	defer signal.Stop(sigs)
 
