@@ -25,6 +25,6 @@ tidy-check:
 	$(GO) mod tidy -diff
 
 race:
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 test: fmt-check tidy-check vet lint race
