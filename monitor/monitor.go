@@ -935,6 +935,7 @@ func (l *loop) onTimer(t timer) {
 		if p.state == StateStopping && p.pid != 0 {
 			l.log.Info("grace period over, killing process group", "program", p.spec.Name, "pid", p.pid)
 			killGroup(p.pid)
+			l.killCgroup(p)
 			// Stay STOPPING until the exit is reaped; keep the timer's
 			// generation valid for nothing else.
 		}
@@ -963,6 +964,7 @@ func (l *loop) beforeReap(pid int) {
 	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 		l.log.Warn("cannot kill the process group of an exited process", "program", p.spec.Name, "pgid", pid, "err", err)
 	}
+	l.killCgroup(p)
 }
 
 // exited handles one reaped pid. It is the only place exits enter the state
@@ -1070,6 +1072,7 @@ func (l *loop) killAll() {
 	for _, p := range l.procs {
 		if p.pid != 0 {
 			killGroup(p.pid)
+			l.killCgroup(p)
 		}
 	}
 	for pid := range l.oneshots {

@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/corralhq/corral/cgroup"
 )
 
 // spawnError is an error in the spec itself (missing binary, bad directory,
@@ -222,7 +224,14 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	if s.Umask != nil || len(s.Rlimits) > 0 {
 		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
 	}
-	if l.helper != nil && s.DeathSignal == 0 {
+	cgfd := -1
+	if s.Cgroup != "" {
+		if cgfd, err = openCgroup(s.Cgroup); err != nil {
+			return 0, err
+		}
+		defer unix.Close(cgfd)
+	}
+	if l.helper != nil && s.DeathSignal == 0 && cgfd < 0 {
 		pid, err := l.helper.spawn(&helperRequest{Path: path, Argv: argv, Env: env, Dir: s.Dir, Cred: cred, Pdeathsig: s.DeathSignal},
 			[3]int{int(fd(stdin)), int(fd(stdout)), int(fd(stderr))})
 		var broken *helperBroken
@@ -238,6 +247,9 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 		l.helper = nil
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: s.DeathSignal}
+	if cgfd >= 0 {
+		sys.UseCgroupFD, sys.CgroupFD = true, cgfd
+	}
 	pidfd := -1
 	if l.pidfds != nil {
 		sys.PidFD = &pidfd
@@ -427,4 +439,27 @@ func children() map[int]string {
 		}
 	}
 	return out
+}
+
+// openCgroup makes the cgroup directory if it is missing and opens it for
+// CLONE_INTO_CGROUP. The descriptor is held only for the spawn.
+func openCgroup(dir string) (int, error) {
+	if err := cgroup.Make(dir); err != nil {
+		return -1, fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	return fd, nil
+}
+
+// killCgroup kills everything in p's cgroup, if it has one.
+func (l *loop) killCgroup(p *process) {
+	if p.spec.Cgroup == "" {
+		return
+	}
+	if err := cgroup.Kill(p.spec.Cgroup); err != nil {
+		l.log.Warn("cannot kill the cgroup of a process", "program", p.spec.Name, "cgroup", p.spec.Cgroup, "err", err)
+	}
 }

@@ -98,6 +98,15 @@ type Spec struct {
 	// Options.Subreaper: there they are its children by then (orphans
 	// re-parented to it), and Shutdown kills and reaps every child.
 	KeepGroup bool
+
+	// Cgroup, when not empty, is a cgroup v2 directory the process is
+	// spawned into (CLONE_INTO_CGROUP, so it never runs outside it); it is
+	// created if missing. Whatever the process forks stays in it, even
+	// after setsid or a double fork, so wherever the monitor kills the
+	// process group (the stop timeout, the death of a main process without
+	// KeepGroup, Shutdown) it also kills the whole cgroup (see package
+	// cgroup). The monitor never removes it: its owner does, once empty.
+	Cgroup string
 }
 
 // Rlimit is one resource limit, as setrlimit(2) takes it.
