@@ -63,6 +63,7 @@ type Daemon struct {
 	quitMu  sync.Once
 	baseEnv []string // the daemon's environment plus [daemon] environment, shared
 	runID   string   // this run's token, in every process's environment (RunEnv)
+	cg      cgroups  // this run's cgroup subtree (see cgroup.go)
 	pumpEnd chan struct{}
 
 	// reloadMu serializes configuration reloads: each reads the file and
@@ -150,6 +151,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.metrics = newMetrics(d)
+	d.setupCgroups()
 	d.reclaim()
 
 	for _, p := range cfg.Programs {
@@ -202,6 +204,7 @@ func runEnviron(own, extra []string, runID string) []string {
 
 func (d *Daemon) abort() {
 	_ = d.mon.Close()
+	d.removeCgroups()
 	d.capture.Close()
 	d.store.Close()
 }
@@ -228,6 +231,9 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	if err := d.checkLimits(p); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
@@ -241,6 +247,9 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 		return err
 	}
 	prog := &program{cfg: p, runtime: runtime}
+	if err := d.makeProgramCgroup(p); err != nil {
+		return err
+	}
 	for _, cp := range p.Processes() {
 		name := cp.FullName()
 		if _, ok := d.procs[name]; ok {
@@ -276,6 +285,7 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
 	}
 	spec.Stdio = pr.stdio
+	spec.Cgroup = d.processCgroup(prog.cfg.Name, name)
 	if err := d.mon.Add(spec); err != nil {
 		d.closeStreams(pr)
 		return nil, err
@@ -340,6 +350,7 @@ func (d *Daemon) unregister(prog *program) {
 	}
 	if d.programs[prog.cfg.Name] == prog {
 		d.budget.release(prog.cfg)
+		d.removeProgramCgroup(prog.cfg.Name)
 	}
 	delete(d.programs, prog.cfg.Name)
 }
@@ -436,6 +447,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}
 	}
 	err := d.mon.Shutdown(ctx)
+	d.removeCgroups()
 	<-d.pumpEnd
 	d.capture.Close()
 	if e := d.store.ClearRunning(); e != nil {

@@ -178,6 +178,7 @@ func (d *Daemon) reclaim() []int {
 			d.log.Info("state: processes recorded before a reboot are gone; nothing to reclaim", "count", len(left))
 		}
 	case hadPrev:
+		killed = d.reclaimCgroups(prev.Token)
 		for pid, name := range leftovers(scanProc(), left, prev.Token, os.Getpid()) {
 			d.log.Warn("killing a process left by a previous daemon", "program", name, "pid", pid)
 			if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
@@ -192,7 +193,7 @@ func (d *Daemon) reclaim() []int {
 		d.log.Error("state: cannot record this daemon run; if it is killed, the next daemon cannot find what it started", "err", err)
 	}
 	slices.Sort(killed)
-	return killed
+	return slices.Compact(killed)
 }
 
 // leftovers picks, from the processes procs, those a previous daemon run
