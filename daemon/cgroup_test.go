@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/corralhq/corral/cgroup"
+	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/store"
 )
 
@@ -244,4 +245,58 @@ func TestCgroupReclaimSparesAReusedPid(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(own, "corral."+token)); !os.IsNotExist(err) {
 		t.Fatalf("the dead daemon's cgroup is left (%v)", err)
 	}
+}
+
+// TestCgroupLimitsAppliedOrRefusedByName: a limit is written to the
+// program's cgroup where its controller is enabled, and refused, naming the
+// program and the key, where it is not (as on a hybrid host whose v2
+// hierarchy has no controllers).
+func TestCgroupLimitsAppliedOrRefusedByName(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, writeConfig(t, dir, ""))
+	needCgroups(t, d)
+	for _, l := range []struct{ key, value, file, want string }{
+		{"memory_max", "64M", "memory.max", "67108864"},
+		{"pids_max", "50", "pids.max", "50"},
+		{"cpu_max", "50%", "cpu.max", "50000 100000"},
+	} {
+		name := "lim-" + strings.ReplaceAll(l.key, "_", "-")
+		p := testProgram(t, name, l.key, l.value)
+		_, err := d.AddProgram(context.Background(), p)
+		controller := strings.Split(l.file, ".")[0]
+		if slices.Contains(d.cg.controllers, controller) {
+			if err != nil {
+				t.Fatalf("%s: %v", l.key, err)
+			}
+			b, err := os.ReadFile(filepath.Join(d.programCgroup(name), l.file))
+			if err != nil || strings.TrimSpace(string(b)) != l.want {
+				t.Errorf("%s: %s holds %q (%v), want %q", l.key, l.file, b, err, l.want)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), strconv.Quote(name)) || !strings.Contains(err.Error(), l.key) {
+			t.Errorf("%s without the %s controller: error %v, want one naming program %q and %s", l.key, controller, err, name, l.key)
+		}
+	}
+}
+
+func testProgram(t *testing.T, name, key, value string) config.Program {
+	t.Helper()
+	p := config.NewProgram(name)
+	p.Command = []string{"sleep", "1000"}
+	p.Autostart = false
+	p.Stdout, p.Stderr = config.LogSpec{}, config.LogSpec{}
+	var err error
+	switch key {
+	case "memory_max":
+		p.MemoryMax, err = config.ParseMemoryMax(value)
+	case "pids_max":
+		p.PidsMax, err = config.ParsePidsMax(value)
+	case "cpu_max":
+		p.CPUMax, err = config.ParseCPUMax(value)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
