@@ -511,6 +511,7 @@ type process struct {
 	lastExit *ExitInfo
 	err      string
 	waiters  []waiter
+	preHook  int // pid of the running PreStart hook, 0 when none
 }
 
 type waiter struct {
@@ -534,6 +535,7 @@ type loop struct {
 	procs    map[string]*process
 	byPid    map[int]*process
 	oneshots map[int]chan *ExitInfo
+	hooks    map[int]*hookRun // running hooks by pid (hooks.go)
 	subs     map[*Subscription]struct{}
 	timers   timerHeap
 	timer    Timer
@@ -558,7 +560,7 @@ func newLoop(m *Monitor) (*loop, error) {
 	l := &loop{
 		m: m, clock: m.opts.Clock, log: m.log,
 		procs: map[string]*process{}, byPid: map[int]*process{},
-		oneshots: map[int]chan *ExitInfo{}, subs: map[*Subscription]struct{}{},
+		oneshots: map[int]chan *ExitInfo{}, hooks: map[int]*hookRun{}, subs: map[*Subscription]struct{}{},
 	}
 	var err error
 	if l.devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
@@ -692,7 +694,7 @@ func (l *loop) idle() bool {
 			return false
 		}
 	}
-	return len(l.oneshots) == 0
+	return len(l.oneshots) == 0 && len(l.hooks) == 0
 }
 
 func (l *loop) armTimer() {
@@ -717,6 +719,10 @@ func (l *loop) fireTimers() {
 		t, ok := l.timers.popDue(now)
 		if !ok {
 			return
+		}
+		if t.kind == timerHook {
+			l.hookTimeout(t.pid) // a hook's deadline outlives state changes
+			continue
 		}
 		if t.gen != t.p.gen || l.procs[t.p.spec.Name] != t.p {
 			continue // void: the process moved on
@@ -840,6 +846,14 @@ func (l *loop) start(p *process) error {
 // spawn starts a new pid for p. On failure p goes FATAL (an error that will
 // not pass by itself) or is counted as a failed start.
 func (l *loop) spawn(p *process) error {
+	if p.spec.PreStart != nil {
+		return l.spawnWithHook(p)
+	}
+	return l.spawnMain(p)
+}
+
+// spawnMain starts p's process itself (after its PreStart hook, if any).
+func (l *loop) spawnMain(p *process) error {
 	pid, err := l.startProcess(&p.spec, l.watch)
 	now := l.clock.Now()
 	if err != nil {
@@ -898,13 +912,11 @@ func (l *loop) backoff(p *process, d time.Duration, why string) {
 func (l *loop) stop(p *process) error {
 	switch p.state {
 	case StateStarting, StateRunning:
-		target := p.pid
-		if p.spec.StopAsGroup {
-			target = -p.pid
+		if p.pid == 0 {
+			l.stopPreStart(p)
+			return nil
 		}
-		if err := syscall.Kill(target, p.spec.StopSignal); err != nil && err != syscall.ESRCH {
-			l.log.Warn("stop signal failed", "program", p.spec.Name, "pid", p.pid, "err", err)
-		}
+		l.sendStop(p)
 		l.transition(p, StateStopping, Event{Type: EventStopping, Pid: p.pid}, deadline{p.spec.StopTimeout, timerKill})
 	case StateBackoff:
 		l.transition(p, StateStopped, Event{Type: EventStopped})
@@ -953,6 +965,10 @@ func killGroup(pgid int) {
 // that outlive their main process are killed here, unless the spec keeps
 // them; after the reap the group id could name someone else's group.
 func (l *loop) beforeReap(pid int) {
+	if _, ok := l.hooks[pid]; ok {
+		killGroup(pid) // what the hook left in its group
+		return
+	}
 	p, ok := l.byPid[pid]
 	if !ok {
 		return
@@ -979,6 +995,13 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 		ch <- e
 		return
 	}
+	if h, ok := l.hooks[pid]; ok {
+		delete(l.hooks, pid)
+		e := exitInfo(pid, ws, ru)
+		e.Ended = now
+		l.hookExited(pid, h, e)
+		return
+	}
 	p, ok := l.byPid[pid]
 	if !ok {
 		l.stats.OrphansReaped++
@@ -998,6 +1021,7 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 		return
 	}
 	delete(l.byPid, pid)
+	defer l.postStop(p) // after the state change: a restart spawned below runs beside it
 	e := exitInfo(pid, ws, ru)
 	e.Started, e.Ended = p.started, now
 	e.Expected = ws.Exited() && slices.Contains(p.spec.ExitCodes, e.Code)
@@ -1076,6 +1100,9 @@ func (l *loop) killAll() {
 		}
 	}
 	for pid := range l.oneshots {
+		killGroup(pid)
+	}
+	for pid := range l.hooks {
 		killGroup(pid)
 	}
 }

@@ -107,6 +107,18 @@ type Spec struct {
 	// KeepGroup, Shutdown) it also kills the whole cgroup (see package
 	// cgroup). The monitor never removes it: its owner does, once empty.
 	Cgroup string
+
+	// PreStart runs to completion before each spawn of the process (a
+	// start, each restart); its failure (an exit other than 0, a signal,
+	// its timeout) is a failed start. Until it is done the process is
+	// STARTING with no pid; a Stop kills the hook.
+	PreStart *Hook
+	// PostStop runs after each exit of the process, whatever ended it.
+	PostStop *Hook
+	// StopCommand runs instead of sending StopSignal when the process is
+	// stopped (for example "runc kill ID TERM"); StopTimeout still applies,
+	// after which the process group and Cgroup are killed as usual.
+	StopCommand *Hook
 }
 
 // Rlimit is one resource limit, as setrlimit(2) takes it.
