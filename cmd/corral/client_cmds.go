@@ -65,21 +65,30 @@ func socketFlag(cmd *cobra.Command) func() *client.Client {
 }
 
 func newStatusCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, tree, wide bool
 	cmd := &cobra.Command{
-		Use:   "status [--json] [NAME...]",
+		Use:   "status [--json] [--tree|--wide] [NAME...]",
 		Short: "Show the state of processes",
 		Long: `Show the state of processes: all of them, or those named (a process, a
 program, a group, GROUP:* or all).
+
+With --tree, every process of each (all that its cgroup holds, helpers that
+left its process group included; without cgroups, its process group); with
+--wide, also the CPU time and memory of each process's cgroup.
 
 Exit status: 0 when every process shown is RUNNING, 3 when one is not, 1 when
 the daemon cannot answer.`,
 	}
 	dial := socketFlag(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: a list of process objects")
+	cmd.Flags().BoolVar(&tree, "tree", false, "show every process of each (from its cgroup)")
+	cmd.Flags().BoolVar(&wide, "wide", false, "add CPU and memory columns (from each cgroup)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c := dial()
 		defer c.Close()
+		if tree || wide {
+			return statusTree(cmd, c, args, asJSON, tree)
+		}
 		sts, err := c.Status(cmd.Context(), args...)
 		if err != nil {
 			return err
