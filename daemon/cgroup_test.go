@@ -300,3 +300,43 @@ func testProgram(t *testing.T, name, key, value string) config.Program {
 	}
 	return p
 }
+
+// TestCgroupMetricsCountTheWholeTree: the CPU metric of a process counts
+// what a helper in another session burned (cpu.stat of its cgroup), not
+// only the main process (which only sleeps here).
+func TestCgroupMetricsCountTheWholeTree(t *testing.T) {
+	dir := t.TempDir()
+	burn := `setsid sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 1000' </dev/null >/dev/null 2>&1 & exec sleep 1000`
+	d := startDaemon(t, writeConfig(t, dir, fmt.Sprintf("[program.burn]\ncommand = [\"sh\", \"-c\", %q]\nstart_secs = \"0s\"\n", burn)))
+	needCgroups(t, d)
+	st := waitState(t, d, "burn", "RUNNING")
+	for deadline := time.Now().Add(hang); ; time.Sleep(50 * time.Millisecond) {
+		fams, err := d.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpu := -1.0
+		for _, f := range fams {
+			if f.GetName() == "corral_process_cpu_seconds_total" {
+				for _, m := range f.GetMetric() {
+					cpu = m.GetCounter().GetValue()
+				}
+			}
+		}
+		if cpu >= 0.1 {
+			f := statFields(st.Pid)
+			if len(f) < 13 {
+				t.Fatalf("no /proc stat for the main process %d", st.Pid)
+			}
+			ut, _ := strconv.Atoi(f[11])
+			sy, _ := strconv.Atoi(f[12])
+			if float64(ut+sy)/100 >= 0.1 {
+				t.Fatalf("the main process itself used %d ticks: the test proves nothing", ut+sy)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("corral_process_cpu_seconds_total = %v, want >= 0.1 s burned by the helper", cpu)
+		}
+	}
+}

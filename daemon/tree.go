@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/corralhq/corral/cgroup"
 )
 
@@ -75,4 +77,24 @@ func (d *Daemon) Tree(targets ...string) ([]ProcessTree, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// cgroupUsage sends a running process's CPU and memory from its cgroup; it
+// reports false when the daemon has no cgroups (the caller reads /proc).
+func (m *metrics) cgroupUsage(ch chan<- prometheus.Metric, st ProcessStatus) bool {
+	dir := m.d.processCgroup(st.Program, st.Name)
+	if dir == "" {
+		return false
+	}
+	s, err := cgroup.ReadStats(dir)
+	if err != nil {
+		return false
+	}
+	if s.CPUUsec >= 0 {
+		ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, float64(s.CPUUsec)/1e6, st.Name, st.Group)
+	}
+	if s.MemoryBytes >= 0 {
+		ch <- prometheus.MustNewConstMetric(descMemory, prometheus.GaugeValue, float64(s.MemoryBytes), st.Name, st.Group)
+	}
+	return true
 }
