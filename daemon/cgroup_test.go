@@ -340,3 +340,28 @@ func TestCgroupMetricsCountTheWholeTree(t *testing.T) {
 		}
 	}
 }
+
+// TestWithoutCgroupsAStopKillsWhatTheProgramLeft: without cgroups, a helper
+// that left the process group (and so outlives the group kill) is found
+// among the daemon's adopted children by its mark and killed at the stop;
+// an unrelated child of the daemon is not touched.
+func TestWithoutCgroupsAStopKillsWhatTheProgramLeft(t *testing.T) {
+	t.Setenv("CORRAL_NO_CGROUPS", "1")
+	dir := t.TempDir()
+	pids := filepath.Join(dir, "pids")
+	script := `setsid sh -c 'echo $$ >> "$0"; exec sleep 1000' "$0" </dev/null >/dev/null 2>&1 & exec sleep 1000`
+	d := startDaemon(t, writeConfig(t, dir, fmt.Sprintf("[program.esc]\ncommand = [\"sh\", \"-c\", %q, %q]\nstart_secs = \"0s\"\n", script, pids)))
+	if d.cg.root != "" {
+		t.Fatal("CORRAL_NO_CGROUPS did not turn cgroups off")
+	}
+	waitState(t, d, "esc", "RUNNING")
+	helper := helperPid(t, pids)
+	other := startGroupLeader(t, ProcessEnv+"=someone-else")
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	if _, err := d.StopProcesses(ctx, []string{"esc"}, true); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, helper)
+	assertKilled(t, other, nil, false)
+}

@@ -286,6 +286,7 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 	}
 	spec.Stdio = pr.stdio
 	spec.Cgroup = d.processCgroup(prog.cfg.Name, name)
+	spec.Env = d.markProcess(spec.Env, name)
 	if err := d.mon.Add(spec); err != nil {
 		d.closeStreams(pr)
 		return nil, err

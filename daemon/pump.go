@@ -35,6 +35,7 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 			return
 		}
 		batch := map[string]*store.Running{}
+		stopped := map[string]bool{}
 		drainBy := time.Now().Add(100 * time.Millisecond)
 		resync := false
 		for {
@@ -44,6 +45,9 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 				d.log.Warn("daemon fell behind the monitor's events; re-reading all processes", "missed", e.Missed)
 			} else {
 				d.onEvent(e, batch, drainBy)
+				if e.Type == monitor.EventExited && e.State == monitor.StateStopped {
+					stopped[e.Name] = true // what it left behind, without cgroups
+				}
 			}
 			if len(batch) >= 4096 {
 				break
@@ -55,6 +59,7 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 		if resync {
 			d.resyncRunning()
 		}
+		d.killAdopted(stopped)
 		if len(batch) > 0 {
 			if testHookBeforeRecord != nil {
 				testHookBeforeRecord(batch)
