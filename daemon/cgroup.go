@@ -215,7 +215,17 @@ func (d *Daemon) reclaimCgroups(token string) []int {
 	dir := filepath.Join(d.cg.base, "corral."+token)
 	pids, _ := cgroup.Procs(dir) // none when the previous run had no cgroups
 	if len(pids) > 0 {
-		d.log.Warn("killing the processes a previous daemon left in its cgroups", "cgroup", dir, "count", len(pids), "pids", pids)
+		progs, _ := os.ReadDir(dir)
+		for _, pd := range progs {
+			name, ok := strings.CutPrefix(pd.Name(), "p.")
+			if !ok || !pd.IsDir() {
+				continue
+			}
+			in, _ := cgroup.Procs(filepath.Join(dir, pd.Name()))
+			for _, pid := range in {
+				d.log.Warn("killing a process left by a previous daemon", "program", name, "pid", pid, "cgroup", dir)
+			}
+		}
 	}
 	if err := cgroup.KillAndRemove(dir, cgroupTimeout); err != nil {
 		d.log.Error("cannot clean up the cgroups a previous daemon left", "cgroup", dir, "err", err)

@@ -176,3 +176,37 @@ func sid(pid int) int {
 	s, _, _ := syscall.RawSyscall(syscall.SYS_GETSID, uintptr(pid), 0, 0)
 	return int(s)
 }
+
+// TestCgroupRestartAfterAKillRuns: after its cgroup was killed (the main
+// process crashed), the restarted process runs and stays in the program's
+// cgroup subtree: it is spawned into a fresh cgroup, since a killed one can
+// kill what is spawned into it later.
+func TestCgroupRestartAfterAKillRuns(t *testing.T) {
+	cg := filepath.Join(testCgroup(t), "w")
+	m := newTestMonitor(t, Options{})
+	if err := m.Add(Spec{Name: "w", Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Cgroup: cg,
+		MinUptime: 200 * time.Millisecond, Restart: RestartPolicy{Kind: RestartAlways}, Backoff: Backoff{Immediate: true}}); err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := m.Subscribe(0)
+	defer sub.Close()
+	if err := m.StartWait(context.Background(), "w"); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		info, _ := m.Process("w")
+		if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		e := next(t, sub, func(e Event) bool {
+			return e.Name == "w" && (e.Type == EventRunning || e.Type == EventExited && e.Pid != info.Pid)
+		})
+		if e.Type != EventRunning {
+			t.Fatalf("round %d: the restarted process died (%+v) instead of running", round, e.Exit)
+		}
+		now, _ := m.Process("w")
+		if in, _ := cgroup.Procs(cg); !contains(in, now.Pid) {
+			t.Fatalf("round %d: the restarted process %d is not in %s (%v)", round, now.Pid, cg, in)
+		}
+	}
+}

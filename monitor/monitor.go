@@ -512,6 +512,7 @@ type process struct {
 	err      string
 	waiters  []waiter
 	preHook  int // pid of the running PreStart hook, 0 when none
+	cgKills  int // kills of its cgroup so far: each later spawn gets a fresh one
 }
 
 type waiter struct {
@@ -854,7 +855,11 @@ func (l *loop) spawn(p *process) error {
 
 // spawnMain starts p's process itself (after its PreStart hook, if any).
 func (l *loop) spawnMain(p *process) error {
-	pid, err := l.startProcess(&p.spec, l.watch)
+	spec := &p.spec
+	if p.cgKills > 0 && spec.Cgroup != "" {
+		spec = l.freshCgroup(p)
+	}
+	pid, err := l.startProcess(spec, l.watch)
 	now := l.clock.Now()
 	if err != nil {
 		p.err = err.Error()

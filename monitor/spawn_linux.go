@@ -462,4 +462,20 @@ func (l *loop) killCgroup(p *process) {
 	if err := cgroup.Kill(p.spec.Cgroup); err != nil {
 		l.log.Warn("cannot kill the cgroup of a process", "program", p.spec.Name, "cgroup", p.spec.Cgroup, "err", err)
 	}
+	p.cgKills++
+}
+
+// freshCgroup returns a copy of p's spec that spawns into a new cgroup
+// below Spec.Cgroup: a cgroup once killed through cgroup.kill is not
+// spawned into again, because some kernels (seen on 6.18) kill at once
+// every process spawned into it with CLONE_INTO_CGROUP afterwards (its kill
+// sequence number no longer matches). The previous one is removed when it
+// is empty (otherwise at its owner's clean-up: removal is recursive).
+func (l *loop) freshCgroup(p *process) *Spec {
+	s := p.spec
+	s.Cgroup = filepath.Join(p.spec.Cgroup, "k"+strconv.Itoa(p.cgKills))
+	if p.cgKills > 1 {
+		_ = unix.Rmdir(filepath.Join(p.spec.Cgroup, "k"+strconv.Itoa(p.cgKills-1)))
+	}
+	return &s
 }
