@@ -188,25 +188,24 @@ func TestCgroupRestartAfterAKillRuns(t *testing.T) {
 		MinUptime: 200 * time.Millisecond, Restart: RestartPolicy{Kind: RestartAlways}, Backoff: Backoff{Immediate: true}}); err != nil {
 		t.Fatal(err)
 	}
-	sub, _ := m.Subscribe(0)
-	defer sub.Close()
 	if err := m.StartWait(context.Background(), "w"); err != nil {
 		t.Fatal(err)
 	}
+	sub, _ := m.Subscribe(0) // after the first start's events
+	defer sub.Close()
 	for round := range 3 {
 		info, _ := m.Process("w")
 		if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		e := next(t, sub, func(e Event) bool {
-			return e.Name == "w" && (e.Type == EventRunning || e.Type == EventExited && e.Pid != info.Pid)
+			return e.Name == "w" && e.Pid != info.Pid && (e.Type == EventRunning || e.Type == EventExited)
 		})
 		if e.Type != EventRunning {
 			t.Fatalf("round %d: the restarted process died (%+v) instead of running", round, e.Exit)
 		}
-		now, _ := m.Process("w")
-		if in, _ := cgroup.Procs(cg); !contains(in, now.Pid) {
-			t.Fatalf("round %d: the restarted process %d is not in %s (%v)", round, now.Pid, cg, in)
+		if in, _ := cgroup.Procs(cg); !contains(in, e.Pid) {
+			t.Fatalf("round %d: the restarted process %d is not in %s (%v)", round, e.Pid, cg, in)
 		}
 	}
 }
