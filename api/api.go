@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +12,12 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/health"
 	"github.com/corralhq/corral/logs"
 	"github.com/corralhq/corral/monitor"
 )
@@ -50,6 +53,9 @@ type Process struct {
 	Status daemon.ProcessStatus `json:"status"`
 	// Config is the program's configuration with the TOML keys.
 	Config map[string]any `json:"config"`
+	// Health is the health check's status and last results, when the
+	// program has one.
+	Health *health.State `json:"health,omitempty"`
 }
 
 // SignalRequest is the body of POST /v1/processes/{target}/signal.
@@ -77,6 +83,11 @@ type Event struct {
 	// Missed counts the events lost by a "missed" marker: the client fell
 	// behind and should re-list the processes.
 	Missed uint64 `json:"missed,omitempty"`
+	// Health and HealthFrom are a "health" event's new and previous health
+	// status ("" is none: not running). Health events have Seq 0: they are
+	// not the monitor's.
+	Health     string `json:"health,omitempty"`
+	HealthFrom string `json:"health_from,omitempty"`
 }
 
 // NewEvent converts a monitor event.
@@ -111,7 +122,9 @@ func Handler(d *daemon.Daemon) http.Handler {
 	h.mux.HandleFunc("DELETE /v1/programs/{name}", h.removeProgram)
 	h.mux.HandleFunc("POST /v1/reload", h.reload)
 	h.mux.HandleFunc("GET /v1/events", h.events)
+	h.mux.HandleFunc("GET /v1/health", h.health)
 	h.mux.HandleFunc("POST /v1/shutdown", h.shutdown)
+	h.mux.HandleFunc("POST /v1/upgrade", h.upgrade)
 	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no API route %s %s", r.Method, r.URL.Path))
 	})
@@ -281,6 +294,9 @@ func (h *handler) inspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := Process{Status: sts[0]}
+	if hs, ok := h.d.Health(sts[0].Name); ok {
+		out.Health = &hs
+	}
 	for _, p := range h.d.ProgramConfig() {
 		if p.Name == sts[0].Program {
 			out.Config = ProgramFields(p)
@@ -459,13 +475,21 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	enc := json.NewEncoder(w)
-	ctx := r.Context()
+	var wmu sync.Mutex
+	send := func(ev Event) bool {
+		wmu.Lock()
+		defer wmu.Unlock()
+		return enc.Encode(ev) == nil && rc.Flush() == nil
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer h.streamHealth(ctx, cancel, send)()
 	for {
 		e, err := sub.Next(ctx)
 		if err != nil {
 			return
 		}
-		if enc.Encode(NewEvent(e)) != nil || rc.Flush() != nil {
+		if !send(NewEvent(e)) {
 			return
 		}
 	}

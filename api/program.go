@@ -226,8 +226,12 @@ func ProgramFields(p config.Program) map[string]any {
 	if p.Umask != nil {
 		out["umask"] = fmt.Sprintf("%03o", *p.Umask)
 	}
+	if p.Health != nil {
+		out["health"] = healthFields(p.Health)
+	}
 	if p.Source.File != "" {
 		out["source"] = p.Source.String()
 	}
+	config.AddReadinessFields(p, out)
 	return out
 }

@@ -110,12 +110,42 @@ type Daemon struct {
 	// background (nil and "": unchanged; supervisord's umask default is 022).
 	Umask     *uint32
 	Directory string
+	// User is supervisord's [supervisord] user (and -u): the user, name or
+	// uid, the daemon becomes once its socket, state and log directory
+	// are open, before it starts any program. Empty: stay who it is.
+	User string
 	// MinFDs and MinProcs are supervisord's minimum resource limits; 0
 	// means unset.
 	MinFDs, MinProcs int
 	// Environment is added to every program's environment, "KEY=value"
 	// sorted by key.
 	Environment []string
+	// Activity, set for a supervisord configuration, is supervisord's
+	// activity log: its wording, line format and levels, written to
+	// Logfile (and to standard output with NoDaemon unless Silent). A TOML
+	// configuration keeps the structured log (nil).
+	Activity *ActivityLog
+	// HealthListen, when set, is a TCP address (health_listen) serving only
+	// GET /livez and GET /readyz, for an orchestrator's probes. Off by
+	// default.
+	HealthListen string
+}
+
+// ActivityLog is how a supervisord configuration's daemon log is written:
+// [supervisord] loglevel, logfile_maxbytes, logfile_backups and silent.
+type ActivityLog struct {
+	// Level is supervisord's level name: critical, error, warn, info,
+	// debug, trace or blather (default info).
+	Level string
+	// MaxBytes rotates Logfile past this size (default 50MB; 0 never).
+	MaxBytes int64
+	// Backups is how many rotated files are kept (default 10).
+	Backups int
+	// Silent keeps the log off standard output even with NoDaemon.
+	Silent bool
+	// RPCInterface is set when the file has [rpcinterface:supervisor]
+	// (supervisord logs that it initialized it).
+	RPCInterface bool
 }
 
 // Program is one configured program.
@@ -188,11 +218,27 @@ type Program struct {
 	Priority int
 	// Stdout and Stderr say where the output goes.
 	Stdout, Stderr LogSpec
+	// Stdin is StdinNull or "" (the process reads /dev/null; the TOML
+	// default) or
+	// StdinPipe (a pipe the daemon keeps open, for XML-RPC's
+	// supervisor.sendProcessStdin and `supervisorctl fg`; what supervisord
+	// gives every process, so the default of a supervisord configuration).
+	Stdin string
+	// Socket, for a supervisord [fcgi-program:x], is the socket the daemon
+	// creates and gives every process as its stdin; nil otherwise.
+	Socket *FCGISocket
 	// Group is the group the program belongs to: the [group] that lists it,
 	// otherwise its own name.
 	Group string
+	// Health, when not nil, is the processes' health check.
+	Health *Health `json:",omitempty"`
 	// Source is where the program's section starts.
 	Source Position
+	// Readiness: ready, watchdog and dependency keys (ready.go).
+	Readiness
+	// Listener, when set, makes the program a pool of supervisord event
+	// listeners ([eventlistener:x]).
+	Listener *Listener `json:",omitempty"`
 }
 
 // Restart is a restart policy.
@@ -235,6 +281,13 @@ type LogSpec struct {
 	// Redirect (stderr only) sends stderr to stdout's destination; File is
 	// then ignored.
 	Redirect bool
+	// Events sends the output to event listeners as PROCESS_LOG_STDOUT or
+	// _STDERR events (supervisord's stdout_events_enabled).
+	Events bool `json:",omitempty"`
+	// CaptureMaxBytes, when > 0, turns on supervisord's capture mode
+	// (stdout_capture_maxbytes): output between <!--XSUPERVISOR:BEGIN-->
+	// and <!--XSUPERVISOR:END--> becomes a PROCESS_COMMUNICATION event.
+	CaptureMaxBytes int64 `json:",omitempty"`
 }
 
 // Group is an explicit group of programs.
@@ -313,6 +366,12 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Values of Program.Stdin.
+const (
+	StdinNull = "null"
+	StdinPipe = "pipe"
+)
 
 // Default values shared by both formats.
 const (
@@ -481,6 +540,11 @@ func (p *Program) validate() (string, error) {
 	if p.NumProcs > 1 && !strings.Contains(p.ProcessName, "%(process_num)") {
 		return "process_name", fmt.Errorf("%q must include %%(process_num)d when numprocs > 1", p.ProcessName)
 	}
+	if p.Health != nil {
+		if key, err := p.Health.check(); err != nil {
+			return strings.TrimSuffix("health."+key, "."), err
+		}
+	}
 	if p.Umask != nil && *p.Umask > 0o777 {
 		return "umask", fmt.Errorf("invalid umask %#o", *p.Umask)
 	}
@@ -538,6 +602,9 @@ func (p *Program) validate() (string, error) {
 	}
 	if err := checkName(p.Group); err != nil {
 		return "group", err
+	}
+	if key, err := p.Readiness.validate(); err != nil {
+		return key, err
 	}
 	seen := make(map[string]bool, p.NumProcs)
 	for i, name := range p.processNames() {
@@ -777,5 +844,5 @@ func (c *Config) finish(section func(name string) string, keyName func(string) s
 			fullNames[full] = p.Name
 		}
 	}
-	return nil
+	return c.checkDeps(section, keyName, posOf)
 }

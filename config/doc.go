@@ -52,6 +52,14 @@
 //	stdout.backups      stdout_logfile_backups    10
 //	stderr.redirect     redirect_stderr           false
 //	stderr.*            stderr_logfile*           as stdout
+//	stdin               -                         "null" / "pipe"
+//
+// stdin = "pipe" gives each process a stdin pipe whose write end the
+// daemon keeps open (a third descriptor per process), so a program that
+// reads its stdin waits instead of reading end of file, and XML-RPC's
+// supervisor.sendProcessStdin and `supervisorctl fg` write to it; every
+// process of a supervisord configuration gets one, as under supervisord.
+// "null" (TOML's default) gives it /dev/null.
 //
 // Program log files are created 0640 and the log directory 0750; the
 // daemon key log_group ([daemon] in TOML, [supervisord] in INI, a corral

@@ -274,8 +274,9 @@ func (ip *iniParser) warn(s *iniSection, pos Position, format string, args ...an
 // build turns the sections of all files into a Config.
 func (ip *iniParser) build(name string) (*Config, error) {
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
+	cfg.Daemon.Activity = &ActivityLog{Level: "info", MaxBytes: 50 << 20, Backups: 10}
 	cfg.keyStateDir()
-	var programs, groups []*iniSection
+	var programs, groups, listeners []*iniSection
 	for _, s := range mergeSections(ip.sections) {
 		kind, _, _ := strings.Cut(s.name, ":")
 		switch {
@@ -300,16 +301,19 @@ func (ip *iniParser) build(name string) (*Config, error) {
 		case s.name == "supervisorctl", s.name == "include":
 			// Client settings and includes (already read).
 		case s.name == "rpcinterface:supervisor":
+			cfg.Daemon.Activity.RPCInterface = true
 			for _, kv := range s.keys {
 				if kv.key != "supervisor.rpcinterface_factory" {
 					ip.warn(s, kv.pos(), "key %q is not supported by corral; ignored", kv.key)
 				}
 			}
-		case kind == "program":
+		case kind == "program", kind == "fcgi-program":
 			programs = append(programs, s)
 		case kind == "group":
 			groups = append(groups, s)
-		case kind == "eventlistener", kind == "fcgi-program", kind == "rpcinterface", kind == "ctlplugin":
+		case kind == "eventlistener":
+			listeners = append(listeners, s)
+		case kind == "rpcinterface", kind == "ctlplugin":
 			ip.warn(s, s.pos, "section is not supported by corral; ignored")
 		default:
 			ip.warn(s, s.pos, "unknown section; ignored")
@@ -337,7 +341,20 @@ func (ip *iniParser) build(name string) (*Config, error) {
 		bySection[p.Name] = s
 		cfg.Programs = append(cfg.Programs, p)
 	}
-	err := cfg.finish(func(n string) string { return "[program:" + n + "]" },
+	for _, s := range listeners {
+		p, err := ip.listener(s)
+		if err != nil {
+			return nil, err
+		}
+		bySection[p.Name] = s
+		cfg.Programs = append(cfg.Programs, p)
+	}
+	err := cfg.finish(func(n string) string {
+		if s := bySection[n]; s != nil && strings.HasPrefix(s.name, "eventlistener:") {
+			return s.label()
+		}
+		return "[program:" + n + "]"
+	},
 		func(k string) string { return iniKeyName[k] },
 		func(p *Program, key string) Position {
 			s := bySection[p.Name]
@@ -431,6 +448,19 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			if d.LogLevel, err = ParseLogLevel(v); err != nil {
 				return s.err(k, err)
 			}
+			d.Activity.Level = SupervisordLevel(v)
+		case "logfile_maxbytes":
+			if d.Activity.MaxBytes, err = ParseSize(v); err != nil {
+				return s.err(k, err)
+			}
+		case "logfile_backups":
+			if d.Activity.Backups, err = iniInt(s, k, v, 0); err != nil {
+				return err
+			}
+		case "silent":
+			if d.Activity.Silent, err = ParseBool(v); err != nil {
+				return s.err(k, err)
+			}
 		case "environment":
 			m, err := parseKVPairs(v)
 			if err != nil {
@@ -439,6 +469,18 @@ func (ip *iniParser) supervisord(d *Daemon, s *iniSection) error {
 			d.Environment = envList(m)
 		case "identifier":
 			d.Identifier = v
+		case "user":
+			d.User = strings.TrimSpace(v)
+		case "nocleanup":
+			// corral never removes old AUTO child logs: nothing to prevent.
+			if _, err := ParseBool(v); err != nil {
+				return s.err(k, err)
+			}
+		case "health_listen":
+			if err := CheckHealthListen(v); err != nil {
+				return s.err(k, err)
+			}
+			d.HealthListen = v
 		case "umask":
 			u, err := ParseUmask(v)
 			if err != nil {
@@ -570,8 +612,7 @@ func (ip *iniParser) group(s *iniSection) (Group, error) {
 // unsupportedProgramKeys are supervisord [program:x] keys corral reads but
 // does not act on yet.
 var unsupportedProgramKeys = map[string]bool{
-	"stdout_capture_maxbytes": true, "stdout_events_enabled": true, "stdout_syslog": true,
-	"stderr_capture_maxbytes": true, "stderr_events_enabled": true, "stderr_syslog": true,
+	"stdout_syslog": true, "stderr_syslog": true,
 	"serverurl": true,
 }
 
@@ -581,6 +622,7 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	p.Source = s.pos
 	p.Restart = RestartUnexpected
 	p.StopAsGroup, p.KillAsGroup = false, false
+	p.Stdin = StdinPipe // supervisord gives every process a stdin pipe
 	group := name
 	if g, ok := groupOf[name]; ok {
 		group = g
@@ -712,14 +754,21 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 				l = &p.Stderr
 			}
 			l.MaxBytes, err = ParseSize(v)
+		case "stdout_events_enabled", "stderr_events_enabled", "stdout_capture_maxbytes", "stderr_capture_maxbytes":
+			err = iniEventKey(&p, k, v)
 		case "stdout_logfile_backups", "stderr_logfile_backups":
 			l := &p.Stdout
 			if k == "stderr_logfile_backups" {
 				l = &p.Stderr
 			}
 			l.Backups, err = iniInt(s, k, v, 0)
+		case "health_exec", "health_http", "health_tcp", "health_interval", "health_timeout",
+			"health_start_period", "health_start_interval", "health_retries", "health_on_unhealthy":
+			err = iniHealth(&p.Health, k, v)
 		default:
-			ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
+			if !isReadinessINIKey(k) && (!fcgiKeys[k] || !strings.HasPrefix(s.name, "fcgi-program:")) {
+				ip.warn(s, kv.pos(), "unknown key %q; ignored", k)
+			}
 		}
 		if err != nil {
 			var ce *Error
@@ -732,12 +781,21 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 	if !killSet {
 		p.KillAsGroup = p.StopAsGroup
 	}
+	if err := ip.readinessINI(s, &p); err != nil {
+		return p, err
+	}
 	if kv, ok := s.get("stderr_logfile"); ok && p.Stderr.Redirect && p.Stderr.File != "" && p.Stderr.File != LogAuto {
 		// supervisord's warning, word for word.
 		ip.warn(s, kv.pos(), "redirect_stderr=true but stderr_logfile has also been set to a filename, the filename has been ignored")
 	}
 	if _, ok := s.get("command"); !ok {
 		return p, s.err("", errors.New("program has no command"))
+	}
+	if err := iniHealthCheck(s, p.Health); err != nil {
+		return p, err
+	}
+	if strings.HasPrefix(s.name, "fcgi-program:") {
+		return p, ip.fcgiSocket(s, ex, &p)
 	}
 	return p, nil
 }

@@ -26,6 +26,7 @@ func TestINIDefaults(t *testing.T) {
 	want.Command = []string{"python3", "-m", "http.server", "8080"}
 	want.Restart = RestartUnexpected
 	want.StopAsGroup, want.KillAsGroup = false, false
+	want.Stdin = StdinPipe // supervisord's stdin pipe
 	want.Source = Position{"supervisord.conf", 1}
 	want.ProcessName = "web"
 	if len(cfg.Programs) != 1 || !reflect.DeepEqual(cfg.Programs[0], want) {
@@ -90,6 +91,7 @@ func TestINIKeys(t *testing.T) {
 			want.Command = []string{"run"}
 			want.Restart = RestartUnexpected
 			want.StopAsGroup, want.KillAsGroup = false, false
+			want.Stdin = StdinPipe
 			want.Source = Position{"etc/supervisord.conf", 1}
 			want.ProcessName = "p"
 			tt.want(&want)
@@ -156,27 +158,26 @@ func TestINIWarnings(t *testing.T) {
 strip_ansi = true
 [program:p]
 command = x
-stdout_capture_maxbytes = 1MB
+stdout_syslog = true
 stdout_events_enabled = true
 stderr_syslog = true
 serverurl = AUTO
 frobnicate = 1
-[eventlistener:e]
+[ctlplugin:e]
 command = y
-[fcgi-program:f]
+[ctlplugin:f]
 command = z
 [mystery]
 `)
 	want := []string{
 		`supervisord.conf:2: [supervisord] key "strip_ansi" is not supported by corral; ignored`,
-		`supervisord.conf:10: [eventlistener:e] section is not supported by corral; ignored`,
-		`supervisord.conf:12: [fcgi-program:f] section is not supported by corral; ignored`,
+		`supervisord.conf:10: [ctlplugin:e] section is not supported by corral; ignored`,
+		`supervisord.conf:12: [ctlplugin:f] section is not supported by corral; ignored`,
 		`supervisord.conf:14: [mystery] unknown section; ignored`,
 		`supervisord.conf:9: [program:p] unknown key "frobnicate"; ignored`,
 		`supervisord.conf:8: [program:p] key "serverurl" is not supported by corral; ignored`,
 		`supervisord.conf:7: [program:p] key "stderr_syslog" is not supported by corral; ignored`,
-		`supervisord.conf:6: [program:p] key "stdout_events_enabled" is not supported by corral; ignored`,
-		`supervisord.conf:5: [program:p] key "stdout_capture_maxbytes" is not supported by corral; ignored`,
+		`supervisord.conf:5: [program:p] key "stdout_syslog" is not supported by corral; ignored`,
 	}
 	if !slices.Equal(cfg.Warnings, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(cfg.Warnings, "\n"), strings.Join(want, "\n"))
@@ -433,12 +434,14 @@ kill_as_group = true
 priority = 100
 stdout = { file = "/var/log/web.log", max_bytes = "1MB", backups = 2 }
 stderr = { file = "NONE", max_bytes = "2KB", backups = 0, redirect = true }
+stdin = "pipe"
 
 [program.worker]
 command = ["sleep", "3600"]
 restart = "unexpected"
 stop_as_group = false
 kill_as_group = false
+stdin = "pipe"
 `)
 	iniCfg := mustINI(t, `
 [group:site]

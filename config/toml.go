@@ -409,6 +409,14 @@ func (tp *tomlParser) daemon(d *Daemon, v any) error {
 			d.MinProcs, err = s.integer(v, 0, k)
 		case "environment":
 			d.Environment, err = s.env(v, k)
+		case "health_listen":
+			var x string
+			if x, err = s.str(v, k); err == nil {
+				if err = CheckHealthListen(x); err != nil {
+					return s.err(err, k)
+				}
+				d.HealthListen = x
+			}
 		default:
 			return s.err(errors.New("unknown key"), k)
 		}
@@ -449,6 +457,19 @@ func ParseLogLevel(s string) (string, error) {
 		return "error", nil
 	}
 	return "", fmt.Errorf("invalid log level %q (want debug, info, warn or error)", s)
+}
+
+// SupervisordLevel is the supervisord level name s stands for (critical,
+// error, warn, info, debug, trace, blather), for a name ParseLogLevel
+// accepts.
+func SupervisordLevel(s string) string {
+	switch l := strings.ToLower(strings.TrimSpace(s)); l {
+	case "warning":
+		return "warn"
+	case "critical", "error", "warn", "info", "debug", "trace", "blather":
+		return l
+	}
+	return "info"
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -616,8 +637,19 @@ func (tp *tomlParser) program(name string, m map[string]any) (Program, error) {
 			err = s.logSpec(&p.Stdout, v, k)
 		case "stderr":
 			err = s.logSpec(&p.Stderr, v, k)
+		case "stdin":
+			x, ok := v.(string)
+			if !ok || x != StdinNull && x != StdinPipe {
+				return p, s.err(fmt.Errorf("%v: want %q or %q", v, StdinNull, StdinPipe), k)
+			}
+			p.Stdin = x
+		case "health":
+			err = s.health(&p.Health, v)
 		default:
-			return p, s.err(errors.New("unknown key"), k)
+			var known bool
+			if known, err = s.readinessTOML(&p.Readiness, k, v); !known {
+				return p, s.err(errors.New("unknown key"), k)
+			}
 		}
 		if err != nil {
 			return p, err

@@ -33,6 +33,17 @@ type ProcessStatus struct {
 	StdoutLog string        `json:"stdout_log,omitempty"`
 	StderrLog string        `json:"stderr_log,omitempty"`
 	Priority  int           `json:"priority"`
+	// StatusText is the process's last STATUS= notification.
+	StatusText string `json:"status_text,omitempty"`
+	// WaitingFor names the dependencies a WAITING process waits for.
+	WaitingFor string `json:"waiting_for,omitempty"`
+	// Completed: a one-shot that exited successfully.
+	Completed bool `json:"completed,omitempty"`
+	// Healthy: the health checks last said the current pid is healthy.
+	Healthy bool `json:"healthy,omitempty"`
+	// Health is the health status (starting, healthy, unhealthy) of a
+	// running process whose program has a health check.
+	Health string `json:"health,omitempty"`
 }
 
 // ExitStatus is the last exit of a process.
@@ -70,9 +81,14 @@ func (d *Daemon) status(info monitor.ProcessInfo, pr *proc, now time.Time) Proce
 		State: info.State.String(), StateCode: int(info.State), Since: info.Since,
 		Pid: info.Pid, Restarts: info.Restarts, LastExit: NewExitStatus(info.LastExit),
 		Error: info.Err, LogError: pr.logErr, Priority: pr.priority,
+		StatusText: info.Ready.Status, WaitingFor: info.Ready.WaitingFor, Completed: info.Ready.Completed,
+		Healthy: info.Ready.Healthy,
 	}
 	if st.Group == "" {
 		st.Group = st.Program
+	}
+	if hs, ok := d.health.checker.Get(info.Name); ok {
+		st.Health = string(hs.Status)
 	}
 	if !info.Started.IsZero() {
 		t := info.Started
@@ -255,7 +271,7 @@ func (d *Daemon) startNames(ctx context.Context, names []string, wait bool) ([]R
 			switch e.State {
 			case monitor.StateRunning:
 				return true, nil
-			case monitor.StateStarting:
+			case monitor.StateStarting, monitor.StateWaiting:
 				return false, nil
 			}
 			return true, &monitor.StartError{Name: e.Name, State: e.State, Err: e.Err}

@@ -30,7 +30,9 @@ const (
 	// file, the state store (file and lock), Go's netpoller (epoll and its
 	// eventfd), the monitor's signal and loop descriptors, the two ends of
 	// the pipes of the one spawn under way and the shim's, /proc reads, the
-	// pidfile. Counted generously: one descriptor short is a program down.
+	// pidfile, the notification socket (notify.go) and the notification fd
+	// of the spawn under way (none is held per program). Counted
+	// generously: one descriptor short is a program down.
 	budgetFixed = 32
 	// budgetPerListener is an HTTP listener's socket and the connections it
 	// serves at once (each API request, event stream, supervisorctl or
@@ -86,11 +88,15 @@ type BudgetOptions struct {
 
 // programFDs is the descriptors one process of p holds while it runs: the
 // read end of its stdout pipe, of its stderr pipe unless stderr is
-// redirected into stdout (a discarded stream still has its pipe), and its
-// pidfd with the pidfd backend. The daemon gives programs no stdin pipe.
+// redirected into stdout (a discarded stream still has its pipe), the
+// write end of its stdin pipe with stdin = "pipe" (see stdin.go), and its
+// pidfd with the pidfd backend.
 func programFDs(p config.Program, o BudgetOptions) int {
 	n := 1
 	if !p.Stderr.Redirect {
+		n++
+	}
+	if p.Stdin == config.StdinPipe {
 		n++
 	}
 	if o.PidfdBackend {
@@ -128,6 +134,9 @@ func (b *Budget) add(p config.Program, o BudgetOptions, sign int) {
 	b.Programs += sign
 	b.Processes += sign * n
 	b.Pipes += sign * n * programFDs(p, o)
+	if p.Socket != nil {
+		b.Pipes += sign // an [fcgi-program:x]'s socket, one per program
+	}
 	b.FDs = b.Pipes + b.Reserved
 	if b.ByUser[p.User] += sign * n; b.ByUser[p.User] == 0 {
 		delete(b.ByUser, p.User)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/monitor"
 	"github.com/corralhq/corral/store"
 )
 
@@ -21,10 +23,20 @@ import (
 // the tests: a daemon the test can kill with SIGKILL.
 const crashChildEnv = "CORRAL_TEST_CRASH_DAEMON"
 
+// init locks the crash child's main goroutine to the main thread, which
+// then forks its programs as corral daemon's does (monitor.RunSpawner).
+func init() {
+	if os.Getenv(crashChildEnv) != "" {
+		runtime.LockOSThread()
+	}
+}
+
 func TestMain(m *testing.M) {
 	if cfg := os.Getenv(crashChildEnv); cfg != "" {
-		crashChild(cfg, os.Getenv("CORRAL_TEST_KILL_BEFORE_RECORDING"), os.Getenv("CORRAL_TEST_WAIT_FOR"))
-		return
+		monitor.RunSpawner(func() int {
+			crashChild(cfg, os.Getenv("CORRAL_TEST_KILL_BEFORE_RECORDING"), os.Getenv("CORRAL_TEST_WAIT_FOR"))
+			return 0
+		})
 	}
 	os.Exit(m.Run())
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/handoff"
 	"github.com/corralhq/corral/logs"
 	"github.com/corralhq/corral/monitor"
 	"github.com/corralhq/corral/store"
@@ -49,6 +50,18 @@ type Options struct {
 	// Listeners is the number of HTTP listeners the caller serves the API
 	// on, counted in the descriptor budget.
 	Listeners int
+	// Handoff, when set, is the state a previous image of this process
+	// handed over (handoff.FromEnv): the daemon adopts its processes and
+	// pipes instead of reclaiming and autostarting (see upgrade.go).
+	Handoff *handoff.State
+	// Carry, when set, returns the caller's descriptors an upgrade carries
+	// into the new image (its listening sockets), and a release function
+	// called if the exec fails.
+	Carry func() ([]handoff.File, func(), error)
+	// HealthWorkers is the number of goroutines running HTTP and TCP
+	// health probes (health.DefaultWorkers when 0), whatever the number of
+	// programs.
+	HealthWorkers int
 }
 
 // Daemon supervises the programs of one configuration.
@@ -65,6 +78,12 @@ type Daemon struct {
 	runID   string   // this run's token, in every process's environment (RunEnv)
 	cg      cgroups  // this run's cgroup subtree (see cgroup.go)
 	pumpEnd chan struct{}
+	opts    Options
+	up      upgradeState
+
+	// supervisordLog: the configuration is supervisord's, whose log is
+	// its activity log (activitylog.go). Set by New, never changed.
+	supervisordLog bool
 
 	// reloadMu serializes configuration reloads: each reads the file and
 	// applies its diff against what the previous one left.
@@ -78,12 +97,17 @@ type Daemon struct {
 	streams  map[string]*shared  // log streams by file, shared by processes
 	closing  bool
 	budget   budgetState
+	notifier *Notifier // NOTIFY_SOCKET and notification fds (notify.go)
+
+	health healthState
+	lis    *listenerState // event listeners (eventlisteners.go); nil without
 }
 
 type program struct {
 	cfg     config.Program
 	runtime bool // added through the API, persisted in the store
 	procs   []*proc
+	fcgi    *fcgiSocket // an [fcgi-program:x]'s socket, or nil
 }
 
 type proc struct {
@@ -96,6 +120,7 @@ type proc struct {
 
 	mu      sync.Mutex
 	drained []<-chan struct{} // the latest spawn's pipes
+	stdin   stdinPipe         // the latest spawn's stdin, with stdin = "pipe"
 }
 
 // New opens the state store, the log capture and the monitor, re-reads the
@@ -105,12 +130,18 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	d := &Daemon{
 		log: opts.Logger, cfg: cfg, started: time.Now(),
 		programs: map[string]*program{}, procs: map[string]*proc{}, streams: map[string]*shared{},
-		quit: make(chan struct{}), pumpEnd: make(chan struct{}),
+		quit: make(chan struct{}), pumpEnd: make(chan struct{}), opts: opts,
 	}
+	d.up.exe, _ = os.Executable()
+	d.up.dir, _ = os.Getwd()
 	if d.log == nil {
 		d.log = slog.Default()
 	}
 	d.runID = newRunID()
+	if h := opts.Handoff; h != nil {
+		d.runID, d.started, d.up.adopted = h.RunID, h.Started, h
+	}
+	d.supervisordLog = cfg.Daemon.Activity != nil
 	d.baseEnv = runEnviron(os.Environ(), cfg.Daemon.Environment, d.runID)
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config: " + w)
@@ -145,14 +176,25 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	mopts := opts.Monitor
 	mopts.Subreaper = mopts.Backend == monitor.BackendReaper
 	mopts.Logger = d.log
-	if d.mon, err = monitor.New(mopts); err != nil {
+	newMonitor := monitor.New
+	if opts.Handoff != nil {
+		newMonitor = monitor.NewAdopting
+	}
+	if d.mon, err = newMonitor(mopts); err != nil {
 		d.capture.Close()
 		d.store.Close()
 		return nil, err
 	}
 	d.metrics = newMetrics(d)
+	if d.notifier, err = NewNotifier(cfg.Daemon.StateDir, d.runID, d.mon, d.log); err != nil {
+		d.abort()
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
+	d.startHealth(opts)
 	d.setupCgroups()
-	d.reclaim()
+	if opts.Handoff == nil {
+		d.reclaim()
+	}
 
 	for _, p := range cfg.Programs {
 		if err := d.addProgram(p, false); err != nil {
@@ -185,6 +227,17 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	go d.pump(sub)
+	if opts.Handoff != nil {
+		if err := d.adoptHandoff(opts.Handoff); err != nil {
+			d.abort()
+			return nil, err
+		}
+		if dir := opts.Handoff.Dir; dir != "" && dir != d.up.dir {
+			if err := os.Chdir(dir); err != nil {
+				d.log.Error("upgrade: cannot go back to the previous image's working directory", "dir", dir, "err", err)
+			}
+		}
+	}
 	return d, nil
 }
 
@@ -203,7 +256,12 @@ func runEnviron(own, extra []string, runID string) []string {
 }
 
 func (d *Daemon) abort() {
+	d.health.checker.Close()
 	_ = d.mon.Close()
+	if d.notifier != nil {
+		d.notifier.Close()
+	}
+	d.closeListeners()
 	d.removeCgroups()
 	d.capture.Close()
 	d.store.Close()
@@ -250,6 +308,11 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 	if err := d.makeProgramCgroup(p); err != nil {
 		return err
 	}
+	if p.Socket != nil {
+		if prog.fcgi, err = openFCGISocket(p.Socket); err != nil {
+			return fmt.Errorf("program %q: %w", p.Name, err)
+		}
+	}
 	for _, cp := range p.Processes() {
 		name := cp.FullName()
 		if _, ok := d.procs[name]; ok {
@@ -265,12 +328,14 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 	}
 	d.programs[p.Name] = prog
 	d.budget.used = used
+	d.listenersAdded(prog)
 	return nil
 }
 
 // register opens a process's log streams and adds it to the monitor.
 func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc, error) {
 	pr := &proc{name: name, program: prog, priority: cp.Program.Priority}
+	pr.stdin.init(cp.Program.Stdin == config.StdinPipe)
 	pr.stdout, pr.logErr = d.openStream(name, "stdout", cp.Program.Stdout)
 	if !cp.Program.Stderr.Redirect {
 		var errText string
@@ -287,21 +352,31 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 	spec.Stdio = pr.stdio
 	spec.Cgroup = d.processCgroup(prog.cfg.Name, name)
 	spec.Env = d.markProcess(spec.Env, name)
+	d.readiness(cp.Program, &spec)
+	if usesListeners(prog.cfg) {
+		spec.Stdio = d.listenerStdio(pr)
+	}
 	if err := d.mon.Add(spec); err != nil {
 		d.closeStreams(pr)
 		return nil, err
 	}
+	d.setHealth(name, cp.Program.Health, spec)
 	d.procs[name] = pr
 	return pr, nil
 }
 
 // stdio is called by the monitor before each spawn.
 func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
+	in, err := pr.newStdin()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if pr.stdout == nil {
-		return nil, nil, nil, nil
+		return in, nil, nil, nil
 	}
 	out, outDone, err := pr.stdout.NewPipe()
 	if err != nil {
+		closeFile(in)
 		return nil, nil, nil, err
 	}
 	errw, drained := out, []<-chan struct{}{outDone}
@@ -309,6 +384,7 @@ func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
 		w, errDone, err := pr.stderr.NewPipe()
 		if err != nil {
 			out.Close()
+			closeFile(in)
 			return nil, nil, nil, err
 		}
 		errw = w
@@ -317,7 +393,7 @@ func (pr *proc) stdio() (stdin, stdout, stderr *os.File, err error) {
 	pr.mu.Lock()
 	pr.drained = drained
 	pr.mu.Unlock()
-	return nil, out, errw, nil
+	return in, out, errw, nil
 }
 
 // awaitDrained waits, until deadline at the latest, for the last spawn's
@@ -347,11 +423,14 @@ func (d *Daemon) unregister(prog *program) {
 			d.log.Error("remove from monitor", "program", pr.name, "err", err)
 		}
 		d.closeStreams(pr)
+		d.setHealth(pr.name, nil, monitor.Spec{})
 		delete(d.procs, pr.name)
 	}
+	prog.fcgi.close()
 	if d.programs[prog.cfg.Name] == prog {
 		d.budget.release(prog.cfg)
 		d.removeProgramCgroup(prog.cfg.Name)
+		d.listenersRemoved(prog)
 	}
 	delete(d.programs, prog.cfg.Name)
 }
@@ -370,6 +449,11 @@ func keepsDesired(p *program) bool {
 // (keepsDesired), and those whose program keeps a start. The desired states
 // recorded for the other programs are forgotten: the file has decided.
 func (d *Daemon) Start() {
+	d.listenersStart()
+	if d.up.adopted != nil {
+		d.log.Info("daemon upgraded in place: processes adopted, nothing autostarted", "processes", len(d.procs))
+		return
+	}
 	desired, err := d.store.DesiredStates()
 	if err != nil {
 		d.log.Error("state: cannot read desired states", "err", err)
@@ -400,7 +484,8 @@ func (d *Daemon) Start() {
 		}
 	}
 	for i, err := range d.mon.StartEach(names) {
-		if err != nil {
+		// A dependency that a program started before it is already on its way.
+		if err != nil && !errors.Is(err, monitor.ErrAlreadyStarted) {
 			d.log.Warn("autostart failed", "program", names[i], "err", err)
 		}
 	}
@@ -431,25 +516,36 @@ func (d *Daemon) sortedProcs(reverse bool) []*proc {
 // together, each process with its own grace period), then closes the monitor,
 // the log capture and the store.
 func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.listenersStopping()
 	d.mu.Lock()
 	d.closing = true
-	tiers := map[int][]string{}
-	var prios []int
+	// Dependants stop before what they depend on (rank), then priority.
+	rank := d.dependencyDepth()
+	type tier struct{ rank, priority int }
+	tiers := map[tier][]string{}
+	var order []tier
 	for _, pr := range d.sortedProcs(true) {
-		if _, ok := tiers[pr.priority]; !ok {
-			prios = append(prios, pr.priority)
+		t := tier{rank[pr.name], pr.priority}
+		if _, ok := tiers[t]; !ok {
+			order = append(order, t)
 		}
-		tiers[pr.priority] = append(tiers[pr.priority], pr.name)
+		tiers[t] = append(tiers[t], pr.name)
 	}
 	d.mu.Unlock()
-	for _, p := range prios {
-		if _, err := d.stopWait(ctx, tiers[p], false); err != nil && ctx.Err() != nil {
+	// No probe, and no on_unhealthy action, during the shutdown.
+	d.health.checker.Close()
+	slices.SortStableFunc(order, func(a, b tier) int { return cmp.Compare(b.rank, a.rank) })
+	for _, t := range order {
+		d.listenersDrain(ctx, tiers[t])
+		if _, err := d.stopWait(ctx, tiers[t], false); err != nil && ctx.Err() != nil {
 			break
 		}
 	}
 	err := d.mon.Shutdown(ctx)
+	d.notifier.Close()
 	d.removeCgroups()
 	<-d.pumpEnd
+	d.closeListeners()
 	d.capture.Close()
 	if e := d.store.ClearRunning(); e != nil {
 		d.log.Error("state: clear live processes", "err", e)

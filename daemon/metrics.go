@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sys/unix"
 
 	"github.com/corralhq/corral/monitor"
 )
@@ -52,9 +53,16 @@ func newMetrics(d *Daemon) *metrics {
 	// them.
 	m.registry.MustRegister(m.exits, m.missed, m,
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{PidFn: collectingThread}))
 	return m
 }
+
+// collectingThread is the /proc entry the process_* metrics read: the
+// thread collecting them. /proc/TID shows the whole process (CPU, memory,
+// limits) like /proc/PID, but TID's descriptor table, which is the daemon's:
+// the main thread (/proc/PID/fd) may be the spawner thread, whose own table
+// holds a handful (monitor.RunSpawner). Collection never runs there.
+func collectingThread() (int, error) { return unix.Gettid(), nil }
 
 // Registry returns the registry /metrics serves.
 func (d *Daemon) Registry() *prometheus.Registry { return d.metrics.registry }
@@ -68,7 +76,7 @@ func (m *metrics) exit(name string, x *monitor.ExitInfo) {
 }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descUp, descRestarts, descUptime, descCPU, descMemory, descLogDrop, descLogBytes, descOrphans, descOverflow, descGor, descThreads, descProcs} {
+	for _, d := range []*prometheus.Desc{descState, descUp, descRestarts, descUptime, descCPU, descMemory, descLogDrop, descLogBytes, descOrphans, descOverflow, descGor, descThreads, descProcs, descReady} {
 		ch <- d
 	}
 }
@@ -87,6 +95,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, st.Name, st.Group)
+		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, readyValue(st), st.Name, st.Group)
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(st.Restarts), st.Name, st.Group)
 		if st.Pid != 0 {
 			ch <- prometheus.MustNewConstMetric(descUptime, prometheus.GaugeValue, st.Uptime.Seconds(), st.Name, st.Group)
@@ -100,7 +109,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	for _, s := range []string{"STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"} {
+	for _, s := range []string{"STOPPED", "WAITING", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"} {
 		ch <- prometheus.MustNewConstMetric(descProcs, prometheus.GaugeValue, float64(byState[s]), s)
 	}
 	m.d.mu.Lock()

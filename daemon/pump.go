@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"os"
 	"runtime"
 	"slices"
@@ -76,12 +77,18 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 var testHookBeforeRecord func(batch map[string]*store.Running)
 
 func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running, drainBy time.Time) {
+	// A supervisord configuration's log says it in supervisord's words.
+	log := d.log
+	if d.activity(e) {
+		log = discardLog
+	}
+	d.healthEvent(e)
 	switch e.Type {
 	case monitor.EventStarting:
 		batch[e.Name] = &store.Running{Pid: e.Pid, StartTicks: startTicks(e.Pid)}
-		d.log.Debug("process spawned", "program", e.Name, "pid", e.Pid)
+		log.Debug("process spawned", "program", e.Name, "pid", e.Pid)
 	case monitor.EventRunning:
-		d.log.Info("process running", "program", e.Name, "pid", e.Pid)
+		log.Info("process running", "program", e.Name, "pid", e.Pid)
 	case monitor.EventExited:
 		batch[e.Name] = nil
 		d.mu.Lock()
@@ -92,9 +99,9 @@ func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running, drain
 		}
 		x := e.Exit
 		d.metrics.exit(e.Name, x)
-		level := d.log.Info
+		level := log.Info
 		if !x.Expected {
-			level = d.log.Warn
+			level = log.Warn
 		}
 		if x.Signal != 0 {
 			level("process exited", "program", e.Name, "pid", x.Pid, "signal", x.Signal.String(), "expected", x.Expected, "state", e.State.String())
@@ -102,17 +109,19 @@ func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running, drain
 			level("process exited", "program", e.Name, "pid", x.Pid, "code", x.Code, "expected", x.Expected, "state", e.State.String())
 		}
 	case monitor.EventBackoff:
-		d.log.Info("process backing off", "program", e.Name, "delay", e.Delay, "err", e.Err)
+		log.Info("process backing off", "program", e.Name, "delay", e.Delay, "err", e.Err)
 	case monitor.EventFatal:
-		d.log.Error("process gave up (FATAL)", "program", e.Name, "err", e.Err)
+		log.Error("process gave up (FATAL)", "program", e.Name, "err", e.Err)
 	case monitor.EventStopped:
-		d.log.Info("process stopped", "program", e.Name)
+		log.Info("process stopped", "program", e.Name)
 	case monitor.EventOrphanReaped:
-		d.log.Debug("reaped an orphan", "pid", e.Pid)
+		log.Debug("reaped an orphan", "pid", e.Pid)
 	case monitor.EventLost:
-		d.log.Error("lost track of a process", "program", e.Name, "pid", e.Pid, "err", e.Err)
+		log.Error("lost track of a process", "program", e.Name, "pid", e.Pid, "err", e.Err)
 	}
 }
+
+var discardLog = slog.New(slog.DiscardHandler)
 
 // resyncRunning rewrites the store's live processes from a snapshot.
 func (d *Daemon) resyncRunning() {
@@ -120,6 +129,7 @@ func (d *Daemon) resyncRunning() {
 	if err != nil {
 		return
 	}
+	d.healthResync(infos)
 	running := map[string]*store.Running{}
 	for _, i := range infos {
 		if i.Pid != 0 {

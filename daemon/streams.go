@@ -70,7 +70,7 @@ func (d *Daemon) openStream(proc, stream string, ls config.LogSpec) (*logs.Strea
 	if backups == 0 {
 		backups = -1
 	}
-	cfg := logs.StreamConfig{Path: path, MaxBytes: maxBytes, Backups: backups}
+	cfg := logs.StreamConfig{Path: path, MaxBytes: maxBytes, Backups: backups, Tap: d.outputTap(proc, stream)}
 	key := ""
 	if path != "" {
 		key, _ = filepath.Abs(path)
@@ -137,4 +137,5 @@ func (d *Daemon) closeStream(s *logs.Stream) {
 func (d *Daemon) closeStreams(pr *proc) {
 	d.closeStream(pr.stdout)
 	d.closeStream(pr.stderr)
+	pr.closeStdin()
 }

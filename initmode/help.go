@@ -15,7 +15,11 @@ With --config FILE (TOML or supervisord INI): every program with autostart
 runs with the daemon's semantics (restart policy, start_secs, backoff,
 stop signal and timeout), started in ascending priority. Their output goes to
 corral's own stdout and stderr: log file settings are ignored (containers log
-to stdout). Programs with autostart=false are not started.
+to stdout). Programs with autostart=false are not started. Health checks
+([program.x.health], or health_* keys) run and act on on_unhealthy as in
+the daemon; with health_listen = "HOST:PORT" in [daemon] (or [supervisord]),
+corral serves GET /livez and /readyz there for the orchestrator's probes
+(docs/HEALTH.md).
 
 Signals (CMD mode):
   - Every catchable signal corral receives is forwarded to CMD (with -g, to
@@ -51,5 +55,7 @@ Exit codes:
     code, or 1 if that was 0.
   - --config: every program ended on its own: 0, or 1 when one of them
     ended FATAL. SIGTERM, SIGINT or SIGQUIT to corral: 0.
+  - --config: a program with on_unhealthy = "shutdown" turned unhealthy:
+    the others are stopped as for SIGTERM, and corral exits 1.
   - Bad configuration: 1. Bad flags: 2.
 `

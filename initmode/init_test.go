@@ -14,6 +14,8 @@ import (
 
 // corralBin is the corral binary built for these tests: init is tested as
 // the real PID 1 of a new PID namespace, which only a separate process can be.
+// corral-init is built beside it, as `go install ./cmd/...` installs them,
+// so `corral init -- CMD` runs as users run it: corral execs corral-init.
 var corralBin string
 
 func TestMain(m *testing.M) {
@@ -23,7 +25,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	corralBin = filepath.Join(dir, "corral")
-	build := exec.Command("go", "build", "-o", corralBin, "github.com/corralhq/corral/cmd/corral")
+	build := exec.Command("go", "build", "-o", dir, "github.com/corralhq/corral/cmd/corral", "github.com/corralhq/corral/cmd/corral-init")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		os.RemoveAll(dir)

@@ -1,7 +1,6 @@
 package initmode
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +11,7 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/corralhq/corral/initmode/internal/initcore"
 	"github.com/corralhq/corral/monitor"
 )
 
@@ -25,6 +25,9 @@ type Options struct {
 	RemapExit []int
 
 	// Config is a TOML or supervisord INI file of programs to supervise.
+	// Run does not read it: package initmode/programs runs that mode, so
+	// that a binary with only the command mode (corral-init) does not link
+	// the configuration and daemon packages.
 	Config string
 	// ExitOn names programs (or processes) whose end ends init.
 	ExitOn []string
@@ -34,6 +37,9 @@ type Options struct {
 	Subreaper bool
 	// WarnOnReap logs every orphan reaped (tini -w).
 	WarnOnReap bool
+	// Verbose logs what init does (tini -v); without it the default
+	// Logger logs warnings only.
+	Verbose bool
 
 	// Stdin, Stdout and Stderr are given to the child (or programs); nil
 	// means os.Stdin, os.Stdout and os.Stderr.
@@ -44,8 +50,22 @@ type Options struct {
 
 const childName = "child"
 
-// Run runs init and returns the exit code corral should exit with.
+// Run runs init with a command (Options.Command) and returns the exit code
+// corral should exit with. With Options.Config set it refuses (exit code 2):
+// that mode is package initmode/programs's Run.
 func Run(o Options) int {
+	o = o.WithDefaults()
+	if o.Config != "" {
+		o.Logger.Error("--config is not supported by this binary (it needs package initmode/programs)")
+		return 2
+	}
+	return runCommand(o)
+}
+
+// WithDefaults returns o with nil streams set to os.Stdin, os.Stdout and
+// os.Stderr, and a nil Logger set to one that logs warnings (with Verbose,
+// information too) to Stderr.
+func (o Options) WithDefaults() Options {
 	if o.Stdin == nil {
 		o.Stdin = os.Stdin
 	}
@@ -56,12 +76,13 @@ func Run(o Options) int {
 		o.Stderr = os.Stderr
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(o.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		level := slog.LevelWarn
+		if o.Verbose {
+			level = slog.LevelInfo
+		}
+		o.Logger = slog.New(slog.NewTextHandler(o.Stderr, &slog.HandlerOptions{Level: level}))
 	}
-	if o.Config != "" {
-		return runPrograms(o)
-	}
-	return runCommand(o)
+	return o
 }
 
 // ExitCode is init's exit code for one exit of its child: the exit status,
@@ -85,77 +106,6 @@ func execFailureCode(err error) int {
 	return 126
 }
 
-// newMonitor starts a monitor that reaps everything. As PID 1 every orphan
-// of the namespace comes to corral anyway; anywhere else it must ask for
-// them by becoming a child subreaper.
-func newMonitor(o Options) (*monitor.Monitor, *monitor.Subscription, error) {
-	m, err := monitor.New(monitor.Options{Subreaper: os.Getpid() != 1, Logger: o.Logger})
-	if err != nil {
-		return nil, nil, err
-	}
-	// A large queue: orphan reaps come as events too, and a missed marker
-	// only costs a re-read of the state.
-	sub, err := m.Subscribe(4096)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	return m, sub, nil
-}
-
-// events feeds a subscription into a channel, so it can be selected on with
-// signals. It ends when done is closed or the monitor stops.
-func events(sub *monitor.Subscription, done <-chan struct{}) <-chan monitor.Event {
-	ch := make(chan monitor.Event)
-	go func() {
-		defer close(ch)
-		for {
-			e, err := sub.Next(context.Background())
-			if err != nil {
-				return
-			}
-			select {
-			case ch <- e:
-			case <-done:
-				return
-			}
-		}
-	}()
-	return ch
-}
-
-// notifySignals subscribes to every signal init handles. SIGCHLD is not
-// among them: the monitor owns it.
-func notifySignals() chan os.Signal {
-	ch := make(chan os.Signal, 64)
-	signal.Notify(ch, handledSignals()...)
-	return ch
-}
-
-// handledSignals lists every catchable signal but SIGCHLD and SIGURG, which
-// Go's runtime sends to its own threads to preempt goroutines. The
-// reserved real-time signals 32 and 33 belong to the C library.
-func handledSignals() []os.Signal {
-	var out []os.Signal
-	for s := syscall.Signal(1); s <= 64; s++ {
-		switch {
-		case s == syscall.SIGKILL, s == syscall.SIGSTOP, s == syscall.SIGCHLD, s == syscall.SIGURG:
-		case s == 32, s == 33:
-		default:
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// dropped reports the signals init takes but never passes on: tini ignores
-// SIGTTIN and SIGTTOU so that it never stops for a terminal it no longer
-// controls. Catching them instead of ignoring them leaves the child with
-// their default actions, as tini restores them in its child.
-func dropped(s syscall.Signal) bool {
-	return s == syscall.SIGTTIN || s == syscall.SIGTTOU
-}
-
 func runCommand(o Options) int {
 	log := o.Logger
 	if len(o.Command) == 0 {
@@ -164,7 +114,7 @@ func runCommand(o Options) int {
 	}
 	// Signals that arrive before the child exists wait in the channel and
 	// are forwarded once it does, as tini's blocked signals are.
-	sigs := notifySignals()
+	sigs := initcore.NotifySignals()
 	defer signal.Stop(sigs)
 
 	if _, err := exec.LookPath(o.Command[0]); err != nil {
@@ -181,14 +131,14 @@ func runCommand(o Options) int {
 		// read could stop it: a small shim does that in the child.
 		spec = foregroundSpec(spec)
 	}
-	m, sub, err := newMonitor(o)
+	m, sub, err := initcore.NewMonitor(o.Logger)
 	if err != nil {
 		log.Error("start monitor", "err", err)
 		return 1
 	}
 	done := make(chan struct{})
 	defer close(done)
-	evs := events(sub, done)
+	evs := initcore.Events(sub, done)
 	finish := func(code int) int {
 		// Reaping goes on until the loop is done with its current pass, so
 		// zombies that died with the child are reaped before init exits.
@@ -218,7 +168,7 @@ func runCommand(o Options) int {
 		select {
 		case s := <-sigs:
 			sig := s.(syscall.Signal)
-			if dropped(sig) || pid == 0 {
+			if initcore.Dropped(sig) || pid == 0 {
 				continue
 			}
 			var err error

@@ -328,6 +328,9 @@ func (c *Capture) move(p *pipe, max int) (int, bool) {
 	s := p.s
 	if s.path == "" {
 		n, eof := c.drain(p, max)
+		if s.tap != nil && n > 0 {
+			s.tap(c.buf[:n])
+		}
 		s.read.Add(int64(n))
 		return n, eof
 	}
@@ -377,6 +380,9 @@ func (c *Capture) move(p *pipe, max int) (int, bool) {
 	n, eof := c.drain(p, max)
 	if n == 0 {
 		return 0, eof
+	}
+	if s.tap != nil {
+		s.tap(c.buf[:n])
 	}
 	c.store(s, c.buf[:n])
 	return n, false

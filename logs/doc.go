@@ -16,6 +16,8 @@
 // name.log.1 and starts a new name.log, so the backups read oldest to newest
 // followed by name.log give the exact byte stream, split at exactly MaxBytes.
 // A Stream with an empty path drains its pipes and discards the bytes.
+// A Stream with a [StreamConfig.Tap] hands each chunk it reads to the tap
+// before storing it, through the shared buffer rather than splice.
 //
 // [Stream.NewPipe] makes one pipe: the caller hands the write end to the
 // child (as its stdout, and also as its stderr to redirect stderr into

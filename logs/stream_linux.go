@@ -42,6 +42,13 @@ type StreamConfig struct {
 	// newest). Zero means DefaultBackups; negative means none: the file
 	// restarts empty at each rotation (supervisord's 0).
 	Backups int
+
+	// Tap, when set, is called on the capture goroutine with each chunk
+	// read from the stream's pipes, before it is stored (supervisord's
+	// debug-level copy of the output into its own log). It must neither
+	// keep the slice nor block. The bytes of a stream with a Tap go
+	// through the capture's buffer instead of splice(2).
+	Tap func(b []byte)
 }
 
 // StreamStats are a stream's counters, for metrics and readers. Positions
@@ -79,6 +86,7 @@ type Stream struct {
 
 	lruPrev, lruNext *Stream // in Capture's list of open files while fd >= 0
 	splice           bool
+	tap              func([]byte)
 	npipes           int
 	closing          bool
 	failing          bool
@@ -115,6 +123,7 @@ func (c *Capture) OpenStream(cfg StreamConfig) (*Stream, error) {
 		path:     cfg.Path,
 		maxBytes: cfg.MaxBytes,
 		backups:  cfg.Backups,
+		tap:      cfg.Tap,
 		fd:       -1,
 		starts:   []int64{0},
 		closedCh: make(chan struct{}),
@@ -199,7 +208,7 @@ func (s *Stream) open() error {
 		return fmt.Errorf("logs: %w", &os.PathError{Op: "seek", Path: s.path, Err: err})
 	}
 	s.size = size
-	s.splice = true
+	s.splice = s.tap == nil
 	// Give the backups already on disk positions before the current file.
 	var sizes []int64
 	if d, name, err := safefs.OpenParent(s.path); err == nil {

@@ -50,7 +50,8 @@ type timer struct {
 	kind timerKind
 	p    *process
 	gen  uint64
-	pid  int // timerHook: the hook
+	pid  int    // timerHook: the hook
+	aux  uint64 // the generation of the readiness timers (timer.current)
 }
 
 type timerHeap []timer

@@ -144,7 +144,8 @@ func (c *Cmd) Start() error {
 			return err
 		}
 		c.pid = pid
-		l.oneshots[pid] = c.exit
+		exit := c.exit
+		l.oneshots[pid] = func(e *ExitInfo) { exit <- e }
 		// Here, on the loop, the process cannot have been reaped yet,
 		// so the handle (a pidfd) is this process's, not a reused pid's.
 		c.Process, _ = os.FindProcess(pid)

@@ -16,7 +16,9 @@
 // wait4(-1), orphans included: it is the backend of a supervisor that owns
 // the process, like corral's daemon (with Subreaper) or a container's PID 1.
 // Nothing else in the process may then wait for children: run one-shot
-// commands with Monitor.Command, which is shaped like exec.Cmd. Only one
+// commands with Monitor.Command, which is shaped like exec.Cmd, or with
+// Monitor.Launch, which calls back at the exit instead of needing a
+// goroutine to wait (for many short commands, such as health probes). Only one
 // BackendReaper monitor can run in a process, and never beside another
 // monitor (New returns ErrReaperInUse). The first exit it reaps of a child
 // that other code started is logged at Warn, with its pid.
@@ -35,6 +37,10 @@
 //     Shutdown then kills and reaps every child the process still has.
 //   - One OS thread locked to the loop goroutine: a child's death signal
 //     (Spec.DeathSignal) fires when the thread that forked it ends.
+//   - The main thread, only if main hands it over with RunSpawner: every
+//     Monitor of the process then forks from that thread, whose own
+//     descriptor table holds a handful of descriptors, so a spawn costs the
+//     same whatever the program holds open (see RunSpawner).
 //   - An init function that turns the binary into the exec shim (Spec.Umask,
 //     Spec.Rlimits) or the spawn helper (Options.SpawnHelper) when argv[0]
 //     is exactly "corral-exec-shim" or "corral-spawn-helper"; the monitor
@@ -90,6 +96,28 @@
 //	EXITED    Start                                STARTING
 //	FATAL     Start                                STARTING
 //	FATAL     FatalRetry elapsed                   STARTING (or FATAL again)
+//	STARTING  Ready for its pid (ReadyNotified)    RUNNING (once up for MinUptime)
+//	STARTING  not ready within Readiness.Timeout   SIGKILL to the group, then BACKOFF or FATAL
+//	STARTING  one-shot (ReadyExited) exits 0       EXITED (completed)
+//	RUNNING   watchdog miss                        SIGABRT, then the restart policy
+//	STOPPED   Start, a dependency not met yet      WAITING
+//	WAITING   every dependency met                 STARTING
+//	WAITING   a Requires dependency fails          FATAL (Err names it)
+//	WAITING   Stop                                 STOPPED
+//
+// # Readiness and dependencies
+//
+// With Readiness.Mode ReadyNotified a process stays STARTING until Ready,
+// Notify or SetHealth says its pid is ready (and it has been up for
+// MinUptime), so RUNNING always means ready. A one-shot (ReadyExited) stays
+// STARTING while it runs and ends EXITED with ProcessInfo.Ready.Completed.
+// A process with Readiness.Deps is WAITING until every dependency holds
+// (NAME:started, :ready, :healthy, :completed); the loop re-examines it on
+// every state change of a dependency, so nothing polls and nothing blocks.
+// It goes FATAL at once, with the dependency named in Err, when a Requires
+// dependency goes FATAL, is stopped, or (for :completed) exits with an
+// unexpected code. The monitor does not look for cycles: its members would
+// wait forever, so a caller checks its graph first (the daemon does).
 //
 // A spawn error that names the spec (missing or non-executable binary, bad
 // directory, unknown user or group) goes FATAL at once; one that may pass
@@ -109,4 +137,16 @@
 // signal, core dump flag, rusage and start/end times, then the state change
 // it caused. Exits of pids the monitor never started (orphans re-parented to
 // a subreaper) produce EventOrphanReaped and are counted in Stats.
+//
+// # Replacing the program image
+//
+// Monitor.Exec replaces the process image (execve, same pid) with every
+// process still running: it saves the state on the loop and execs from the
+// thread that forked the processes, whose children alone survive an execve.
+// The new image creates its monitor with NewAdopting, adds the same specs and
+// calls Adopt with the saved state; exits that happened meanwhile are reaped
+// then, once. RunSpawner, called from main, moves every fork and the
+// exec to the main thread, so any number of execs in a row keep every
+// process; it takes the main thread for good, which is a decision for main,
+// never for a library. See docs/UPGRADE.md.
 package monitor

@@ -41,6 +41,12 @@ const (
 	// EventLost: a process whose exit could not be matched, for example one
 	// whose pidfd could not be watched; Err says why.
 	EventLost
+	// EventWaiting: the process waits for its dependencies (state
+	// WAITING); Err says which, as "waiting for db:ready".
+	EventWaiting
+	// EventStatus: the process sent a status text (STATUS=), in Err; the
+	// state does not change.
+	EventStatus
 )
 
 var eventNames = [...]string{
@@ -48,6 +54,7 @@ var eventNames = [...]string{
 	EventExited: "exited", EventBackoff: "backoff", EventFatal: "fatal",
 	EventStopping: "stopping", EventStopped: "stopped", EventRemoved: "removed",
 	EventOrphanReaped: "orphan-reaped", EventMissed: "missed", EventLost: "lost",
+	EventWaiting: "waiting", EventStatus: "status",
 }
 
 // String returns the event type's name, e.g. "exited".

@@ -53,6 +53,11 @@ type Options struct {
 	// faster this way: fork copies the descriptor table and exec closes it.
 	// If the helper fails, the monitor spawns directly and says so. Specs
 	// with a DeathSignal are always spawned directly (see helper_linux.go).
+	//
+	// Deprecated: the spawner thread (RunSpawner) replaces it, with the
+	// same spawn cost and the death signal kept; SpawnHelper is ignored
+	// when the spawner thread runs. It stays so that programs setting it
+	// still build.
 	SpawnHelper bool
 }
 
@@ -141,6 +146,8 @@ type ProcessInfo struct {
 	// Err is the last spawn error or the reason for FATAL.
 	Err  string
 	Spec Spec
+	// Ready is the readiness of the process (see Readiness).
+	Ready ReadyInfo
 }
 
 // Stats are the monitor's counters.
@@ -166,7 +173,9 @@ type Monitor struct {
 }
 
 // New starts a monitor's event loop.
-func New(opts Options) (*Monitor, error) {
+func New(opts Options) (*Monitor, error) { return newMonitor(opts, false) }
+
+func newMonitor(opts Options, adopting bool) (*Monitor, error) {
 	if opts.Clock == nil {
 		opts.Clock = realClock{}
 	}
@@ -182,6 +191,7 @@ func New(opts Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.adopting = adopting
 	go l.run()
 	return m, nil
 }
@@ -280,15 +290,7 @@ func (m *Monitor) StartEach(names []string) []error {
 	const batch = 64
 	for lo := 0; lo < len(names); lo += batch {
 		hi := min(lo+batch, len(names))
-		err := m.do(func(l *loop) {
-			for i := lo; i < hi; i++ {
-				p, err := l.get(names[i])
-				if err == nil {
-					err = l.start(p)
-				}
-				errs[i] = err
-			}
-		})
+		err := m.do(func(l *loop) { l.startEach(names[lo:hi], errs[lo:hi]) })
 		if err != nil {
 			for i := lo; i < len(names); i++ {
 				errs[i] = err
@@ -321,7 +323,7 @@ func (m *Monitor) StartWait(ctx context.Context, name string) error {
 			switch p.state {
 			case StateRunning:
 				return true, nil
-			case StateStarting:
+			case StateStarting, StateWaiting:
 				return false, nil
 			}
 			return true, &StartError{Name: p.spec.Name, State: p.state, Err: p.err}
@@ -513,6 +515,7 @@ type process struct {
 	waiters  []waiter
 	preHook  int // pid of the running PreStart hook, 0 when none
 	cgKills  int // kills of its cgroup so far: each later spawn gets a fresh one
+	rd       readyState
 }
 
 type waiter struct {
@@ -524,7 +527,7 @@ func (p *process) info() ProcessInfo {
 	return ProcessInfo{
 		Name: p.spec.Name, State: p.state, Since: p.since, Pid: p.pid,
 		Started: p.started, Restarts: p.restarts, LastExit: p.lastExit,
-		Err: p.err, Spec: p.spec,
+		Err: p.err, Spec: p.spec, Ready: p.readyInfo(),
 	}
 }
 
@@ -535,8 +538,8 @@ type loop struct {
 	log      *slog.Logger
 	procs    map[string]*process
 	byPid    map[int]*process
-	oneshots map[int]chan *ExitInfo
-	hooks    map[int]*hookRun // running hooks by pid (hooks.go)
+	oneshots map[int]func(*ExitInfo) // one-shot commands and probes, by pid: called on the loop when reaped
+	hooks    map[int]*hookRun        // running hooks by pid (hooks.go)
 	subs     map[*Subscription]struct{}
 	timers   timerHeap
 	timer    Timer
@@ -546,22 +549,30 @@ type loop struct {
 	closing  bool
 	sigchld  chan os.Signal
 	pidfds   *pidfdWatcher
+	rdeps    depIndex // dependants by dependency name
 	helper   *spawnHelper
 	devnull  *os.File
 
 	// clearSubreaper: the monitor made the process a subreaper and undoes
 	// it when its loop ends.
 	clearSubreaper bool
+	// adopting: NewAdopting made the monitor and Adopt has not run; no
+	// exit is reaped until it does (see adopt.go).
+	adopting bool
 	// warnedStolen: the first exit of a child started by other code was
 	// logged at Warn; later ones go to Debug.
 	warnedStolen bool
+	// respawns are the restarts decided during one reap or timer turn,
+	// spawned together at its end (batchRespawns).
+	respawns []*process
+	batching bool
 }
 
 func newLoop(m *Monitor) (*loop, error) {
 	l := &loop{
 		m: m, clock: m.opts.Clock, log: m.log,
 		procs: map[string]*process{}, byPid: map[int]*process{},
-		oneshots: map[int]chan *ExitInfo{}, hooks: map[int]*hookRun{}, subs: map[*Subscription]struct{}{},
+		oneshots: map[int]func(*ExitInfo){}, hooks: map[int]*hookRun{}, subs: map[*Subscription]struct{}{},
 	}
 	var err error
 	if l.devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
@@ -617,14 +628,14 @@ func (l *loop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.finish()
-	if l.m.opts.SpawnHelper && l.pidfds == nil {
+	if l.m.opts.SpawnHelper && l.pidfds == nil && spawner == nil {
 		h, err := startHelper(l.m.opts.ShimPath)
 		if err != nil {
 			l.log.Error("spawning directly: the spawn helper did not start", "err", err)
 		}
 		l.helper = h
 	}
-	if l.sigchld != nil {
+	if l.sigchld != nil && !l.adopting {
 		l.reapAll()
 	}
 	var ready <-chan []int
@@ -636,12 +647,14 @@ func (l *loop) run() {
 		case f := <-l.m.cmds:
 			f(l)
 		case <-l.sigchld:
-			l.reapAll()
+			if !l.adopting {
+				l.batchRespawns(l.reapAll)
+			}
 		case fds := <-ready:
-			l.reapPidfds(fds)
+			l.batchRespawns(func() { l.reapPidfds(fds) })
 		case <-l.timer.C():
 			l.armed = time.Time{}
-			l.fireTimers()
+			l.batchRespawns(l.fireTimers)
 		}
 		if l.closing && l.idle() {
 			return
@@ -725,7 +738,7 @@ func (l *loop) fireTimers() {
 			l.hookTimeout(t.pid) // a hook's deadline outlives state changes
 			continue
 		}
-		if t.gen != t.p.gen || l.procs[t.p.spec.Name] != t.p {
+		if !t.current() || l.procs[t.p.spec.Name] != t.p {
 			continue // void: the process moved on
 		}
 		l.onTimer(t)
@@ -778,6 +791,7 @@ func (l *loop) transition(p *process, to State, e Event, timers ...deadline) {
 		l.after(p, t.after, t.kind)
 	}
 	l.emit(e)
+	l.depsChanged(p)
 }
 
 // setState moves p to s, voids its timers and wakes its waiters.
@@ -816,12 +830,14 @@ func (l *loop) add(spec Spec) error {
 	}
 	p := &process{spec: spec, state: StateStopped, since: l.clock.Now()}
 	l.procs[spec.Name] = p
+	l.indexDeps(p)
 	l.emit(Event{Type: EventAdded, Name: spec.Name, State: StateStopped})
 	return nil
 }
 
 func (l *loop) remove(p *process) {
 	delete(l.procs, p.spec.Name)
+	l.unindexDeps(p)
 	p.gen++
 	for _, w := range p.waiters {
 		w.ch <- fmt.Errorf("%q: %w", p.spec.Name, ErrNotFound)
@@ -832,6 +848,18 @@ func (l *loop) remove(p *process) {
 
 // start handles a user's start: counters begin afresh.
 func (l *loop) start(p *process) error {
+	if err := l.startable(p); err != nil {
+		return err
+	}
+	p.failures, p.crashes, p.retries = 0, 0, 0
+	if len(p.spec.Readiness.Deps) > 0 {
+		return l.startWithDeps(p)
+	}
+	return l.spawn(p)
+}
+
+// startable says why a user's start of p is refused, or nil.
+func (l *loop) startable(p *process) error {
 	if l.closing {
 		return fmt.Errorf("start %q: %w", p.spec.Name, ErrClosed)
 	}
@@ -840,8 +868,7 @@ func (l *loop) start(p *process) error {
 	default:
 		return fmt.Errorf("start %q: %w (state %s)", p.spec.Name, ErrAlreadyStarted, p.state)
 	}
-	p.failures, p.crashes, p.retries = 0, 0, 0
-	return l.spawn(p)
+	return nil
 }
 
 // spawn starts a new pid for p. On failure p goes FATAL (an error that will
@@ -860,6 +887,11 @@ func (l *loop) spawnMain(p *process) error {
 		spec = l.freshCgroup(p)
 	}
 	pid, err := l.startProcess(spec, l.watch)
+	return l.spawned(p, pid, err)
+}
+
+// spawned records the outcome of p's spawn: its new pid, or the error.
+func (l *loop) spawned(p *process, pid int, err error) error {
 	now := l.clock.Now()
 	if err != nil {
 		p.err = err.Error()
@@ -874,9 +906,10 @@ func (l *loop) spawnMain(p *process) error {
 	l.stats.Spawns++
 	p.pid, p.started, p.err = pid, now, ""
 	l.byPid[pid] = p
+	l.armReadiness(p)
 	if p.spec.MinUptime <= 0 {
 		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid})
-		l.running(p)
+		l.upForMinUptime(p)
 	} else {
 		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid}, deadline{p.spec.MinUptime, timerStarted})
 	}
@@ -923,7 +956,7 @@ func (l *loop) stop(p *process) error {
 		}
 		l.sendStop(p)
 		l.transition(p, StateStopping, Event{Type: EventStopping, Pid: p.pid}, deadline{p.spec.StopTimeout, timerKill})
-	case StateBackoff:
+	case StateBackoff, StateWaiting:
 		l.transition(p, StateStopped, Event{Type: EventStopped})
 	case StateStopping:
 	default:
@@ -937,16 +970,20 @@ func (l *loop) onTimer(t timer) {
 	switch t.kind {
 	case timerStarted:
 		if p.state == StateStarting {
-			l.running(p)
+			l.upForMinUptime(p)
 		}
 	case timerBackoff:
 		if p.state == StateBackoff {
-			_ = l.spawn(p)
+			l.respawn(p)
 		}
 	case timerFatalRetry:
 		if p.state == StateFatal {
 			p.failures, p.crashes = 0, 0
-			_ = l.spawn(p)
+			if len(p.spec.Readiness.Deps) > 0 {
+				_ = l.startWithDeps(p) // it may have gone FATAL for a dependency
+			} else {
+				l.respawn(p)
+			}
 		}
 	case timerKill:
 		if p.state == StateStopping && p.pid != 0 {
@@ -956,6 +993,8 @@ func (l *loop) onTimer(t timer) {
 			// Stay STOPPING until the exit is reaped; keep the timer's
 			// generation valid for nothing else.
 		}
+	default:
+		l.onReadyTimer(t)
 	}
 }
 
@@ -993,11 +1032,11 @@ func (l *loop) beforeReap(pid int) {
 func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 	l.stats.Exits++
 	now := l.clock.Now()
-	if ch, ok := l.oneshots[pid]; ok {
+	if done, ok := l.oneshots[pid]; ok {
 		delete(l.oneshots, pid)
 		e := exitInfo(pid, ws, ru)
 		e.Ended = now
-		ch <- e
+		done(e)
 		return
 	}
 	if h, ok := l.hooks[pid]; ok {
@@ -1032,12 +1071,16 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 	e.Expected = ws.Exited() && slices.Contains(p.spec.ExitCodes, e.Code)
 	p.lastExit = e
 	p.pid = 0
+	l.exitedRun(p)
 	prev := p.state
 
 	if prev == StateStopping || l.closing {
 		e.Expected = e.Expected || prev == StateStopping
 		l.emit(Event{Type: EventExited, Name: p.spec.Name, Pid: pid, From: prev, State: StateStopped, Exit: e})
 		l.transition(p, StateStopped, Event{Type: EventStopped})
+		return
+	}
+	if prev == StateStarting && l.oneshotExit(p, e) {
 		return
 	}
 	if prev == StateStarting {
@@ -1047,7 +1090,7 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 			next = StateFatal
 		}
 		l.emit(Event{Type: EventExited, Name: p.spec.Name, Pid: pid, From: prev, State: next, Exit: e})
-		l.failedStart(p, "")
+		l.failedStart(p, p.rd.failWhy)
 		return
 	}
 	// RUNNING: the restart policy decides.
@@ -1056,10 +1099,11 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 		return
 	}
 	p.restarts++
+	l.depRestarted(p)
 	if now.Sub(p.started) >= p.spec.Backoff.ResetAfter {
 		p.crashes = 0
 		l.transition(p, StateExited, Event{Type: EventExited, Pid: pid, Exit: e})
-		_ = l.spawn(p)
+		l.respawn(p)
 		return
 	}
 	p.crashes++

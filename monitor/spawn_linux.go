@@ -180,41 +180,104 @@ func lookupGroup(name string) (uint32, error) {
 // runs on the loop goroutine, so the pid is known to the loop before any exit
 // can be reaped. watch receives the pid and, on the pidfd backend, its pidfd.
 func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
+	j, release, err := l.prepareProcess(s)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	if spawner != nil {
+		if err := spawner.spawn([]*spawnJob{j}); err != nil {
+			return 0, fmt.Errorf("exec %s: %w", j.path, err)
+		}
+		return l.spawnedBySpawner(j, watch)
+	}
+	if l.helper != nil && s.DeathSignal == 0 && j.notify < 0 && !j.sys.UseCgroupFD {
+		pid, err := l.helper.spawn(&helperRequest{Path: j.path, Argv: j.argv, Env: j.env, Dir: j.dir, Cred: j.sys.Credential, Pdeathsig: s.DeathSignal}, j.files)
+		var broken *helperBroken
+		if !errors.As(err, &broken) {
+			if err != nil {
+				return 0, fmt.Errorf("exec %s: %w", j.path, err)
+			}
+			watch(pid, -1)
+			return pid, nil
+		}
+		l.log.Error("spawn helper failed; spawning directly from now on", "err", err)
+		l.helper.close()
+		l.helper = nil
+	}
+	pidfd := -1
+	if l.pidfds != nil {
+		j.sys.PidFD = &pidfd
+	}
+	pid, _, err := syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
+		Dir:   j.dir,
+		Env:   j.env,
+		Files: j.childFiles(j.sent()),
+		Sys:   j.sys,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("exec %s: %w", j.path, err)
+	}
+	watch(pid, pidfd)
+	return pid, nil
+}
+
+// prepareProcess does everything of a spawn but the fork: it resolves the
+// program, its directory and credentials, and opens its stdio. release
+// closes what was opened for the spawn, once it is done.
+func (l *loop) prepareProcess(s *Spec) (j *spawnJob, release func(), err error) {
 	path, err := lookPath(s.Path, s.Env)
 	if err != nil {
-		return 0, permanent("%w", err)
+		return nil, nil, permanent("%w", err)
 	}
 	if s.Dir != "" {
 		fi, err := os.Stat(s.Dir)
 		if err != nil {
-			return 0, permanent("directory: %w", err)
+			return nil, nil, permanent("directory: %w", err)
 		}
 		if !fi.IsDir() {
-			return 0, permanent("directory %s: not a directory", s.Dir)
+			return nil, nil, permanent("directory %s: not a directory", s.Dir)
 		}
 	}
 	cred, err := credential(s)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
 	stdin, stdout, stderr := s.Stdin, s.Stdout, s.Stderr
+	var opened []*os.File
+	release = func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
 	if s.Stdio != nil {
 		in, out, errf, err := s.Stdio()
 		for _, f := range []*os.File{in, out, errf} {
 			if f != nil {
-				defer f.Close()
+				opened = append(opened, f)
 			}
 		}
 		if err != nil {
-			return 0, fmt.Errorf("stdio: %w", err)
+			release()
+			return nil, nil, fmt.Errorf("stdio: %w", err)
 		}
 		stdin, stdout, stderr = in, out, errf
 	}
-	fd := func(f *os.File) uintptr {
+	notifyFile, err := readyFile(s)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	notifyFD := -1
+	if notifyFile != nil {
+		opened = append(opened, notifyFile)
+		notifyFD = int(notifyFile.Fd())
+	}
+	fd := func(f *os.File) int {
 		if f == nil {
-			return l.devnull.Fd()
+			return int(l.devnull.Fd())
 		}
-		return f.Fd()
+		return int(f.Fd())
 	}
 	env := s.Env
 	if env == nil {
@@ -224,47 +287,43 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	if s.Umask != nil || len(s.Rlimits) > 0 {
 		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
 	}
-	cgfd := -1
+	sys := sysProcAttr(s, cred)
 	if s.Cgroup != "" {
-		if cgfd, err = openCgroup(s.Cgroup); err != nil {
-			return 0, err
+		// Held only for the spawn (the spawner gets its own copy).
+		cgfd, err := openCgroup(s.Cgroup)
+		if err != nil {
+			release()
+			return nil, nil, err
 		}
-		defer unix.Close(cgfd)
-	}
-	if l.helper != nil && s.DeathSignal == 0 && cgfd < 0 {
-		pid, err := l.helper.spawn(&helperRequest{Path: path, Argv: argv, Env: env, Dir: s.Dir, Cred: cred, Pdeathsig: s.DeathSignal},
-			[3]int{int(fd(stdin)), int(fd(stdout)), int(fd(stderr))})
-		var broken *helperBroken
-		if !errors.As(err, &broken) {
-			if err != nil {
-				return 0, fmt.Errorf("exec %s: %w", path, err)
-			}
-			watch(pid, -1)
-			return pid, nil
-		}
-		l.log.Error("spawn helper failed; spawning directly from now on", "err", err)
-		l.helper.close()
-		l.helper = nil
-	}
-	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: s.DeathSignal}
-	if cgfd >= 0 {
+		opened = append(opened, os.NewFile(uintptr(cgfd), "cgroup"))
 		sys.UseCgroupFD, sys.CgroupFD = true, cgfd
+	}
+	return &spawnJob{path: path, argv: argv, env: env, dir: s.Dir, sys: sys,
+		files: [3]int{fd(stdin), fd(stdout), fd(stderr)}, notify: notifyFD, notifyAt: s.Readiness.NotifyFD}, release, nil
+}
+
+// spawnedBySpawner finishes a job the spawner thread ran: the pid is
+// watched, or the error is returned as startProcess returns it.
+func (l *loop) spawnedBySpawner(j *spawnJob, watch func(pid, pidfd int)) (int, error) {
+	if j.err != nil {
+		return 0, fmt.Errorf("exec %s: %w", j.path, j.err)
 	}
 	pidfd := -1
 	if l.pidfds != nil {
-		sys.PidFD = &pidfd
+		// Not reaped yet (this loop reaps it), so the pid is still this
+		// child's.
+		if fd, err := unix.PidfdOpen(j.pid, 0); err == nil {
+			pidfd = fd
+		}
 	}
-	pid, _, err := syscall.StartProcess(path, argv, &syscall.ProcAttr{
-		Dir:   s.Dir,
-		Env:   env,
-		Files: []uintptr{fd(stdin), fd(stdout), fd(stderr)},
-		Sys:   sys,
-	})
-	if err != nil {
-		return 0, fmt.Errorf("exec %s: %w", path, err)
-	}
-	watch(pid, pidfd)
-	return pid, nil
+	watch(j.pid, pidfd)
+	return j.pid, nil
+}
+
+// sysProcAttr is the one place both spawn paths (the spawner thread and
+// the loop's thread) take a process's attributes from.
+func sysProcAttr(s *Spec, cred *syscall.Credential) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: s.DeathSignal}
 }
 
 // watch arranges for the exit of pid to be seen: the reaper backend sees every

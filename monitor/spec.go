@@ -119,6 +119,11 @@ type Spec struct {
 	// stopped (for example "runc kill ID TERM"); StopTimeout still applies,
 	// after which the process group and Cgroup are killed as usual.
 	StopCommand *Hook
+
+	// Readiness says when the process counts as ready, what it depends on,
+	// and its watchdog (see ready.go). The zero value: ready after
+	// MinUptime, no dependencies.
+	Readiness Readiness
 }
 
 // Rlimit is one resource limit, as setrlimit(2) takes it.
@@ -299,7 +304,8 @@ func ParseState(name string) (State, bool) {
 }
 
 // Active reports whether a process in this state has, or is about to have, a
-// live pid: STARTING, RUNNING, STOPPING and BACKOFF.
+// live pid: STARTING, RUNNING, STOPPING and BACKOFF, and WAITING (for its
+// dependencies).
 func (s State) Active() bool {
-	return s == StateStarting || s == StateRunning || s == StateStopping || s == StateBackoff
+	return s == StateWaiting || s == StateStarting || s == StateRunning || s == StateStopping || s == StateBackoff
 }

@@ -42,6 +42,28 @@ func (h *harness) kill() {
 	}
 }
 
+// ready declares the named process's current pid ready.
+func (h *harness) ready(name string) {
+	h.t.Helper()
+	info, err := h.m.Process(name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.m.Ready(name, info.Pid); err != nil {
+		h.t.Fatalf("ready %s: %v", name, err)
+	}
+}
+
+// addD adds d, the dependency of the dependency edges.
+func (h *harness) addD(spec Spec) {
+	h.t.Helper()
+	spec.Name = "d"
+	if err := h.m.Add(spec); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { stopQuietly(h.m, "d") })
+}
+
 func sh(script string) Spec {
 	return Spec{Path: "/bin/sh", Args: []string{"sh", "-c", script}}
 }
@@ -62,6 +84,22 @@ func TestStateTransitions(t *testing.T) {
 	startFatal := Spec{Path: "/nonexistent/binary", FatalRetry: time.Minute}
 	runLong := long
 	runLong.MinUptime = time.Second
+	notifyLong := runLong
+	notifyLong.Readiness = Readiness{Mode: ReadyNotified, Timeout: 5 * time.Second}
+	notifyLong.StartRetries = 1
+	notifyNow := long
+	notifyNow.Readiness.Mode = ReadyNotified
+	notifyFails := quickFail
+	notifyFails.StartRetries = 0
+	notifyFails.Readiness.Mode = ReadyNotified
+	oneshot := quickOK
+	oneshot.MinUptime = time.Hour
+	oneshot.Readiness.Mode = ReadyExited
+	watched := alwaysLong
+	watched.Readiness.Watchdog = 5 * time.Second
+	watched.Rlimits = []Rlimit{{Resource: syscall.RLIMIT_CORE}} // SIGABRT dumps no core
+	needsD := long
+	needsD.Readiness.Deps = []Dep{{Name: "d", Cond: CondReady, Kind: Requires}}
 
 	tests := []struct {
 		from, to State
@@ -127,6 +165,30 @@ func TestStateTransitions(t *testing.T) {
 		{StateFatal, StateFatal, "fatal_retry elapsed, spawn fails again", startFatal,
 			func(h *harness) { _ = h.m.Start("p"); h.expect(EventFatal) },
 			func(h *harness) { h.clk.Advance(time.Minute) }, EventFatal},
+		{StateStarting, StateRunning, "Ready for its pid (notify)", notifyLong,
+			func(h *harness) { h.start(); h.expect(EventStarting); h.clk.Advance(time.Second) },
+			func(h *harness) { h.ready("p") }, EventRunning},
+		{StateStarting, StateBackoff, "not ready within Readiness.Timeout", notifyLong,
+			func(h *harness) { h.start(); h.expect(EventStarting) },
+			func(h *harness) { h.clk.Advance(5 * time.Second) }, EventBackoff},
+		{StateStarting, StateExited, "one-shot exits 0 (completed)", oneshot,
+			func(h *harness) {},
+			func(h *harness) { h.start() }, EventExited},
+		{StateRunning, StateBackoff, "watchdog miss: SIGABRT, policy always", watched,
+			func(h *harness) { h.start(); h.clk.Advance(time.Second); h.expect(EventRunning) },
+			func(h *harness) { h.clk.Advance(5 * time.Second) }, EventBackoff},
+		{StateStopped, StateWaiting, "start, dependency not ready", needsD,
+			func(h *harness) { h.addD(notifyLong) },
+			func(h *harness) { h.start() }, EventWaiting},
+		{StateWaiting, StateStarting, "dependency ready", needsD,
+			func(h *harness) { h.addD(notifyNow); h.start(); h.expect(EventWaiting) },
+			func(h *harness) { h.ready("d") }, EventStarting},
+		{StateWaiting, StateFatal, "required dependency goes FATAL", needsD,
+			func(h *harness) { h.addD(notifyFails) },
+			func(h *harness) { h.start() }, EventFatal},
+		{StateWaiting, StateStopped, "stop", needsD,
+			func(h *harness) { h.addD(notifyLong); h.start(); h.expect(EventWaiting) },
+			func(h *harness) { h.stop() }, EventStopped},
 	}
 	for _, tt := range tests {
 		t.Run(tt.from.String()+"->"+tt.to.String()+" on "+tt.via, func(t *testing.T) {

@@ -72,7 +72,8 @@ func init() {
 		"supervisor.clearProcessLogs":     {[]string{"boolean", "string"}, "Empty a process's stdout and stderr logs.", (*call).clearProcessLogs},
 		"supervisor.clearProcessLog":      {[]string{"boolean", "string"}, "Alias of clearProcessLogs.", (*call).clearProcessLogs},
 		"supervisor.clearAllProcessLogs":  {[]string{"array"}, "Empty the logs of every process.", (*call).clearAllProcessLogs},
-		"supervisor.sendProcessStdin":     {[]string{"boolean", "string", "string"}, "Refused: corral keeps no stdin pipe to its processes (NO_FILE).", (*call).sendProcessStdin},
+		"supervisor.sendProcessStdin":     {[]string{"boolean", "string", "string"}, "Write chars to a process's stdin pipe (NOT_RUNNING when stopped, NO_FILE when the pipe is closed or stdin = \"null\", FAILED when the pipe is full).", (*call).sendProcessStdin},
+		"supervisor.sendRemoteCommEvent":  {[]string{"boolean", "string", "string"}, "Send a REMOTE_COMMUNICATION event of type with data to the event listeners subscribed to it.", (*call).sendRemoteCommEvent},
 		"system.listMethods":              {[]string{"array"}, "Return the names of the methods of this endpoint.", (*call).listMethods},
 		"system.methodHelp":               {[]string{"string", "string"}, "Return the documentation of a method.", (*call).methodHelp},
 		"system.methodSignature":          {[]string{"array", "string"}, "Return a method's signature: [return type, parameter types...].", (*call).methodSignature},
@@ -789,8 +790,12 @@ func (c *call) sendProcessStdin(params []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch params[1].(type) {
-	case string, []byte:
+	var data []byte
+	switch v := params[1].(type) {
+	case string:
+		data = []byte(v)
+	case []byte:
+		data = v
 	default:
 		return nil, xmlrpc.NewFault(xmlrpc.FaultIncorrectParameters, "param 2: want string")
 	}
@@ -801,9 +806,19 @@ func (c *call) sendProcessStdin(params []any) (any, error) {
 	if one.Pid == 0 || one.StateCode == stateStopping {
 		return nil, xmlrpc.NewFault(xmlrpc.FaultNotRunning, name)
 	}
-	// supervisord answers NO_FILE when a process's stdin is closed; corral
-	// never keeps it open (its processes read /dev/null).
-	return nil, xmlrpc.NewFault(xmlrpc.FaultNoFile, name+" (corral keeps no stdin pipe to its processes)")
+	// supervisord answers NO_FILE when a process's stdin is closed (or, in
+	// corral, when its program has stdin = "null"). A full pipe is corral's
+	// own case (supervisord buffers without bound): FAILED, saying so.
+	switch err := c.d.SendStdin(target(*one), data); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, daemon.ErrNoStdin):
+		return nil, xmlrpc.NewFault(xmlrpc.FaultNoFile, name)
+	case errors.Is(err, daemon.ErrNoSuchProcess):
+		return nil, xmlrpc.NewFault(xmlrpc.FaultBadName, name)
+	default:
+		return nil, xmlrpc.NewFault(xmlrpc.FaultFailed, err.Error())
+	}
 }
 
 func (c *call) listMethods(params []any) (any, error) {

@@ -58,6 +58,7 @@ func (h *handler) procs() ([]proc, error) {
 	out := make([]proc, 0, len(sts))
 	for _, st := range sts {
 		p := proc{ProcessStatus: st, group: st.Group, name: strings.TrimPrefix(st.Name, st.Group+":")}
+		asSupervisordState(&p)
 		p.groupPrio = st.Priority
 		if gp, ok := groupPrio[st.Group]; ok {
 			p.groupPrio = gp
@@ -160,7 +161,7 @@ func processInfo(p proc, now time.Time) map[string]any {
 		"stderr_logfile": p.StderrLog,
 		"pid":            p.Pid,
 	}
-	info["description"] = describe(p.StateCode, p.Pid, start, stop, now.Unix(), spawnerr, p.name, time.Local)
+	info["description"] = readyDescription(p, describe(p.StateCode, p.Pid, start, stop, now.Unix(), spawnerr, p.name, time.Local))
 	return info
 }
 

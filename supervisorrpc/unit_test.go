@@ -197,7 +197,8 @@ func TestMethodsOutsideSupervisorctl(t *testing.T) {
 	s.waitState(t, "p", "RUNNING")
 	sock := filepath.Join(dir, "s.sock")
 	for _, tt := range []struct{ call, want string }{
-		{call1("supervisor.sendProcessStdin", "<string>p</string>", "<string>hi</string>"), "<name>faultCode</name>\n<value><int>20</int></value>"},
+		{call1("supervisor.sendProcessStdin", "<string>p</string>", "<string>hi</string>"), "<boolean>1</boolean>"},
+		{call1("supervisor.sendProcessStdin", "<string>p</string>", "<int>1</int>"), "<name>faultCode</name>\n<value><int>2</int></value>"},
 		{call1("supervisor.sendProcessStdin", "<string>nope</string>", "<string>hi</string>"), "BAD_NAME: nope"},
 		{call1("supervisor.getState"), "<name>statename</name>\n<value><string>RUNNING</string></value>"},
 		{call1("supervisor.getAPIVersion"), "<string>3.0</string>"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,28 +66,31 @@ func socketFlag(cmd *cobra.Command) func() *client.Client {
 }
 
 func newStatusCmd() *cobra.Command {
-	var asJSON, tree, wide bool
+	var asJSON, tree, usage, wide bool
 	cmd := &cobra.Command{
-		Use:   "status [--json] [--tree|--wide] [NAME...]",
+		Use:   "status [--json] [--tree|--usage|--wide] [NAME...]",
 		Short: "Show the state of processes",
 		Long: `Show the state of processes: all of them, or those named (a process, a
 program, a group, GROUP:* or all).
 
 With --tree, every process of each (all that its cgroup holds, helpers that
 left its process group included; without cgroups, its process group); with
---wide, also the CPU time and memory of each process's cgroup.
+--usage, the process count, CPU time and memory of each process's cgroup;
+with --wide, a STATUS column: the text a process sent (STATUS=), or what it
+waits for.
 
-Exit status: 0 when every process shown is RUNNING, 3 when one is not, 1 when
-the daemon cannot answer.`,
+Exit status: 0 when every process shown is RUNNING (or a one-shot that
+completed), 3 when one is not, 1 when the daemon cannot answer.`,
 	}
 	dial := socketFlag(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: a list of process objects")
 	cmd.Flags().BoolVar(&tree, "tree", false, "show every process of each (from its cgroup)")
-	cmd.Flags().BoolVar(&wide, "wide", false, "add CPU and memory columns (from each cgroup)")
+	cmd.Flags().BoolVar(&usage, "usage", false, "show the process count, CPU time and memory of each (from its cgroup)")
+	cmd.Flags().BoolVar(&wide, "wide", false, "add a STATUS column: the text a process sent (STATUS=), or what it waits for")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c := dial()
 		defer c.Close()
-		if tree || wide {
+		if tree || usage {
 			return statusTree(cmd, c, args, asJSON, tree)
 		}
 		sts, err := c.Status(cmd.Context(), args...)
@@ -100,11 +104,13 @@ the daemon cannot answer.`,
 			if err := enc.Encode(sts); err != nil {
 				return err
 			}
+		} else if wide {
+			printStatusWide(out, sts, time.Now())
 		} else {
 			printStatus(out, sts, time.Now())
 		}
 		for _, st := range sts {
-			if st.State != "RUNNING" {
+			if st.State != "RUNNING" && !st.Completed {
 				return &exitError{code: exitNotRunning}
 			}
 		}
@@ -114,8 +120,20 @@ the daemon cannot answer.`,
 }
 
 func printStatus(w io.Writer, sts []daemon.ProcessStatus, now time.Time) {
+	printStatusColumns(w, sts, now, false)
+}
+
+func printStatusColumns(w io.Writer, sts []daemon.ProcessStatus, now time.Time, wide bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tEXIT")
+	withHealth := slices.ContainsFunc(sts, func(st daemon.ProcessStatus) bool { return st.Health != "" })
+	head := "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tEXIT"
+	if withHealth {
+		head = "NAME\tSTATE\tHEALTH\tPID\tUPTIME\tRESTARTS\tEXIT"
+	}
+	if wide {
+		head += "\tSTATUS"
+	}
+	fmt.Fprintln(tw, head)
 	for _, st := range sts {
 		pid, uptime, exit := "-", "-", "-"
 		if st.Pid != 0 {
@@ -128,7 +146,15 @@ func printStatus(w io.Writer, sts []daemon.ProcessStatus, now time.Time) {
 				exit = "SIG" + x.Signal
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", st.Name, st.State, pid, uptime, st.Restarts, exit)
+		if withHealth {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s", st.Name, st.State, cmp.Or(st.Health, "-"), pid, uptime, st.Restarts, exit)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s", st.Name, st.State, pid, uptime, st.Restarts, exit)
+		}
+		if wide {
+			fmt.Fprintf(tw, "\t%s", statusText(st))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }

@@ -49,7 +49,7 @@ The daemon starts the autostart programs in priority order and serves the
 API on a unix socket. Signals:
 
   SIGTERM, SIGINT  stop every program (highest priority first, each with its
-                   stop_timeout), then exit 0
+                   stop_timeout), then exit 0; SIGQUIT too, as in supervisord
   SIGHUP           reload the configuration file and apply the difference
 
 Without --config, ` + defaultConfig + ` is read when it exists; otherwise the
@@ -63,9 +63,10 @@ every request on the socket needs them, whatever its path (the API,
 $CORRAL_PASSWORD. The socket's directory must belong to the daemon's user
 (or root) and not be writable by others.
 
-Limits: the programs must fit in RLIMIT_NOFILE (one or two pipes per
-process, 256 log files, 257 per API listener, a few for the daemon),
-pid_max and, for the users it runs programs as, RLIMIT_NPROC. A
+Limits: the programs must fit in RLIMIT_NOFILE (one or two output pipes
+per process, one more for a stdin pipe (stdin = "pipe", and every process
+of a supervisord configuration), one socket per fcgi-program, 256 log
+files, 257 per API listener, a few for the daemon), pid_max and, for the users it runs programs as, RLIMIT_NPROC. A
 configuration, reload or "corral add" that does not fit is refused with the
 numbers and the remedies (LimitNOFILE=/ulimit -n, min_fds, redirecting
 stderr); see README.md. min_fds and min_procs raise the limits at start, as
@@ -108,6 +109,9 @@ func loadConfig(file string) (*config.Config, error) {
 }
 
 func newLogger(cfg config.Daemon, stderr io.Writer) (*slog.Logger, io.Closer, error) {
+	if cfg.Activity != nil {
+		return newActivityLogger(cfg, os.Stdout, stderr)
+	}
 	var level slog.Level
 	if cfg.LogLevel != "" {
 		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -177,6 +181,7 @@ type daemonRun struct {
 // or a shutdown request ends it.
 func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) error {
 	socketFlag, stateDir, stderr := run.socket, run.stateDir, run.stderr
+	handedOff := takeHandoff(stderr) // first: it clears its environment variable
 	if stateDir != "" {
 		cfg.Daemon.StateDir, cfg.Daemon.SharedStateDir = stateDir, ""
 	}
@@ -212,7 +217,7 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 
 	// The socket comes first: a second daemon must fail before it touches
 	// the state of the running one.
-	ln, err := sock.listen()
+	ln, err := listenCarried(handedOff, carriedSocket, sock.listen, log)
 	if err != nil {
 		return err
 	}
@@ -221,17 +226,27 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	// is refused without a username and password.
 	var inet net.Listener
 	if cfg.InetHTTP != nil {
-		if inet, err = supervisorrpc.ListenInet(cfg.InetHTTP); err != nil {
+		listenInet := func() (net.Listener, error) { return supervisorrpc.ListenInet(cfg.InetHTTP) }
+		if inet, err = listenCarried(handedOff, carriedInet, listenInet, log); err != nil {
 			return err
 		}
 		defer inet.Close()
 	}
 
+	healthLn, err := listenHealth(cfg.Daemon.HealthListen)
+	if err != nil {
+		return err
+	}
 	listeners := 1
 	if inet != nil {
 		listeners++
 	}
-	d, err := daemon.New(cfg, daemon.Options{Logger: log, Listeners: listeners})
+	if healthLn != nil {
+		defer healthLn.Close()
+		listeners++
+	}
+	d, err := daemon.New(cfg, daemon.Options{Logger: log, Listeners: listeners, Handoff: handedOff,
+		Carry: carryListeners(map[string]net.Listener{carriedSocket: ln, carriedInet: inet})})
 	if err != nil {
 		return err
 	}
@@ -245,6 +260,18 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 			defer safefs.Remove(cfg.Daemon.Pidfile)
 		}
 	}
+	setUID := -1
+	if name := cfg.Daemon.User; name != "" {
+		// After the socket, the state and the log directory are open, so
+		// that they may sit where only root can create them.
+		uid, failed := dropPrivileges(name)
+		if failed != "" {
+			_ = d.Shutdown(context.Background())
+			return fmt.Errorf("user %s: %s", name, failed)
+		}
+		setUID = uid
+	}
+	logSupervisordStart(cfg, log, setUID)
 
 	// One guard per listener: its credentials apply to every path it
 	// serves, with its timeouts and connection limit.
@@ -252,6 +279,10 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "socket", sock.path, "config", cfg.File, "pid", os.Getpid())
+	if err := monitor.SpawnerError(); err != nil {
+		// Spawns still work, at a cost that grows with open descriptors.
+		log.Info("programs are forked from the monitor's thread", "reason", err)
+	}
 	sock.warnIfOpen(log)
 	if inet != nil {
 		addr := inet.Addr().String()
@@ -263,9 +294,18 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 		defer isrv.Close()
 		log.Info("listening on TCP, with basic auth (supervisorctl, API, dashboard)", "addr", addr)
 	}
+	if healthLn != nil {
+		defer serveHealth(healthLn, d, log)()
+	}
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// SIGQUIT too, as supervisord: an event listener that ends the daemon
+	// with `kill -QUIT $PPID` gets the same clean stop and exit status 0.
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
+	if cfg.Daemon.Activity != nil {
+		// supervisord's: SIGUSR2 reopens its log.
+		signal.Notify(sigs, syscall.SIGUSR2)
+	}
 	defer signal.Stop(sigs)
 
 	d.Start()
@@ -280,8 +320,13 @@ loop:
 	for {
 		select {
 		case sig := <-sigs:
+			d.ReportSignal(sig.(syscall.Signal))
 			if sig == syscall.SIGHUP {
 				reload(ctx, d, log)
+				continue
+			}
+			if sig == syscall.SIGUSR2 {
+				reopenLog(logCloser, log)
 				continue
 			}
 			reason = "signal " + sig.String()
@@ -311,7 +356,10 @@ loop:
 			}
 		}
 	}()
+	reported := make(chan struct{})
+	go reportUnstopped(d, reported)
 	err = d.Shutdown(sctx)
+	close(reported)
 	// Event streams and log followers ended with the monitor and the
 	// streams; Close drops what is left.
 	_ = srv.Close()

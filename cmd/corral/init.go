@@ -1,62 +1,71 @@
 package main
 
 import (
-	"log/slog"
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/corralhq/corral/initmode"
+	"github.com/corralhq/corral/initmode/programs"
 	"github.com/spf13/cobra"
 )
 
 func init() { register(newInitCmd) }
 
+// smallInit is the binary that runs `corral init` with a command, installed
+// beside corral (cmd/corral-init): it does not link the daemon, so a
+// container's PID 1 costs a fraction of corral's memory and threads.
+const smallInit = "corral-init"
+
 func newInitCmd() *cobra.Command {
-	var o initmode.Options
-	var verbose bool
-	cmd := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "init [flags] [--] CMD [ARGS...]",
 		Short: "Run as PID 1 in a container: forward signals, reap zombies, exit with the child's code",
-		Long:  initmode.Help,
-		Args: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case o.Config == "" && len(args) == 0:
-				return usageError{"init: give a command to run, or --config FILE"}
-			case o.Config != "" && len(args) > 0:
-				return usageError{"init: give a command or --config, not both"}
-			case o.Config == "" && len(o.ExitOn) > 0:
-				return usageError{"init: --exit-on needs --config"}
-			case o.Config != "" && (o.Group || len(o.RemapExit) > 0):
-				return usageError{"init: -g and -e apply to a command, not to --config"}
-			}
-			for _, c := range o.RemapExit {
-				if c < 0 || c > 255 {
-					return usageError{"init: -e takes an exit code from 0 to 255"}
-				}
-			}
-			return nil
-		},
+		Long:  initmode.Help + "\n" + initmode.Flags,
+		// initmode.Parse reads the flags, the same way corral-init does:
+		// flags end at CMD, everything after it is CMD's, as with tini.
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Command = args
-			level := slog.LevelWarn
-			if verbose {
-				level = slog.LevelInfo
+			o, err := initmode.Parse(args)
+			if errors.Is(err, initmode.ErrHelp) {
+				fmt.Fprint(cmd.OutOrStdout(), initmode.Help+"\n"+initmode.Flags)
+				return nil
 			}
-			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			if code := initmode.Run(o); code != 0 {
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			var code int
+			if o.Config != "" {
+				code = programs.Run(o)
+			} else {
+				execSmallInit(args, o)
+				code = initmode.Run(o)
+			}
+			if code != 0 {
 				return &exitError{code: code}
 			}
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	// Flags end at CMD: everything after it is CMD's, as with tini.
-	f.SetInterspersed(false)
-	f.BoolVarP(&o.Group, "pgroup", "g", false, "forward signals to the child's process group, not just the child (tini -g)")
-	f.BoolVarP(&o.Subreaper, "subreaper", "s", false, "be a child subreaper (always on outside PID 1; accepted for tini -s)")
-	f.IntSliceVarP(&o.RemapExit, "remap-exit", "e", nil, "report this exit code of the child as 0 (repeatable; tini -e)")
-	f.BoolVarP(&o.WarnOnReap, "warn-on-reap", "w", false, "log every orphan reaped (tini -w)")
-	f.BoolVarP(&verbose, "verbose", "v", false, "log what init does")
-	f.StringVarP(&o.Config, "config", "c", "", "supervise the programs of this TOML or supervisord INI file")
-	f.StringArrayVar(&o.ExitOn, "exit-on", nil, "with --config: exit with this program's code when it exits or goes FATAL, after stopping the others (repeatable)")
-	return cmd
+	c.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		fmt.Fprint(c.OutOrStdout(), initmode.Help+"\n"+initmode.Flags)
+	})
+	return c
+}
+
+// execSmallInit replaces this process (same pid: PID 1 stays PID 1) with
+// corral-init from corral's own directory. It returns only when there is
+// none, or it cannot be run: init then runs in this process, at the full
+// binary's cost.
+func execSmallInit(args []string, o initmode.Options) {
+	self, err := os.Executable()
+	if err != nil {
+		return
+	}
+	path := filepath.Join(filepath.Dir(self), smallInit)
+	err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
+	o = o.WithDefaults()
+	o.Logger.Info("running init in the corral process", "exec", path, "err", err)
 }

@@ -267,6 +267,8 @@ username = admin
 password = s3cret
 [supervisord]
 childlogdir = %s/logs
+; corral's own lines (the TCP address) are at debug in supervisord's log
+loglevel = debug
 `, sock, dir)
 	c := client.New(sock, client.WithBasicAuth("admin", "s3cret"))
 	startDaemonConfig(t, dir, "supervisord.conf", conf, c)

@@ -9,10 +9,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/corralhq/corral/client"
+	"github.com/corralhq/corral/handoff"
+	"github.com/corralhq/corral/monitor"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -81,7 +85,46 @@ func run(args []string) int {
 	return 1
 }
 
-func main() { os.Exit(runAs(os.Args)) }
+// init keeps the main goroutine on the main thread, so that main can make
+// that thread the daemon's spawner (monitor.RunSpawner): the thread every
+// program is forked from and `corral upgrade` execs from, the only one that
+// lives across the exec (see docs/UPGRADE.md).
+func init() { runtime.LockOSThread() }
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == handoff.CheckFlag {
+		os.Exit(runHandoffCheck(os.Args[2:]))
+	}
+	os.Exit(mainAs(os.Args))
+}
+
+// mainAs runs corral as invoked, from the main goroutine on the main thread.
+// The daemon (corral daemon, or corral as supervisord) forks its programs
+// from the main thread, whose descriptor table it keeps nearly empty: a
+// spawn then costs the same with 10 programs or 10,000 (docs/design/SPAWN.md).
+// Other commands have no use for it and give the thread back.
+func mainAs(argv []string) int {
+	if runsDaemon(argv) {
+		startProfile()
+		monitor.RunSpawner(func() int { return runAs(argv) })
+	}
+	runtime.UnlockOSThread()
+	return runAs(argv)
+}
+
+// runsDaemon reports whether argv may run a daemon: corral daemon, corral
+// supervisord, or corral under the name supervisord.
+func runsDaemon(argv []string) bool {
+	if len(argv) == 0 {
+		return false
+	}
+	if filepath.Base(argv[0]) == supervisordName {
+		return true
+	}
+	// Any word, not only the first: `corral --socket S daemon` is a daemon
+	// too, and the spawner costs a command that is not one nothing.
+	return slices.ContainsFunc(argv[1:], func(a string) bool { return a == "daemon" || a == "supervisord" })
+}
 
 // runAs runs corral as invoked: under the name supervisord it is `corral
 // supervisord`, with supervisord's command line.

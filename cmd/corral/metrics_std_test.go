@@ -28,3 +28,20 @@ func TestMetricsServeGoAndProcessCollectors(t *testing.T) {
 		t.Errorf("process_resident_memory_bytes = %v", got)
 	}
 }
+
+// TestProcessOpenFdsCountsTheDaemonsTable: process_open_fds counts the
+// daemon's descriptors, not those of its main thread, which is the spawner
+// thread with a small table of its own (/proc/PID/fd shows that one).
+func TestProcessOpenFdsCountsTheDaemonsTable(t *testing.T) {
+	td := startTestDaemon(t, sleepPrograms(4))
+	td.waitRunning(t, 4)
+	pid := td.cmd.Process.Pid
+	spawnerTable := len(openFds(t, pid, pid))
+	daemonTable := len(openFds(t, pid, otherThread(t, pid)))
+	if daemonTable <= spawnerTable {
+		t.Fatalf("the daemon's table (%d descriptors) is not larger than the spawner thread's (%d): is the spawner running?", daemonTable, spawnerTable)
+	}
+	if got := gauge(t, td.metrics(t), "process_open_fds"); got <= float64(spawnerTable) {
+		t.Errorf("process_open_fds = %v: the spawner thread's %d, not the daemon's (%d when listed)", got, spawnerTable, daemonTable)
+	}
+}

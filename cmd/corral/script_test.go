@@ -32,10 +32,10 @@ const runMainEnv = "CORRAL_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
-		os.Exit(runAs(os.Args))
+		os.Exit(mainAs(os.Args))
 	}
 	testscript.Main(m, map[string]func(){
-		"corral": func() { os.Exit(run(os.Args[1:])) },
+		"corral": func() { os.Exit(mainAs(os.Args)) },
 	})
 }
 

@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/corralhq/corral/config"
+	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/handoff"
 )
 
 func init() { register(newSupervisordCmd) }
@@ -79,13 +81,14 @@ Options:
                              e.g. 'cumulative,callers')
 
 corral differs:
--u/--user is refused: corral cannot drop privileges yet; run it as that user.
+-u/--user (and user=) takes effect once the socket, the state and the log
+directory are open (supervisord: before it opens them).
 --profile_options is refused (a Python profiler).
 -v prints corral's version. -k changes nothing: corral never removes old
-automatic child log files. -y, -z and -t are accepted with a warning (not
-supported, as the same keys in [supervisord]); -s changes nothing.
-Without -l or logfile, corral logs to standard error (supervisord: to
-supervisord.log in the current directory); without -q or childlogdir,
+automatic child log files. -t is accepted with a warning (not supported).
+Without -l or logfile, corral logs to standard output with -n (nodaemon),
+to standard error otherwise (supervisord: to supervisord.log in the
+current directory); without -q or childlogdir,
 AUTO child logs go to /var/log/corral (supervisord: the temporary directory).
 `
 
@@ -261,6 +264,10 @@ type supervisordSettings struct {
 	loglevel                string
 	identifier, childlogdir string
 	minfds, minprocs        *int
+	logMaxBytes             *int64
+	logBackups              *int
+	silent                  bool
+	user                    string
 	unsupported             []string // accepted with a warning
 }
 
@@ -300,7 +307,10 @@ func runSupervisord(ctx context.Context, progname, argv0 string, args []string, 
 		case "nodaemon":
 			set.nodaemon = true
 		case "user":
-			return usage(fmt.Sprintf("%s %s: corral cannot drop privileges to another user yet; run it as that user instead", po.given, v))
+			if !userExists(v) {
+				return usage("Invalid user name " + v)
+			}
+			set.user = v
 		case "umask":
 			n, err := strconv.ParseUint(v, 8, 32)
 			if err != nil || n > 0o777 {
@@ -332,10 +342,11 @@ func runSupervisord(ctx context.Context, progname, argv0 string, args []string, 
 				set.pidfile = abs
 			}
 		case "logfile_maxbytes":
-			if _, err := config.ParseSize(v); err != nil {
+			n, err := config.ParseSize(v)
+			if err != nil {
 				return invalid(err)
 			}
-			set.unsupported = append(set.unsupported, po.given)
+			set.logMaxBytes = &n
 		case "logfile_backups", "minfds", "minprocs":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > math.MaxInt32 {
@@ -347,7 +358,7 @@ func runSupervisord(ctx context.Context, progname, argv0 string, args []string, 
 			case "minprocs":
 				set.minprocs = &n
 			default:
-				set.unsupported = append(set.unsupported, po.given)
+				set.logBackups = &n
 			}
 		case "loglevel":
 			if _, err := config.ParseLogLevel(v); err != nil {
@@ -358,8 +369,10 @@ func runSupervisord(ctx context.Context, progname, argv0 string, args []string, 
 			set.identifier = v
 		case "strip_ansi":
 			set.unsupported = append(set.unsupported, po.given)
-		case "nocleanup", "silent":
-			// corral never removes old AUTO logs, and logs nothing to stdout.
+		case "silent":
+			set.silent = true
+		case "nocleanup":
+			// corral never removes old AUTO logs.
 		case "profile_options":
 			return usage(fmt.Sprintf("%s: a Python profiler; corral has none", po.given))
 		}
@@ -405,9 +418,13 @@ func runSupervisord(ctx context.Context, progname, argv0 string, args []string, 
 	if err != nil {
 		return usage(err.Error())
 	}
+	if u := cfg.Daemon.User; u != "" && set.user == "" && !userExists(u) {
+		return usage("Invalid user name " + u)
+	}
 	set.apply(cfg)
 
-	if !cfg.Daemon.NoDaemon && os.Getenv(supervisordChildEnv) == "" {
+	// An upgraded image (handoff.EnvFD) is already the background copy.
+	if !cfg.Daemon.NoDaemon && os.Getenv(supervisordChildEnv) == "" && os.Getenv(handoff.EnvFD) == "" {
 		return daemonize(stderr)
 	}
 	ready, err := daemonizedChild(cfg.Daemon)
@@ -444,8 +461,23 @@ func (set *supervisordSettings) apply(cfg *config.Config) {
 	if set.loglevel != "" {
 		d.LogLevel, _ = config.ParseLogLevel(set.loglevel)
 	}
+	if a := d.Activity; a != nil {
+		if set.loglevel != "" {
+			a.Level = config.SupervisordLevel(set.loglevel)
+		}
+		if set.logMaxBytes != nil {
+			a.MaxBytes = *set.logMaxBytes
+		}
+		if set.logBackups != nil {
+			a.Backups = *set.logBackups
+		}
+		a.Silent = a.Silent || set.silent
+	}
 	if set.identifier != "" {
 		d.Identifier = set.identifier
+	}
+	if set.user != "" {
+		d.User = set.user
 	}
 	if set.childlogdir != "" {
 		d.LogDir = set.childlogdir
@@ -539,13 +571,13 @@ func daemonizedChild(d config.Daemon) (func(*slog.Logger), error) {
 	pipe := os.NewFile(uintptr(fd), "ready")
 	syscall.CloseOnExec(fd)
 	return func(log *slog.Logger) {
-		log.Info("daemonizing the supervisord process", "pid", os.Getpid())
+		daemon.Activity(log, slog.LevelInfo, "daemonizing the supervisord process")
 		if d.Directory != "" {
 			// supervisord logs a failed chdir and carries on.
 			if err := os.Chdir(d.Directory); err != nil {
-				log.Error("can't chdir", "directory", d.Directory, "err", err)
+				daemon.Activity(log, daemon.LevelCritical, fmt.Sprintf("can't chdir into %s: %v", pyRepr(d.Directory), err))
 			} else {
-				log.Info("set current directory", "directory", d.Directory)
+				daemon.Activity(log, slog.LevelInfo, "set current directory: "+pyRepr(d.Directory))
 			}
 		}
 		umask := uint32(0o022)

@@ -14,7 +14,7 @@ import (
 
 // TestStatusTreeShowsHelpersOutsideTheGroup: `corral status --tree NAME`
 // lists, from the process's cgroup, a helper that left its process group
-// and session; --wide shows the process count and the CPU time.
+// and session; --usage shows the process count and the CPU time.
 func TestStatusTreeShowsHelpersOutsideTheGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "helper")
@@ -58,9 +58,9 @@ start_secs = "0s"
 	if err != nil || !strings.Contains(string(text), strconv.Itoa(helper)+" (ppid") {
 		t.Fatalf("status --tree: %s (%v); want the helper %d listed", text, err, helper)
 	}
-	wide, err := runCLI(td, "status", "--wide")
+	wide, err := runCLI(td, "status", "--usage")
 	if err != nil || !strings.Contains(string(wide), "PROCS") || !strings.Contains(strings.Join(strings.Fields(string(wide)), " "), "esc "+strconv.Itoa(tr.Pid)+" 2 ") {
-		t.Fatalf("status --wide: %s (%v); want esc with 2 processes", wide, err)
+		t.Fatalf("status --usage: %s (%v); want esc with 2 processes", wide, err)
 	}
 }
 

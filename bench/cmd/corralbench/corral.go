@@ -54,5 +54,12 @@ func (c *corralSubject) Setup(dir string, n int, argv []string) ([]string, []str
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		return nil, nil, err
 	}
-	return []string{c.path, "daemon", "--config", conf}, nil, nil
+	// The daemon's CPU profile (cmd/corral/profile.go), when asked for.
+	var env []string
+	for _, k := range []string{"CORRAL_CPUPROFILE", "CORRAL_CPUPROFILE_SECONDS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return []string{c.path, "daemon", "--config", conf}, env, nil
 }

@@ -1,4 +1,11 @@
-package initmode
+// Package programs is `corral init --config FILE`: init supervising the
+// programs of a configuration file with the daemon's semantics. It is apart
+// from package initmode because it links the configuration and daemon
+// packages, which the small corral-init binary (command mode only) must not.
+//
+// Like initmode, it must never wait for a child itself: the monitor owns
+// SIGCHLD and all reaping.
+package programs
 
 import (
 	"context"
@@ -7,9 +14,12 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
+	"github.com/corralhq/corral/initmode"
+	"github.com/corralhq/corral/initmode/internal/initcore"
 	"github.com/corralhq/corral/monitor"
 )
 
@@ -17,13 +27,15 @@ import (
 type proc struct {
 	spec     monitor.Spec
 	priority int
+	rank     int // dependency rank: dependants stop first
 	exitOn   bool
+	health   *config.Health
 }
 
 // specOf maps one configured process onto a monitor spec with the daemon's
 // mapping. Output goes to init's own stdout and stderr: log file settings are
 // ignored.
-func specOf(p config.Process, base []string, o Options) (monitor.Spec, error) {
+func specOf(p config.Process, base []string, o initmode.Options) (monitor.Spec, error) {
 	spec, err := daemon.Spec(p, p.FullName(), base)
 	if err != nil {
 		return monitor.Spec{}, fmt.Errorf("program %q: %w", p.Program.Name, err)
@@ -34,8 +46,9 @@ func specOf(p config.Process, base []string, o Options) (monitor.Spec, error) {
 
 // plan turns a configuration into the processes to run, in ascending
 // priority (then name), and checks that every --exit-on name matches one.
-func plan(cfg *config.Config, exitOn []string, o Options) ([]proc, error) {
+func plan(cfg *config.Config, exitOn []string, o initmode.Options, n *daemon.Notifier) ([]proc, error) {
 	base := append(os.Environ(), cfg.Daemon.Environment...)
+	ranks := config.DependencyRanks(cfg.Programs)
 	var out []proc
 	matched := map[string]bool{}
 	for _, g := range cfg.Programs {
@@ -48,7 +61,8 @@ func plan(cfg *config.Config, exitOn []string, o Options) ([]proc, error) {
 			if err != nil {
 				return nil, err
 			}
-			pr := proc{spec: spec, priority: g.Priority}
+			daemon.ApplyReadiness(p.Program, &spec, processNames(cfg), n)
+			pr := proc{spec: spec, priority: g.Priority, rank: ranks[g.Name], health: g.Health}
 			for _, n := range exitOn {
 				if n == g.Name || n == p.Name || n == p.FullName() {
 					pr.exitOn, matched[n] = true, true
@@ -91,14 +105,22 @@ func fatalCode(last *monitor.ExitInfo) int {
 	if last == nil {
 		return 127
 	}
-	if c := ExitCode(last); c != 0 {
+	if c := initmode.ExitCode(last); c != 0 {
 		return c
 	}
 	return 1
 }
 
-func runPrograms(o Options) int {
+// Run supervises the programs of o.Config (o.ExitOn names the programs
+// whose end ends init; o.Command must be empty) until init ends (see
+// initmode.Help for when) and returns the exit code corral should exit with.
+func Run(o initmode.Options) int {
+	o = o.WithDefaults()
 	log := o.Logger
+	if o.Config == "" || len(o.Command) > 0 {
+		log.Error("init: give --config FILE and no command")
+		return 2
+	}
 	cfg, err := config.Load(o.Config)
 	if err != nil {
 		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
@@ -107,21 +129,31 @@ func runPrograms(o Options) int {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	procs, err := plan(cfg, o.ExitOn, o)
-	if err != nil {
-		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
-		return 1
-	}
-	sigs := notifySignals()
+	sigs := initcore.NotifySignals()
 	defer signal.Stop(sigs)
-	m, sub, err := newMonitor(o)
+	m, sub, err := initcore.NewMonitor(o.Logger)
 	if err != nil {
 		log.Error("start monitor", "err", err)
 		return 1
 	}
+	// One notification socket (NOTIFY_SOCKET, ready = "fd:N"), in the
+	// abstract namespace: init may have no writable directory.
+	n, err := daemon.NewNotifier("", fmt.Sprintf("init-%d-%d", os.Getpid(), time.Now().UnixNano()), m, log)
+	if err != nil {
+		log.Error("notify socket", "err", err)
+		_ = m.Close()
+		return 1
+	}
+	defer n.Close()
+	procs, err := plan(cfg, o.ExitOn, o, n)
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
+		_ = m.Close()
+		return 1
+	}
 	done := make(chan struct{})
 	defer close(done)
-	evs := events(sub, done)
+	evs := initcore.Events(sub, done)
 
 	byName := map[string]proc{}
 	for _, p := range procs {
@@ -131,6 +163,12 @@ func runPrograms(o Options) int {
 			_ = m.Close()
 			return 1
 		}
+	}
+	ih, err := startHealth(cfg, m, procs, log)
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
+		_ = m.Close()
+		return 1
 	}
 	for _, p := range procs {
 		// A spawn error shows as a FATAL event, handled below.
@@ -148,7 +186,7 @@ func runPrograms(o Options) int {
 			info, err := m.Process(name) // after the loop's restart decision
 			if err == nil && info.State == monitor.StateExited {
 				log.Info("exit-on process exited; stopping the others", "program", name)
-				code, stopping = ExitCode(info.LastExit), true
+				code, stopping = initmode.ExitCode(info.LastExit), true
 				return
 			}
 			if err == nil && info.State == monitor.StateFatal {
@@ -182,16 +220,21 @@ func runPrograms(o Options) int {
 			case sig == syscall.SIGTERM || sig == syscall.SIGINT || sig == syscall.SIGQUIT:
 				log.Info("stopping every program", "signal", sig)
 				code, stopping = 0, true
-			case dropped(sig):
+			case initcore.Dropped(sig):
 			default:
 				for _, p := range procs {
 					_ = m.Signal(p.spec.Name, sig)
 				}
 			}
+		case <-ih.shutdown:
+			log.Warn("a program with on_unhealthy = shutdown is unhealthy; stopping every program")
+			code, stopping = 1, true
 		case e, ok := <-evs:
 			if !ok {
+				ih.close()
 				return 1
 			}
+			ih.event(e)
 			switch e.Type {
 			case monitor.EventStarting:
 				delete(lastExit, e.Name)
@@ -235,18 +278,27 @@ func runPrograms(o Options) int {
 			}
 		}
 	}()
+	ih.close()
 	stopAll(ctx, m, procs)
 	_ = m.Shutdown(ctx)
 	sub.Close()
 	return code
 }
 
-// stopAll stops every process, highest priority number first; the
-// processes of one priority stop together.
+// stopAll stops every process, dependants before what they depend on,
+// then highest priority number first; the processes of one rank and
+// priority stop together.
 func stopAll(ctx context.Context, m *monitor.Monitor, procs []proc) {
+	procs = slices.Clone(procs)
+	slices.SortStableFunc(procs, func(a, b proc) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return a.priority - b.priority
+	})
 	for i := len(procs); i > 0; {
 		j := i - 1
-		for j > 0 && procs[j-1].priority == procs[i-1].priority {
+		for j > 0 && procs[j-1].priority == procs[i-1].priority && procs[j-1].rank == procs[i-1].rank {
 			j--
 		}
 		level := procs[j:i]
@@ -259,5 +311,21 @@ func stopAll(ctx context.Context, m *monitor.Monitor, procs []proc) {
 			}
 		}
 		i = j
+	}
+}
+
+// processNames gives the process names of a configured program, for the
+// dependencies of the others.
+func processNames(cfg *config.Config) func(string) []string {
+	return func(program string) []string {
+		p := cfg.Program(program)
+		if p == nil {
+			return []string{program}
+		}
+		var out []string
+		for _, cp := range p.Processes() {
+			out = append(out, cp.FullName())
+		}
+		return out
 	}
 }

@@ -1,0 +1,78 @@
+package initmode_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// whoRanMe is a child script that records its parent: the init's pid and
+// the binary it runs.
+const whoRanMe = `echo $PPID > $D/ppid; readlink /proc/$PPID/exe > $D/exe; exit 3`
+
+// `corral init -- CMD` replaces itself with corral-init from its own
+// directory: same pid (PID 1 stays PID 1), the child's exit code kept.
+func TestInitExecsCorralInitInTheSamePid(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, dir, []string{corralBin, "init", "--", "sh", "-c", whoRanMe})
+	if code := r.wait(); code != 3 {
+		t.Errorf("exit %d, want 3", code)
+	}
+	if got, want := readTrim(filepath.Join(dir, "ppid")), strconv.Itoa(r.cmd.Process.Pid); got != want {
+		t.Errorf("child's parent %s, want the pid corral was started with, %s", got, want)
+	}
+	if got, want := readTrim(filepath.Join(dir, "exe")), filepath.Join(filepath.Dir(corralBin), "corral-init"); got != want {
+		t.Errorf("child's parent runs %s, want %s", got, want)
+	}
+}
+
+// Without corral-init beside it, corral runs init itself, with the same
+// behaviour.
+func TestInitWithoutCorralInitRunsInCorral(t *testing.T) {
+	dir := t.TempDir()
+	alone := filepath.Join(dir, "corral")
+	b, err := os.ReadFile(corralBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, dir, []string{alone, "init", "--", "sh", "-c", whoRanMe})
+	if code := r.wait(); code != 3 {
+		t.Errorf("exit %d, want 3", code)
+	}
+	if got := readTrim(filepath.Join(dir, "exe")); got != alone {
+		t.Errorf("child's parent runs %s, want %s", got, alone)
+	}
+}
+
+// corral-init run directly behaves as `corral init`, --config included
+// (which it hands to the corral binary beside it).
+func TestCorralInitDirectly(t *testing.T) {
+	initBin := filepath.Join(filepath.Dir(corralBin), "corral-init")
+	dir := t.TempDir()
+	if code := start(t, dir, []string{initBin, "-e", "5", "--", "sh", "-c", "exit 5"}).wait(); code != 0 {
+		t.Errorf("corral-init -e 5 -- exit 5: exit %d, want 0", code)
+	}
+	conf := writeConfig(t, dir, "corral.toml", `
+[program.only]
+command = ["sh", "-c", "exit 4"]
+restart = "no"
+start_secs = 0
+`)
+	if code := start(t, dir, []string{initBin, "--config", conf, "--exit-on", "only"}).wait(); code != 4 {
+		t.Errorf("corral-init --config with --exit-on a program exiting 4: exit %d, want 4", code)
+	}
+	err := exec.Command(initBin, "--exit-on", "x", "--", "true").Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Errorf("corral-init --exit-on without --config: %v, want exit status 2", err)
+	}
+	out, err := exec.Command(initBin, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "128+N") || !strings.Contains(string(out), "--remap-exit") {
+		t.Errorf("corral-init --help: %v\n%s", err, out)
+	}
+}

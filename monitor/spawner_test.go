@@ -1,0 +1,574 @@
+package monitor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The spawner thread takes the main thread of the process, so its tests run
+// in a re-executed copy of the test binary (spawnerTestEnv names the role)
+// whose init locks the main goroutine to the main thread, as a daemon's
+// does.
+const (
+	spawnerTestEnv = "CORRAL_SPAWNER_TEST"
+	spawnerPidEnv  = "CORRAL_SPAWNER_TEST_PID"
+	spawnerFdsEnv  = "CORRAL_SPAWNER_TEST_FDS"
+)
+
+func init() {
+	if os.Getenv(spawnerTestEnv) != "" {
+		runtime.LockOSThread()
+	}
+}
+
+func TestMain(m *testing.M) {
+	execPhaseMain() // adopt_test.go's images, if this is one
+	switch os.Getenv(spawnerTestEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "exec":
+		RunSpawner(spawnerExecChild)
+	case "after-exec":
+		os.Exit(spawnerAfterExec())
+	case "crash":
+		RunSpawner(spawnerCrashChild)
+	case "batch":
+		RunSpawner(spawnerBatchChild)
+	case "cgroup":
+		RunSpawner(spawnerCgroupChild)
+	case "storm":
+		RunSpawner(spawnerStormChild)
+	case "execfail":
+		RunSpawner(execFailChild)
+	}
+	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
+	os.Exit(2)
+}
+
+// runSpawnerChild runs the test binary in role and returns a scanner of its
+// stdout. The child is killed and waited for when the test ends.
+func runSpawnerChild(t *testing.T, role string, env ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), spawnerTestEnv+"="+role), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd, bufio.NewScanner(out)
+}
+
+// TestSpawnerExecKeepsChildren: processes forked by the spawner thread
+// survive an execve of that thread, still children of the process, and a
+// descriptor it carries is open in the new image under the same number; an execve that fails
+// leaves the old image running and the spawner serving. It also checks that
+// a spawned process gets its stdio and nothing else, even descriptors the
+// program left without close-on-exec.
+func TestSpawnerExecKeepsChildren(t *testing.T) {
+	cmd, out := runSpawnerChild(t, "exec")
+	var lines []string
+	for out.Scan() {
+		lines = append(lines, out.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	}
+	want := []string{
+		"spawner: running",
+		"inherited the leaked pipe: false",
+		"failed exec: exec /nonexistent/corral: no such file or directory",
+		"spawned after the failed exec",
+		"after exec: child alive and still ours",
+		"after exec: carried descriptor is a pipe",
+		"after exec: child reaped, killed: true",
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func spawnerExecChild() int {
+	fail := func(format string, args ...any) int {
+		fmt.Printf(format+"\n", args...)
+		return 1
+	}
+	if err := SpawnerError(); err != nil {
+		return fail("spawner: %v", err)
+	}
+	fmt.Println("spawner: running")
+	// A descriptor without close-on-exec, as a careless program leaves one.
+	var leak [2]int
+	if err := syscall.Pipe(leak[:]); err != nil {
+		return fail("pipe: %v", err)
+	}
+	defer syscall.Close(leak[0])
+	defer syscall.Close(leak[1])
+	leaked, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", leak[0]))
+	if err != nil {
+		return fail("readlink: %v", err)
+	}
+	m, err := New(Options{})
+	if err != nil {
+		return fail("new: %v", err)
+	}
+	start := func(name string) int {
+		spec := Spec{Name: name, Path: "/bin/sleep", Args: []string{"sleep", "1000"}, DeathSignal: syscall.SIGKILL}
+		if err := m.Add(spec); err != nil {
+			fail("add: %v", err)
+			return 0
+		}
+		if err := m.Start(name); err != nil {
+			fail("start: %v", err)
+			return 0
+		}
+		info, err := m.Process(name)
+		if err != nil {
+			fail("info: %v", err)
+			return 0
+		}
+		return info.Pid
+	}
+	pid := start("kept")
+	if pid == 0 {
+		return 1
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return fail("fds of %d: %v", pid, err)
+	}
+	// (The dynamic loader may hold a descriptor of its own for a moment.)
+	inherited := false
+	for _, e := range ents {
+		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		inherited = inherited || link == leaked
+	}
+	fmt.Printf("inherited the leaked pipe: %v\n", inherited)
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fail("pipe: %v", err)
+	}
+	defer r.Close()
+	defer w.Close()
+	// A failed exec that carried a descriptor: the spawner moved its own
+	// socket to make room, and must still serve.
+	err = spawner.exec(&execJob{path: "/nonexistent/corral", argv: []string{"corral"}, files: []int{int(w.Fd())}})
+	fmt.Printf("failed exec: %v\n", err)
+	if p := start("after"); p == 0 {
+		return 1
+	}
+	if err := m.StopWait(context.Background(), "after"); err != nil {
+		return fail("stop: %v", err)
+	}
+	fmt.Println("spawned after the failed exec")
+
+	env := append(os.Environ(), spawnerTestEnv+"=after-exec", spawnerPidEnv+"="+strconv.Itoa(pid),
+		"CORRAL_SPAWNER_TEST_WANT="+strconv.Itoa(int(w.Fd())))
+	env = slices.DeleteFunc(env, func(kv string) bool { return kv == spawnerTestEnv+"=exec" })
+	err = spawner.exec(&execJob{path: "/proc/self/exe", argv: []string{os.Args[0], "-test.run=^$"}, env: env,
+		files: []int{int(w.Fd())}, fdsEnv: spawnerFdsEnv})
+	return fail("exec of the test binary: %v", err)
+}
+
+// spawnerAfterExec is the new image: the sleep forked before the exec must
+// still be its child, alive.
+func spawnerAfterExec() int {
+	pid, _ := strconv.Atoi(os.Getenv(spawnerPidEnv))
+	var ws syscall.WaitStatus
+	got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+	if got != 0 || err != nil {
+		fmt.Printf("after exec: child %d gone: %d %v %v\n", pid, got, err, ws)
+		return 1
+	}
+	fmt.Println("after exec: child alive and still ours")
+	fd, _ := strconv.Atoi(os.Getenv(spawnerFdsEnv))
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		fmt.Printf("after exec: carried descriptor %d: %v, mode %o\n", fd, err, st.Mode)
+		return 1
+	}
+	fmt.Println("after exec: carried descriptor is a pipe")
+	if want := os.Getenv("CORRAL_SPAWNER_TEST_WANT"); strconv.Itoa(fd) != want {
+		fmt.Printf("after exec: carried descriptor is %d, was %s before the exec\n", fd, want)
+		return 1
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		fmt.Printf("kill: %v\n", err)
+		return 1
+	}
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		fmt.Printf("wait: %v\n", err)
+		return 1
+	}
+	fmt.Printf("after exec: child reaped, killed: %v\n", ws.Signaled() && ws.Signal() == syscall.SIGKILL)
+	return 0
+}
+
+// TestSpawnerDeathSignalOnCrash: a kill -9 of a process whose programs
+// were forked by the spawner thread kills them too (their death signal is
+// tied to the main thread, which ends only with the process).
+func TestSpawnerDeathSignalOnCrash(t *testing.T) {
+	cmd, out := runSpawnerChild(t, "crash")
+	var pids []int
+	for out.Scan() {
+		line := out.Text()
+		if line == "ready" {
+			break
+		}
+		pid, err := strconv.Atoi(line)
+		if err != nil {
+			t.Fatalf("child: %s", line)
+		}
+		pids = append(pids, pid)
+	}
+	if len(pids) != 3 {
+		t.Fatalf("child started %d processes before ready, want 3", len(pids))
+	}
+	for _, pid := range pids {
+		if ppid := parentOf(pid); ppid != cmd.Process.Pid {
+			t.Fatalf("process %d has parent %d, want the child %d", pid, ppid, cmd.Process.Pid)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(hang)
+	for _, pid := range pids {
+		// Gone, or a zombie of whoever inherited it: not running.
+		for running(pid) {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("process %d outlived its supervisor's kill -9", pid)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+func spawnerCrashChild() int {
+	if err := SpawnerError(); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	m, err := New(Options{Subreaper: true})
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	names := []string{"a", "b", "c"}
+	for _, name := range names {
+		if err := m.Add(Spec{Name: name, Path: "/bin/sleep", Args: []string{"sleep", "1000"}, DeathSignal: syscall.SIGKILL}); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+	}
+	for i, err := range m.StartEach(names) {
+		if err != nil {
+			fmt.Println(names[i], err)
+			return 1
+		}
+		info, _ := m.Process(names[i])
+		fmt.Println(info.Pid)
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// parentOf reads the parent pid of pid from /proc, or -1.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// running reports whether pid exists and is not a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if errors.Is(err, os.ErrNotExist) || err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return f[0] != "Z" && f[0] != "X"
+}
+
+// TestSpawnerStartEachMatchesEveryExit: StartEach through the spawner thread
+// (batches of requests) starts every process once, reports a duplicate name
+// and a missing binary as Start would, and every exit is matched to the pid
+// the batch reported, none left for the orphan count.
+func TestSpawnerStartEachMatchesEveryExit(t *testing.T) {
+	cmd, out := runSpawnerChild(t, "batch")
+	var lines []string
+	for out.Scan() {
+		lines = append(lines, out.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	}
+	want := []string{
+		`dup: start "p0": already started (state RUNNING)`,
+		`missing: start "missing": spawn error: stat /nonexistent/program: no such file or directory`,
+		"300 exits matched, 0 orphans",
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func spawnerBatchChild() int {
+	if err := SpawnerError(); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	m, err := New(Options{})
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	const n = 300
+	sub, _ := m.Subscribe(8 * n)
+	var names []string
+	for i := range n {
+		name := fmt.Sprint("p", i)
+		if err := m.Add(Spec{Name: name, Path: "/bin/sh", Args: []string{"sh", "-c", "exit 7"}}); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		names = append(names, name)
+		if i == 0 {
+			names = append(names, name)
+		}
+	}
+	if err := m.Add(Spec{Name: "missing", Path: "/nonexistent/program"}); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	names = append(names, "missing")
+	for i, err := range m.StartEach(names) {
+		switch {
+		case i == 1:
+			fmt.Println("dup:", err)
+		case names[i] == "missing":
+			fmt.Println("missing:", err)
+		case err != nil:
+			fmt.Println(names[i], err)
+			return 1
+		}
+	}
+	pids := map[string]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	for exits := 0; exits < n; {
+		e, err := sub.Next(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		switch e.Type {
+		case EventStarting:
+			pids[e.Name] = e.Pid
+		case EventExited:
+			if e.Exit.Pid != pids[e.Name] || e.Exit.Code != 7 {
+				fmt.Printf("%s: exit %+v, started as pid %d\n", e.Name, *e.Exit, pids[e.Name])
+				return 1
+			}
+			exits++
+		}
+	}
+	st, _ := m.Stats()
+	fmt.Printf("%d exits matched, %d orphans\n", n, st.OrphansReaped)
+	if err := m.Shutdown(ctx); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	return 0
+}
+
+// TestSpawnerCloneIntoCgroup: a job whose SysProcAttr asks for
+// CLONE_INTO_CGROUP (the daemon's Spec.Cgroup builds one) is forked into
+// that cgroup by the spawner thread: the cgroup descriptor, a descriptor of
+// the shared table, crosses to the spawner's table with the stdio. Needs a
+// writable cgroup v2 hierarchy, as the daemon's cgroups do.
+func TestSpawnerCloneIntoCgroup(t *testing.T) {
+	root := "/sys/fs/cgroup"
+	if _, err := os.Stat(root + "/cgroup.controllers"); err != nil {
+		root = "/sys/fs/cgroup/unified" // hybrid hierarchy
+	}
+	dir := fmt.Sprintf("%s/corral-spawner-test-%d", root, os.Getpid())
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatalf("a writable cgroup v2 hierarchy is needed: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(dir+"/cgroup.kill", []byte("1"), 0)
+		for deadline := time.Now().Add(hang); os.Remove(dir) != nil && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	cmd, out := runSpawnerChild(t, "cgroup", "CORRAL_SPAWNER_TEST_CGROUP="+dir)
+	var lines []string
+	for out.Scan() {
+		lines = append(lines, out.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	}
+	want := []string{"in the cgroup: true", "outside: true"}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func spawnerCgroupChild() int {
+	dir := os.Getenv("CORRAL_SPAWNER_TEST_CGROUP")
+	cg, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer unix.Close(cg)
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer devnull.Close()
+	null := int(devnull.Fd())
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	in := &spawnJob{path: "/bin/sleep", argv: []string{"sleep", "1000"}, files: [3]int{null, null, null},
+		sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, UseCgroupFD: true, CgroupFD: cg}}
+	out := &spawnJob{path: "/bin/sleep", argv: []string{"sleep", "1000"}, files: [3]int{null, null, null}, sys: sys}
+	if err := spawner.spawn([]*spawnJob{in, out}); err != nil || in.err != nil || out.err != nil {
+		fmt.Println(err, in.err, out.err)
+		return 1
+	}
+	name := dir[strings.LastIndexByte(dir, '/'):]
+	for _, j := range []*spawnJob{in, out} {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", j.pid))
+		inside := strings.Contains(string(b), name+"\n")
+		if j == in {
+			fmt.Println("in the cgroup:", inside)
+		} else {
+			fmt.Println("outside:", !inside)
+		}
+		_ = syscall.Kill(j.pid, syscall.SIGKILL)
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(j.pid, &ws, 0, nil)
+	}
+	return 0
+}
+
+// TestSpawnerKillStormRestartsEach: all processes killed at once are
+// restarted through the spawner thread (the restarts of one reap turn go as
+// one batch; how many share a turn depends on timing): each exit is matched
+// to its pid, each process gets exactly one new pid, and no exit is left
+// over.
+func TestSpawnerKillStormRestartsEach(t *testing.T) {
+	cmd, out := runSpawnerChild(t, "storm")
+	var lines []string
+	for out.Scan() {
+		lines = append(lines, out.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	}
+	want := []string{"200 restarted once each, 400 spawns, 200 exits, 0 orphans"}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func spawnerStormChild() int {
+	fail := func(format string, args ...any) int {
+		fmt.Printf(format+"\n", args...)
+		return 1
+	}
+	if err := SpawnerError(); err != nil {
+		return fail("%v", err)
+	}
+	m, err := New(Options{Subreaper: true})
+	if err != nil {
+		return fail("%v", err)
+	}
+	const n = 200
+	sub, _ := m.Subscribe(16 * n)
+	var names []string
+	for i := range n {
+		name := fmt.Sprint("s", i)
+		// No backoff: the restart follows the exit in the same turn.
+		spec := Spec{Name: name, Path: "/bin/sleep", Args: []string{"sleep", "1000"}, DeathSignal: syscall.SIGKILL,
+			Restart: RestartPolicy{Kind: RestartAlways}, Backoff: Backoff{ResetAfter: time.Nanosecond}}
+		if err := m.Add(spec); err != nil {
+			return fail("%v", err)
+		}
+		names = append(names, name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	first := map[string]int{}
+	for i, err := range m.StartEach(names) {
+		if err != nil {
+			return fail("%s: %v", names[i], err)
+		}
+		info, _ := m.Process(names[i])
+		first[names[i]] = info.Pid
+	}
+	for _, pid := range first {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	second := map[string]int{}
+	exits := 0
+	for len(second) < n {
+		e, err := sub.Next(ctx)
+		if err != nil {
+			return fail("%v", err)
+		}
+		switch e.Type {
+		case EventExited:
+			if e.Exit.Pid != first[e.Name] {
+				return fail("%s: exit of pid %d, started as %d", e.Name, e.Exit.Pid, first[e.Name])
+			}
+			exits++
+		case EventStarting:
+			if e.Pid == first[e.Name] {
+				continue // the first start's event
+			}
+			if _, again := second[e.Name]; again {
+				return fail("%s: restarted twice", e.Name)
+			}
+			second[e.Name] = e.Pid
+		}
+	}
+	st, _ := m.Stats()
+	fmt.Printf("%d restarted once each, %d spawns, %d exits, %d orphans\n", len(second), st.Spawns, exits, st.OrphansReaped)
+	if err := m.Shutdown(ctx); err != nil {
+		return fail("%v", err)
+	}
+	return 0
+}
