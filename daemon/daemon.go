@@ -84,6 +84,9 @@ type Daemon struct {
 	// supervisordLog: the configuration is supervisord's, whose log is
 	// its activity log (activitylog.go). Set by New, never changed.
 	supervisordLog bool
+	// serverURL is SUPERVISOR_SERVER_URL for a supervisord configuration's
+	// processes (supervisorenv.go).
+	serverURL string
 
 	// reloadMu serializes configuration reloads: each reads the file and
 	// applies its diff against what the previous one left.
@@ -142,6 +145,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.runID, d.started, d.up.adopted = h.RunID, h.Started, h
 	}
 	d.supervisordLog = cfg.Daemon.Activity != nil
+	if d.supervisordLog {
+		d.serverURL = serverURL(cfg)
+	}
 	d.baseEnv = runEnviron(os.Environ(), cfg.Daemon.Environment, d.runID)
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config: " + w)
@@ -344,7 +350,7 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 			pr.logErr = errText
 		}
 	}
-	spec, err := Spec(cp, name, d.baseEnv)
+	spec, err := Spec(cp, name, d.processEnv(cp))
 	if err != nil {
 		d.closeStreams(pr)
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
