@@ -116,6 +116,7 @@ func Handler(d *daemon.Daemon) http.Handler {
 	h.mux.HandleFunc("POST /v1/processes/{target}/{action}", h.action)
 	h.mux.HandleFunc("POST /v1/actions/{action}", h.actions)
 	h.mux.HandleFunc("GET /v1/processes/{name}/logs", h.logs)
+	h.mux.HandleFunc("GET /v1/tree", h.tree)
 	h.mux.HandleFunc("POST /v1/programs", h.addProgram)
 	h.mux.HandleFunc("GET /v1/programs/{name}", h.program)
 	h.mux.HandleFunc("DELETE /v1/programs/{name}", h.removeProgram)

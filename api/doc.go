@@ -18,6 +18,7 @@
 //	POST   /v1/processes/{target}/signal         body {"signal": "HUP"}; ActionResponse
 //	POST   /v1/actions/{action}                  body ActionRequest: several targets at once
 //	GET    /v1/processes/{name}/logs             log bytes; ?stream=stdout|stderr&tail=N&offset=K&follow=true
+//	GET    /v1/tree?name=NAME                    every process of each process (its cgroup), CPU and memory
 //	POST   /v1/programs                          body: a TOML program table as JSON; ActionResponse
 //	GET    /v1/programs/{name}                   the program's configuration (TOML keys)
 //	DELETE /v1/programs/{name}                   removes a program (stopping its processes)

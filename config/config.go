@@ -205,6 +205,15 @@ type Program struct {
 	// KillAsGroup sends SIGKILL to the whole process group. TOML default
 	// true; supervisord default is the value of stopasgroup.
 	KillAsGroup bool
+	// MemoryMax, CPUMax and PidsMax limit the program's processes, all
+	// together, through its cgroup (memory.max, cpu.max, pids.max, as
+	// ParseMemoryMax, ParseCPUMax and ParsePidsMax return them). Empty: no
+	// limit. A daemon without the controller refuses the program.
+	MemoryMax string `json:",omitempty"`
+	CPUMax    string `json:",omitempty"`
+	PidsMax   string `json:",omitempty"`
+	// Hooks run around each process's life.
+	Hooks Hooks `json:",omitzero"`
 	// Priority orders starts (ascending) and stops (descending); default 999.
 	Priority int
 	// Stdout and Stderr say where the output goes.

@@ -40,6 +40,13 @@
 //	stop_as_group       stopasgroup               true / false
 //	kill_as_group       killasgroup               true / stopasgroup
 //	priority            priority                  999
+//	memory_max          memory_max                none (max, or a size: 512M)
+//	cpu_max             cpu_max                   none (max, 50%, or "QUOTA PERIOD")
+//	pids_max            pids_max                  none (max, or a number)
+//	pre_start           pre_start                 none (a command)
+//	post_stop           post_stop                 none (a command)
+//	stop_command        stop_command              none (a command; sent instead of stop_signal)
+//	hook_timeout        hook_timeout              30s
 //	stdout.file         stdout_logfile            AUTO
 //	stdout.max_bytes    stdout_logfile_maxbytes   50MB
 //	stdout.backups      stdout_logfile_backups    10

@@ -711,6 +711,9 @@ func (ip *iniParser) program(s *iniSection, groupOf map[string]string) (Program,
 			}
 		case "stopsignal":
 			p.StopSignal, err = ParseSignal(v)
+		case "memory_max", "cpu_max", "pids_max", "pre_start", "post_stop", "stop_command", "hook_timeout":
+			// corral's own keys (supervisord ignores keys it does not know).
+			err = iniCgroupKey(s, &p, k, v)
 		case "stopasgroup":
 			p.StopAsGroup, err = ParseBool(v)
 		case "killasgroup":

@@ -625,6 +625,8 @@ func (tp *tomlParser) program(name string, m map[string]any) (Program, error) {
 			p.StopAsGroup, err = s.boolean(v, k)
 		case "kill_as_group":
 			p.KillAsGroup, err = s.boolean(v, k)
+		case "memory_max", "cpu_max", "pids_max", "pre_start", "post_stop", "stop_command", "hook_timeout":
+			err = s.cgroupKey(&p, k, v)
 		case "priority":
 			x, ok := v.(int64)
 			if !ok || x < math.MinInt32 || x > math.MaxInt32 {

@@ -76,6 +76,7 @@ type Daemon struct {
 	quitMu  sync.Once
 	baseEnv []string // the daemon's environment plus [daemon] environment, shared
 	runID   string   // this run's token, in every process's environment (RunEnv)
+	cg      cgroups  // this run's cgroup subtree (see cgroup.go)
 	pumpEnd chan struct{}
 	opts    Options
 	up      upgradeState
@@ -83,6 +84,9 @@ type Daemon struct {
 	// supervisordLog: the configuration is supervisord's, whose log is
 	// its activity log (activitylog.go). Set by New, never changed.
 	supervisordLog bool
+	// serverURL is SUPERVISOR_SERVER_URL for a supervisord configuration's
+	// processes (supervisorenv.go).
+	serverURL string
 
 	// reloadMu serializes configuration reloads: each reads the file and
 	// applies its diff against what the previous one left.
@@ -141,6 +145,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.runID, d.started, d.up.adopted = h.RunID, h.Started, h
 	}
 	d.supervisordLog = cfg.Daemon.Activity != nil
+	if d.supervisordLog {
+		d.serverURL = serverURL(cfg)
+	}
 	d.baseEnv = runEnviron(os.Environ(), cfg.Daemon.Environment, d.runID)
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config: " + w)
@@ -190,6 +197,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
 	d.startHealth(opts)
+	d.setupCgroups()
 	if opts.Handoff == nil {
 		d.reclaim()
 	}
@@ -260,6 +268,7 @@ func (d *Daemon) abort() {
 		d.notifier.Close()
 	}
 	d.closeListeners()
+	d.removeCgroups()
 	d.capture.Close()
 	d.store.Close()
 }
@@ -286,6 +295,9 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	if err := d.checkLimits(p); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
@@ -299,6 +311,9 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 		return err
 	}
 	prog := &program{cfg: p, runtime: runtime}
+	if err := d.makeProgramCgroup(p); err != nil {
+		return err
+	}
 	if p.Socket != nil {
 		if prog.fcgi, err = openFCGISocket(p.Socket); err != nil {
 			return fmt.Errorf("program %q: %w", p.Name, err)
@@ -335,12 +350,14 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 			pr.logErr = errText
 		}
 	}
-	spec, err := Spec(cp, name, d.baseEnv)
+	spec, err := Spec(cp, name, d.processEnv(cp))
 	if err != nil {
 		d.closeStreams(pr)
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
 	}
 	spec.Stdio = pr.stdio
+	spec.Cgroup = d.processCgroup(prog.cfg.Name, name)
+	spec.Env = d.markProcess(spec.Env, name)
 	d.readiness(cp.Program, &spec)
 	if usesListeners(prog.cfg) {
 		spec.Stdio = d.listenerStdio(pr)
@@ -418,6 +435,7 @@ func (d *Daemon) unregister(prog *program) {
 	prog.fcgi.close()
 	if d.programs[prog.cfg.Name] == prog {
 		d.budget.release(prog.cfg)
+		d.removeProgramCgroup(prog.cfg.Name)
 		d.listenersRemoved(prog)
 	}
 	delete(d.programs, prog.cfg.Name)
@@ -531,6 +549,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	err := d.mon.Shutdown(ctx)
 	d.notifier.Close()
+	d.removeCgroups()
 	<-d.pumpEnd
 	d.closeListeners()
 	d.capture.Close()

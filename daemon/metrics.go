@@ -25,7 +25,8 @@ var (
 	descUp       = prometheus.NewDesc("corral_process_up", "1 when the process is RUNNING.", []string{"process", "group"}, nil)
 	descRestarts = prometheus.NewDesc("corral_process_restarts_total", "Automatic restarts of the process.", []string{"process", "group"}, nil)
 	descUptime   = prometheus.NewDesc("corral_process_uptime_seconds", "Seconds since the running process was spawned.", []string{"process", "group"}, nil)
-	descCPU      = prometheus.NewDesc("corral_process_cpu_seconds_total", "CPU seconds (user+system) of the running process.", []string{"process", "group"}, nil)
+	descCPU      = prometheus.NewDesc("corral_process_cpu_seconds_total", "CPU seconds (user+system) of the running process; with cgroups, of every process of its cgroup (cpu.stat) since its first start.", []string{"process", "group"}, nil)
+	descMemory   = prometheus.NewDesc("corral_process_memory_bytes", "Memory of every process of the process's cgroup (memory.current), where the memory controller is enabled.", []string{"process", "group"}, nil)
 	descLogDrop  = prometheus.NewDesc("corral_log_dropped_bytes_total", "Output bytes lost because a log file could not be written.", []string{"process", "stream"}, nil)
 	descLogBytes = prometheus.NewDesc("corral_log_written_bytes_total", "Output bytes stored in log files.", []string{"process", "stream"}, nil)
 	descOrphans  = prometheus.NewDesc("corral_orphans_reaped_total", "Exits of processes corral did not start (re-parented orphans) that it reaped.", nil, nil)
@@ -75,7 +76,7 @@ func (m *metrics) exit(name string, x *monitor.ExitInfo) {
 }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descUp, descRestarts, descUptime, descCPU, descLogDrop, descLogBytes, descOrphans, descOverflow, descGor, descThreads, descProcs, descReady} {
+	for _, d := range []*prometheus.Desc{descState, descUp, descRestarts, descUptime, descCPU, descMemory, descLogDrop, descLogBytes, descOrphans, descOverflow, descGor, descThreads, descProcs, descReady} {
 		ch <- d
 	}
 }
@@ -98,6 +99,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(st.Restarts), st.Name, st.Group)
 		if st.Pid != 0 {
 			ch <- prometheus.MustNewConstMetric(descUptime, prometheus.GaugeValue, st.Uptime.Seconds(), st.Name, st.Group)
+			if m.cgroupUsage(ch, st) {
+				continue
+			}
 			if f := statFields(st.Pid); len(f) > 12 {
 				ut, _ := strconv.ParseFloat(f[11], 64)
 				stt, _ := strconv.ParseFloat(f[12], 64)

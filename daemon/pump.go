@@ -36,6 +36,7 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 			return
 		}
 		batch := map[string]*store.Running{}
+		stopped := map[string]bool{}
 		drainBy := time.Now().Add(100 * time.Millisecond)
 		resync := false
 		for {
@@ -45,6 +46,9 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 				d.log.Warn("daemon fell behind the monitor's events; re-reading all processes", "missed", e.Missed)
 			} else {
 				d.onEvent(e, batch, drainBy)
+				if e.Type == monitor.EventExited && e.State == monitor.StateStopped {
+					stopped[e.Name] = true // what it left behind, without cgroups
+				}
 			}
 			if len(batch) >= 4096 {
 				break
@@ -56,6 +60,7 @@ func (d *Daemon) pump(sub *monitor.Subscription) {
 		if resync {
 			d.resyncRunning()
 		}
+		d.killAdopted(stopped)
 		if len(batch) > 0 {
 			if testHookBeforeRecord != nil {
 				testHookBeforeRecord(batch)
@@ -188,6 +193,7 @@ func (d *Daemon) reclaim() []int {
 			d.log.Info("state: processes recorded before a reboot are gone; nothing to reclaim", "count", len(left))
 		}
 	case hadPrev:
+		killed = d.reclaimCgroups(prev.Token)
 		for pid, name := range leftovers(scanProc(), left, prev.Token, os.Getpid()) {
 			d.log.Warn("killing a process left by a previous daemon", "program", name, "pid", pid)
 			if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
@@ -202,7 +208,7 @@ func (d *Daemon) reclaim() []int {
 		d.log.Error("state: cannot record this daemon run; if it is killed, the next daemon cannot find what it started", "err", err)
 	}
 	slices.Sort(killed)
-	return killed
+	return slices.Compact(killed)
 }
 
 // leftovers picks, from the processes procs, those a previous daemon run

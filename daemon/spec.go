@@ -58,5 +58,6 @@ func Spec(p config.Process, name string, env []string) (monitor.Spec, error) {
 		// its children die with it, and the next daemon ends their groups.
 		DeathSignal: syscall.SIGKILL,
 	}
+	s.PreStart, s.PostStop, s.StopCommand = hooks(prog.Hooks)
 	return s, nil
 }

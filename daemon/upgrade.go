@@ -273,10 +273,10 @@ func (d *Daemon) adoptHandoff(h *handoff.State) error {
 // lose, or "": event listeners (their pipes belong to the dispatcher), an
 // fcgi-program's socket. Caller holds d.mu.
 func (d *Daemon) notCarried() string {
-	if d.lis != nil {
-		return "event listeners are configured"
-	}
 	for _, p := range d.programs {
+		if usesListeners(p.cfg) {
+			return fmt.Sprintf("program %q is an event listener, or its output goes to event listeners", p.cfg.Name)
+		}
 		if p.cfg.Socket != nil {
 			return fmt.Sprintf("fcgi-program %q has a socket", p.cfg.Name)
 		}

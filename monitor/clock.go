@@ -40,6 +40,7 @@ const (
 	timerBackoff                         // BACKOFF -> STARTING
 	timerKill                            // STOPPING: grace is over, SIGKILL the group
 	timerFatalRetry                      // FATAL -> STARTING
+	timerHook                            // a hook's time is up: kill it (pid)
 )
 
 // timer is one deadline in the loop's heap. A process's timers are void once
@@ -49,6 +50,7 @@ type timer struct {
 	kind timerKind
 	p    *process
 	gen  uint64
+	pid  int    // timerHook: the hook
 	aux  uint64 // the generation of the readiness timers (timer.current)
 }
 

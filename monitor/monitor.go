@@ -513,6 +513,8 @@ type process struct {
 	lastExit *ExitInfo
 	err      string
 	waiters  []waiter
+	preHook  int // pid of the running PreStart hook, 0 when none
+	cgKills  int // kills of its cgroup so far: each later spawn gets a fresh one
 	rd       readyState
 }
 
@@ -537,6 +539,7 @@ type loop struct {
 	procs    map[string]*process
 	byPid    map[int]*process
 	oneshots map[int]func(*ExitInfo) // one-shot commands and probes, by pid: called on the loop when reaped
+	hooks    map[int]*hookRun        // running hooks by pid (hooks.go)
 	subs     map[*Subscription]struct{}
 	timers   timerHeap
 	timer    Timer
@@ -569,7 +572,7 @@ func newLoop(m *Monitor) (*loop, error) {
 	l := &loop{
 		m: m, clock: m.opts.Clock, log: m.log,
 		procs: map[string]*process{}, byPid: map[int]*process{},
-		oneshots: map[int]func(*ExitInfo){}, subs: map[*Subscription]struct{}{},
+		oneshots: map[int]func(*ExitInfo){}, hooks: map[int]*hookRun{}, subs: map[*Subscription]struct{}{},
 	}
 	var err error
 	if l.devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
@@ -705,7 +708,7 @@ func (l *loop) idle() bool {
 			return false
 		}
 	}
-	return len(l.oneshots) == 0
+	return len(l.oneshots) == 0 && len(l.hooks) == 0
 }
 
 func (l *loop) armTimer() {
@@ -730,6 +733,10 @@ func (l *loop) fireTimers() {
 		t, ok := l.timers.popDue(now)
 		if !ok {
 			return
+		}
+		if t.kind == timerHook {
+			l.hookTimeout(t.pid) // a hook's deadline outlives state changes
+			continue
 		}
 		if !t.current() || l.procs[t.p.spec.Name] != t.p {
 			continue // void: the process moved on
@@ -867,7 +874,19 @@ func (l *loop) startable(p *process) error {
 // spawn starts a new pid for p. On failure p goes FATAL (an error that will
 // not pass by itself) or is counted as a failed start.
 func (l *loop) spawn(p *process) error {
-	pid, err := l.startProcess(&p.spec, l.watch)
+	if p.spec.PreStart != nil {
+		return l.spawnWithHook(p)
+	}
+	return l.spawnMain(p)
+}
+
+// spawnMain starts p's process itself (after its PreStart hook, if any).
+func (l *loop) spawnMain(p *process) error {
+	spec := &p.spec
+	if p.cgKills > 0 && spec.Cgroup != "" {
+		spec = l.freshCgroup(p)
+	}
+	pid, err := l.startProcess(spec, l.watch)
 	return l.spawned(p, pid, err)
 }
 
@@ -931,13 +950,11 @@ func (l *loop) backoff(p *process, d time.Duration, why string) {
 func (l *loop) stop(p *process) error {
 	switch p.state {
 	case StateStarting, StateRunning:
-		target := p.pid
-		if p.spec.StopAsGroup {
-			target = -p.pid
+		if p.pid == 0 {
+			l.stopPreStart(p)
+			return nil
 		}
-		if err := syscall.Kill(target, p.spec.StopSignal); err != nil && err != syscall.ESRCH {
-			l.log.Warn("stop signal failed", "program", p.spec.Name, "pid", p.pid, "err", err)
-		}
+		l.sendStop(p)
 		l.transition(p, StateStopping, Event{Type: EventStopping, Pid: p.pid}, deadline{p.spec.StopTimeout, timerKill})
 	case StateBackoff, StateWaiting:
 		l.transition(p, StateStopped, Event{Type: EventStopped})
@@ -972,6 +989,7 @@ func (l *loop) onTimer(t timer) {
 		if p.state == StateStopping && p.pid != 0 {
 			l.log.Info("grace period over, killing process group", "program", p.spec.Name, "pid", p.pid)
 			killGroup(p.pid)
+			l.killCgroup(p)
 			// Stay STOPPING until the exit is reaped; keep the timer's
 			// generation valid for nothing else.
 		}
@@ -991,6 +1009,10 @@ func killGroup(pgid int) {
 // that outlive their main process are killed here, unless the spec keeps
 // them; after the reap the group id could name someone else's group.
 func (l *loop) beforeReap(pid int) {
+	if _, ok := l.hooks[pid]; ok {
+		killGroup(pid) // what the hook left in its group
+		return
+	}
 	p, ok := l.byPid[pid]
 	if !ok {
 		return
@@ -1002,6 +1024,7 @@ func (l *loop) beforeReap(pid int) {
 	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 		l.log.Warn("cannot kill the process group of an exited process", "program", p.spec.Name, "pgid", pid, "err", err)
 	}
+	l.killCgroup(p)
 }
 
 // exited handles one reaped pid. It is the only place exits enter the state
@@ -1014,6 +1037,13 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 		e := exitInfo(pid, ws, ru)
 		e.Ended = now
 		done(e)
+		return
+	}
+	if h, ok := l.hooks[pid]; ok {
+		delete(l.hooks, pid)
+		e := exitInfo(pid, ws, ru)
+		e.Ended = now
+		l.hookExited(pid, h, e)
 		return
 	}
 	p, ok := l.byPid[pid]
@@ -1035,6 +1065,7 @@ func (l *loop) exited(pid int, ws syscall.WaitStatus, ru *syscall.Rusage) {
 		return
 	}
 	delete(l.byPid, pid)
+	defer l.postStop(p) // after the state change: a restart spawned below runs beside it
 	e := exitInfo(pid, ws, ru)
 	e.Started, e.Ended = p.started, now
 	e.Expected = ws.Exited() && slices.Contains(p.spec.ExitCodes, e.Code)
@@ -1114,9 +1145,13 @@ func (l *loop) killAll() {
 	for _, p := range l.procs {
 		if p.pid != 0 {
 			killGroup(p.pid)
+			l.killCgroup(p)
 		}
 	}
 	for pid := range l.oneshots {
+		killGroup(pid)
+	}
+	for pid := range l.hooks {
 		killGroup(pid)
 	}
 }

@@ -65,7 +65,16 @@ func (l *loop) spawnMany(ps []*process) []error {
 	var batch []pending
 	var jobs []*spawnJob
 	for i, p := range ps {
-		j, release, err := l.prepareProcess(&p.spec)
+		if p.spec.PreStart != nil {
+			// Its hook first: spawned by the hook's end (hooks.go).
+			errs[i] = l.spawn(p)
+			continue
+		}
+		spec := &p.spec
+		if p.cgKills > 0 && spec.Cgroup != "" {
+			spec = l.freshCgroup(p) // see spawnMain
+		}
+		j, release, err := l.prepareProcess(spec)
 		if err != nil {
 			errs[i] = l.spawned(p, 0, err)
 			continue

@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/corralhq/corral/cgroup"
 )
 
 // spawnError is an error in the spec itself (missing binary, bad directory,
@@ -189,7 +191,7 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 		}
 		return l.spawnedBySpawner(j, watch)
 	}
-	if l.helper != nil && s.DeathSignal == 0 && j.notify < 0 {
+	if l.helper != nil && s.DeathSignal == 0 && j.notify < 0 && !j.sys.UseCgroupFD {
 		pid, err := l.helper.spawn(&helperRequest{Path: j.path, Argv: j.argv, Env: j.env, Dir: j.dir, Cred: j.sys.Credential, Pdeathsig: s.DeathSignal}, j.files)
 		var broken *helperBroken
 		if !errors.As(err, &broken) {
@@ -285,7 +287,18 @@ func (l *loop) prepareProcess(s *Spec) (j *spawnJob, release func(), err error) 
 	if s.Umask != nil || len(s.Rlimits) > 0 {
 		path, argv, env = shimArgs(l.m.opts.ShimPath, path, argv, env, s)
 	}
-	return &spawnJob{path: path, argv: argv, env: env, dir: s.Dir, sys: sysProcAttr(s, cred),
+	sys := sysProcAttr(s, cred)
+	if s.Cgroup != "" {
+		// Held only for the spawn (the spawner gets its own copy).
+		cgfd, err := openCgroup(s.Cgroup)
+		if err != nil {
+			release()
+			return nil, nil, err
+		}
+		opened = append(opened, os.NewFile(uintptr(cgfd), "cgroup"))
+		sys.UseCgroupFD, sys.CgroupFD = true, cgfd
+	}
+	return &spawnJob{path: path, argv: argv, env: env, dir: s.Dir, sys: sys,
 		files: [3]int{fd(stdin), fd(stdout), fd(stderr)}, notify: notifyFD, notifyAt: s.Readiness.NotifyFD}, release, nil
 }
 
@@ -485,4 +498,43 @@ func children() map[int]string {
 		}
 	}
 	return out
+}
+
+// openCgroup makes the cgroup directory if it is missing and opens it for
+// CLONE_INTO_CGROUP. The descriptor is held only for the spawn.
+func openCgroup(dir string) (int, error) {
+	if err := cgroup.Make(dir); err != nil {
+		return -1, fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	return fd, nil
+}
+
+// killCgroup kills everything in p's cgroup, if it has one.
+func (l *loop) killCgroup(p *process) {
+	if p.spec.Cgroup == "" {
+		return
+	}
+	if err := cgroup.Kill(p.spec.Cgroup); err != nil {
+		l.log.Warn("cannot kill the cgroup of a process", "program", p.spec.Name, "cgroup", p.spec.Cgroup, "err", err)
+	}
+	p.cgKills++
+}
+
+// freshCgroup returns a copy of p's spec that spawns into a new cgroup
+// below Spec.Cgroup: a cgroup once killed through cgroup.kill is not
+// spawned into again, because some kernels (seen on 6.18) kill at once
+// every process spawned into it with CLONE_INTO_CGROUP afterwards (its kill
+// sequence number no longer matches). The previous one is removed when it
+// is empty (otherwise at its owner's clean-up: removal is recursive).
+func (l *loop) freshCgroup(p *process) *Spec {
+	s := p.spec
+	s.Cgroup = filepath.Join(p.spec.Cgroup, "k"+strconv.Itoa(p.cgKills))
+	if p.cgKills > 1 {
+		_ = unix.Rmdir(filepath.Join(p.spec.Cgroup, "k"+strconv.Itoa(p.cgKills-1)))
+	}
+	return &s
 }

@@ -71,6 +71,7 @@ type execJob struct {
 type spawnerRequest struct {
 	jobs  []*spawnJob
 	exec  *execJob
+	stdio bool // the descriptors sent become the spawner's 0, 1 and 2
 	nfds  int // descriptors sent ahead of the request, in order
 	reply chan error
 }
@@ -250,6 +251,12 @@ func (sp *spawnerThread) serve() {
 		case err != nil:
 		case req.exec != nil:
 			err = sp.execve(req.exec, fds)
+		case req.stdio:
+			for i, fd := range fds {
+				if e := unix.Dup2(fd, i); e != nil && err == nil {
+					err = fmt.Errorf("spawner: standard descriptor %d: %w", i, e)
+				}
+			}
 		default:
 			at := 0
 			for _, j := range req.jobs {
@@ -460,4 +467,23 @@ func (sp *spawnerThread) spawn(jobs []*spawnJob) error {
 // failure, with the old image intact (Monitor.Exec, the upgrade).
 func (sp *spawnerThread) exec(j *execJob) error {
 	return sp.do(&spawnerRequest{exec: j}, j.files)
+}
+
+// SetSpawnerStdio makes in, out and errf the spawner thread's standard
+// descriptors 0, 1 and 2, as dup2 onto 0, 1 and 2 does for the rest of
+// the process: the spawner has its own descriptor table, where a dup2 from
+// any other thread does not reach. A daemon that goes to the background
+// and points its standard descriptors at /dev/null must call it too, or the
+// spawner keeps the old ones open (a pipe its parent waits on to close).
+// Without the spawner thread it does nothing.
+func SetSpawnerStdio(in, out, errf *os.File) error {
+	if spawner == nil {
+		return nil
+	}
+	fds := []int{int(in.Fd()), int(out.Fd()), int(errf.Fd())}
+	err := spawner.do(&spawnerRequest{stdio: true}, fds)
+	runtime.KeepAlive(in)
+	runtime.KeepAlive(out)
+	runtime.KeepAlive(errf)
+	return err
 }

@@ -99,6 +99,27 @@ type Spec struct {
 	// re-parented to it), and Shutdown kills and reaps every child.
 	KeepGroup bool
 
+	// Cgroup, when not empty, is a cgroup v2 directory the process is
+	// spawned into (CLONE_INTO_CGROUP, so it never runs outside it); it is
+	// created if missing. Whatever the process forks stays in it, even
+	// after setsid or a double fork, so wherever the monitor kills the
+	// process group (the stop timeout, the death of a main process without
+	// KeepGroup, Shutdown) it also kills the whole cgroup (see package
+	// cgroup). The monitor never removes it: its owner does, once empty.
+	Cgroup string
+
+	// PreStart runs to completion before each spawn of the process (a
+	// start, each restart); its failure (an exit other than 0, a signal,
+	// its timeout) is a failed start. Until it is done the process is
+	// STARTING with no pid; a Stop kills the hook.
+	PreStart *Hook
+	// PostStop runs after each exit of the process, whatever ended it.
+	PostStop *Hook
+	// StopCommand runs instead of sending StopSignal when the process is
+	// stopped (for example "runc kill ID TERM"); StopTimeout still applies,
+	// after which the process group and Cgroup are killed as usual.
+	StopCommand *Hook
+
 	// Readiness says when the process counts as ready, what it depends on,
 	// and its watchdog (see ready.go). The zero value: ready after
 	// MinUptime, no dependencies.

@@ -66,22 +66,33 @@ func socketFlag(cmd *cobra.Command) func() *client.Client {
 }
 
 func newStatusCmd() *cobra.Command {
-	var asJSON, wide bool
+	var asJSON, tree, usage, wide bool
 	cmd := &cobra.Command{
-		Use:   "status [--json] [--wide] [NAME...]",
+		Use:   "status [--json] [--tree|--usage|--wide] [NAME...]",
 		Short: "Show the state of processes",
 		Long: `Show the state of processes: all of them, or those named (a process, a
 program, a group, GROUP:* or all).
+
+With --tree, every process of each (all that its cgroup holds, helpers that
+left its process group included; without cgroups, its process group); with
+--usage, the process count, CPU time and memory of each process's cgroup;
+with --wide, a STATUS column: the text a process sent (STATUS=), or what it
+waits for.
 
 Exit status: 0 when every process shown is RUNNING (or a one-shot that
 completed), 3 when one is not, 1 when the daemon cannot answer.`,
 	}
 	dial := socketFlag(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: a list of process objects")
+	cmd.Flags().BoolVar(&tree, "tree", false, "show every process of each (from its cgroup)")
+	cmd.Flags().BoolVar(&usage, "usage", false, "show the process count, CPU time and memory of each (from its cgroup)")
 	cmd.Flags().BoolVar(&wide, "wide", false, "add a STATUS column: the text a process sent (STATUS=), or what it waits for")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c := dial()
 		defer c.Close()
+		if tree || usage {
+			return statusTree(cmd, c, args, asJSON, tree)
+		}
 		sts, err := c.Status(cmd.Context(), args...)
 		if err != nil {
 			return err

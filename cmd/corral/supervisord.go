@@ -20,6 +20,7 @@ import (
 	"github.com/corralhq/corral/config"
 	"github.com/corralhq/corral/daemon"
 	"github.com/corralhq/corral/handoff"
+	"github.com/corralhq/corral/monitor"
 )
 
 func init() { register(newSupervisordCmd) }
@@ -588,6 +589,10 @@ func daemonizedChild(d config.Daemon) (func(*slog.Logger), error) {
 		if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
 			for _, std := range []int{0, 1, 2} {
 				_ = unix.Dup2(int(null.Fd()), std)
+			}
+			// The spawner thread's table too: it holds its own copies.
+			if err := monitor.SetSpawnerStdio(null, null, null); err != nil {
+				log.Warn("the spawner thread keeps its standard descriptors", "err", err)
 			}
 			null.Close()
 		}

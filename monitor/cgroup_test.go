@@ -1,0 +1,211 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/corralhq/corral/cgroup"
+)
+
+// testCgroup returns a fresh cgroup v2 directory under the test's own
+// cgroup, killed and removed when the test ends. Cgroups are part of what
+// these tests prove, so a host where root cannot make one fails them.
+func testCgroup(t *testing.T) string {
+	t.Helper()
+	own, _, err := cgroup.Own()
+	if err != nil {
+		t.Fatalf("this test needs a writable cgroup v2 hierarchy: %v", err)
+	}
+	dir := filepath.Join(own, fmt.Sprintf("corral-test.%d.%d", os.Getpid(), time.Now().UnixNano()))
+	if err := cgroup.Make(dir); err != nil {
+		t.Fatalf("this test needs a writable cgroup v2 hierarchy (run it as root or in a delegated cgroup): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := cgroup.KillAndRemove(dir, hang); err != nil {
+			t.Errorf("test cgroup: %v", err)
+		}
+	})
+	return dir
+}
+
+// escapingWorker is a spec whose main shell ignores SIGTERM and starts two
+// processes that leave its process group and session (setsid): one its
+// child, one by double fork (re-parented away). Each writes its pid to the
+// returned file once it is in its new session.
+func escapingWorker(t *testing.T, name, cg string) (Spec, string) {
+	t.Helper()
+	pids := filepath.Join(t.TempDir(), "pids")
+	script := `trap '' TERM
+setsid sh -c 'echo $$ >> "$1"; exec sleep 1000' sh "$1" </dev/null >/dev/null 2>&1 &
+sh -c 'setsid sh -c "echo \$\$ >> \"\$1\"; exec sleep 1000" sh "$1" </dev/null >/dev/null 2>&1 &' sh "$1"
+exec sleep 1000`
+	return Spec{Name: name, Path: "/bin/sh", Args: []string{"sh", "-c", script, "sh", pids},
+		Cgroup: cg, StopTimeout: 200 * time.Millisecond}, pids
+}
+
+// TestCgroupEndsEscapedDescendants: a process spawned into a cgroup is in
+// it from its first instruction, and whatever it started (through setsid or
+// a double fork, outside its process group) is killed with it when its main
+// process dies, at the stop timeout and at shutdown.
+func TestCgroupEndsEscapedDescendants(t *testing.T) {
+	for _, be := range []struct {
+		name string
+		opts Options
+	}{{"reaper", Options{}}, {"pidfd", Options{Backend: BackendPidfd}}} {
+		for _, how := range []string{"crash", "stop-timeout", "shutdown"} {
+			t.Run(be.name+"/"+how, func(t *testing.T) {
+				cg := filepath.Join(testCgroup(t), "w")
+				m := newTestMonitor(t, be.opts)
+				spec, file := escapingWorker(t, "w", cg)
+				if err := m.Add(spec); err != nil {
+					t.Fatal(err)
+				}
+				if err := m.StartWait(context.Background(), "w"); err != nil {
+					t.Fatal(err)
+				}
+				members := groupMembers(t, file)
+				info, _ := m.Process("w")
+				in, err := cgroup.Procs(cg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, pid := range append([]int{info.Pid}, members...) {
+					if !contains(in, pid) {
+						t.Fatalf("pid %d is not in the cgroup %s (it holds %v)", pid, cg, in)
+					}
+					if pid != info.Pid && (pgid(pid) == info.Pid || sid(pid) == sid(info.Pid)) {
+						t.Fatalf("pid %d did not leave the main process's group and session; the test proves nothing", pid)
+					}
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), hang)
+				defer cancel()
+				switch how {
+				case "crash":
+					sub, _ := m.Subscribe(0)
+					defer sub.Close()
+					if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
+						t.Fatal(err)
+					}
+					next(t, sub, is("w", EventExited))
+				case "stop-timeout":
+					if err := m.StopWait(ctx, "w"); err != nil {
+						t.Fatal(err)
+					}
+					if got, _ := m.Process("w"); got.LastExit.Signal != syscall.SIGKILL {
+						t.Fatalf("main process ended by %v, want SIGKILL (the stop timeout)", got.LastExit.Signal)
+					}
+				case "shutdown":
+					if err := m.Shutdown(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				waitDead(t, members)
+				if err := cgroup.WaitEmpty(cg, hang); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// TestCgroupKeepGroupSparesCgroup: with KeepGroup, a main process's death
+// leaves the rest of its cgroup alone, as it leaves its group.
+func TestCgroupKeepGroupSparesCgroup(t *testing.T) {
+	cg := filepath.Join(testCgroup(t), "w")
+	m := newTestMonitor(t, Options{Backend: BackendPidfd})
+	spec, file := escapingWorker(t, "w", cg)
+	spec.KeepGroup = true
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.StartWait(context.Background(), "w"); err != nil {
+		t.Fatal(err)
+	}
+	members := groupMembers(t, file)
+	sub, _ := m.Subscribe(0)
+	defer sub.Close()
+	info, _ := m.Process("w")
+	if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	next(t, sub, is("w", EventExited))
+	in, _ := cgroup.Procs(cg)
+	for _, pid := range members {
+		if !procAlive(pid) || !contains(in, pid) {
+			t.Errorf("member %d was killed or left the cgroup (cgroup holds %v)", pid, in)
+		}
+	}
+}
+
+// TestCgroupSpawnErrorNamesDirectory: a cgroup that cannot be made fails
+// the spawn with the directory in the error.
+func TestCgroupSpawnErrorNamesDirectory(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	bad := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(bad, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cg := filepath.Join(bad, "w")
+	if err := m.Add(Spec{Name: "w", Path: "/bin/true", Cgroup: cg}); err != nil {
+		t.Fatal(err)
+	}
+	err := m.StartWait(context.Background(), "w")
+	if err == nil || !strings.Contains(err.Error(), cg) {
+		t.Fatalf("start error %v, want one naming %s", err, cg)
+	}
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func pgid(pid int) int { g, _ := syscall.Getpgid(pid); return g }
+
+func sid(pid int) int {
+	s, _, _ := syscall.RawSyscall(syscall.SYS_GETSID, uintptr(pid), 0, 0)
+	return int(s)
+}
+
+// TestCgroupRestartAfterAKillRuns: after its cgroup was killed (the main
+// process crashed), the restarted process runs and stays in the program's
+// cgroup subtree: it is spawned into a fresh cgroup, since a killed one can
+// kill what is spawned into it later.
+func TestCgroupRestartAfterAKillRuns(t *testing.T) {
+	cg := filepath.Join(testCgroup(t), "w")
+	m := newTestMonitor(t, Options{})
+	if err := m.Add(Spec{Name: "w", Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Cgroup: cg,
+		MinUptime: 200 * time.Millisecond, Restart: RestartPolicy{Kind: RestartAlways}, Backoff: Backoff{Immediate: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.StartWait(context.Background(), "w"); err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := m.Subscribe(0) // after the first start's events
+	defer sub.Close()
+	for round := range 3 {
+		info, _ := m.Process("w")
+		if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		e := next(t, sub, func(e Event) bool {
+			return e.Name == "w" && e.Pid != info.Pid && (e.Type == EventRunning || e.Type == EventExited)
+		})
+		if e.Type != EventRunning {
+			t.Fatalf("round %d: the restarted process died (%+v) instead of running", round, e.Exit)
+		}
+		if in, _ := cgroup.Procs(cg); !contains(in, e.Pid) {
+			t.Fatalf("round %d: the restarted process %d is not in %s (%v)", round, e.Pid, cg, in)
+		}
+	}
+}
