@@ -72,7 +72,7 @@ type spawnerRequest struct {
 	jobs  []*spawnJob
 	exec  *execJob
 	stdio bool // the descriptors sent become the spawner's 0, 1 and 2
-	nfds  int // descriptors sent ahead of the request, in order
+	nfds  int  // descriptors sent ahead of the request, in order
 	reply chan error
 }
 
