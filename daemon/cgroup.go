@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,6 +40,10 @@ const cgroupTimeout = 10 * time.Second
 func (d *Daemon) setupCgroups() {
 	if os.Getenv("CORRAL_NO_CGROUPS") != "" {
 		d.log.Warn("cgroups: off (CORRAL_NO_CGROUPS is set); a program's processes that leave its process group (setsid, double fork, container runtimes) are not tracked and may outlive a stop")
+		return
+	}
+	if u := d.cfg.Daemon.User; u != "" && !isRoot(u) && os.Geteuid() == 0 {
+		d.log.Info("cgroups: off: the daemon drops its privileges to "+u+" ([supervisord] user), and then cannot place processes in cgroups it does not own; a program's processes that leave its process group are not tracked", "user", u)
 		return
 	}
 	own, mount, err := cgroup.Own()
@@ -231,4 +236,13 @@ func (d *Daemon) reclaimCgroups(token string) []int {
 		d.log.Error("cannot clean up the cgroups a previous daemon left", "cgroup", dir, "err", err)
 	}
 	return pids
+}
+
+// isRoot reports whether name (a user name or a uid) is root.
+func isRoot(name string) bool {
+	if name == "0" || name == "root" {
+		return true
+	}
+	u, err := user.Lookup(name)
+	return err == nil && u.Uid == "0"
 }

@@ -116,7 +116,7 @@ func (d *Daemon) onHealthChange(c health.Change) {
 	}
 	d.mu.Unlock()
 	d.log.Warn("process unhealthy", "program", c.Name, "action", string(action),
-		"exit_code", c.Last.ExitCode, "http_status", c.Last.HTTPStatus, "err", c.Last.Err, "output", c.Last.Output)
+		"exit_code", c.Last.Code(), "http_status", c.Last.HTTPStatus, "err", c.Last.Err, "output", c.Last.Output)
 	switch action {
 	case config.UnhealthyRestart:
 		// Not on the checker's goroutine: a restart waits for the stop.

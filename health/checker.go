@@ -90,6 +90,15 @@ type State struct {
 	Results []Result `json:"results"`
 }
 
+// Code is the exit code of an exec probe for a log line, or nil when it
+// has none (a network probe, a probe that did not run).
+func (r Result) Code() any {
+	if r.ExitCode == nil {
+		return nil
+	}
+	return *r.ExitCode
+}
+
 // Change is a status change, given to Options.OnChange.
 type Change struct {
 	Name string

@@ -30,6 +30,16 @@ type initHealth struct {
 	stopping atomic.Bool
 	srv      *http.Server
 	wg       sync.WaitGroup // on_unhealthy restarts under way
+	// restarts counts, by process, the on_unhealthy restarts under way: a
+	// process stopped for one must not look ended to init (Restarting).
+	restarts sync.Map // name -> *atomic.Int32
+}
+
+// Restarting reports whether an on_unhealthy restart of name is under way:
+// its stop is not an end.
+func (h *initHealth) Restarting(name string) bool {
+	n, ok := h.restarts.Load(name)
+	return ok && n.(*atomic.Int32).Load() > 0
 }
 
 // startHealth sets up the checks of procs and the health listener. It
@@ -93,12 +103,15 @@ func (h *initHealth) onChange(c health.Change) {
 	}
 	action := h.actions[c.Name]
 	h.log.Warn("process unhealthy", "program", c.Name, "action", string(action),
-		"exit_code", c.Last.ExitCode, "http_status", c.Last.HTTPStatus, "err", c.Last.Err)
+		"exit_code", c.Last.Code(), "http_status", c.Last.HTTPStatus, "err", c.Last.Err)
 	switch action {
 	case config.UnhealthyRestart:
 		h.wg.Add(1)
+		n, _ := h.restarts.LoadOrStore(c.Name, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
 		go func() {
 			defer h.wg.Done()
+			defer n.(*atomic.Int32).Add(-1)
 			if err := h.m.Restart(context.Background(), c.Name); err != nil {
 				h.log.Error("on_unhealthy restart failed", "program", c.Name, "err", err)
 			}

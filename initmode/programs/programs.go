@@ -179,7 +179,7 @@ func Run(o initmode.Options) int {
 	code, stopping := -1, false
 	// check decides, after an exit or a FATAL, whether init ends.
 	check := func(name string) {
-		if stopping {
+		if stopping || ih.Restarting(name) {
 			return
 		}
 		if p, ok := byName[name]; ok && p.exitOn {
@@ -201,7 +201,7 @@ func Run(o initmode.Options) int {
 		}
 		fatal := false
 		for _, info := range list {
-			if !ended(info) {
+			if !ended(info) || ih.Restarting(info.Name) {
 				return
 			}
 			fatal = fatal || info.State == monitor.StateFatal
