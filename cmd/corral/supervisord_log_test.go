@@ -284,8 +284,15 @@ stdout_logfile = %(here)s/bin.log
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			<-exited
+			// A clean stop: a daemon killed with SIGKILL leaves its
+			// cgroups for the next daemon to remove, and there is none.
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(hang):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
 			reapScript(dir)
 		})
 		var log string
