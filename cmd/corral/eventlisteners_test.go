@@ -108,7 +108,17 @@ type runningDaemon struct {
 
 func startSupervisor(t *testing.T, s supervisor, dir, conf string) *runningDaemon {
 	t.Helper()
-	rd := &runningDaemon{cmd: s.start(t, dir, conf), exited: make(chan struct{})}
+	return runSupervisorCmd(t, s.name, dir, s.start(t, dir, conf))
+}
+
+// runSupervisorCmd starts cmd, a daemon whose programs are marked with WORK=dir,
+// with its output in a buffer. When the test ends it is stopped with
+// SIGTERM (SIGKILL if it does not exit in time: a daemon killed so leaves
+// its cgroups to a next daemon there is none of), and whatever its
+// programs left is killed and reported.
+func runSupervisorCmd(t *testing.T, name, dir string, cmd *exec.Cmd) *runningDaemon {
+	t.Helper()
+	rd := &runningDaemon{cmd: cmd, exited: make(chan struct{})}
 	rd.cmd.Stdout, rd.cmd.Stderr = &rd.out, &rd.out
 	rd.cmd.WaitDelay = time.Second
 	if err := rd.cmd.Start(); err != nil {
@@ -116,10 +126,15 @@ func startSupervisor(t *testing.T, s supervisor, dir, conf string) *runningDaemo
 	}
 	go func() { rd.err = rd.cmd.Wait(); close(rd.exited) }()
 	t.Cleanup(func() {
-		_ = rd.cmd.Process.Kill()
-		<-rd.exited
+		_ = rd.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-rd.exited:
+		case <-time.After(hang):
+			_ = rd.cmd.Process.Kill()
+			<-rd.exited
+		}
 		if left := reapScript(dir); len(left) > 0 {
-			t.Errorf("%s left processes: %v", s.name, left)
+			t.Errorf("%s left processes: %v", name, left)
 		}
 	})
 	return rd

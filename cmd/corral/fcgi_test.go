@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // fcgiApp is a FastCGI-style program: it accepts connections on its
@@ -105,24 +104,7 @@ startsecs = 0
 		} else {
 			cmd = corralAs("corral", dir, dir, "supervisord", "-c", conf)
 		}
-		var out lockedBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		cmd.WaitDelay = time.Second
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(hang):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-			reapScript(dir)
-		})
+		out := &runSupervisorCmd(t, who, dir, cmd).out
 		sock := filepath.Join(dir, "app.sock")
 		waitFor(t, who+": the three processes running", func() bool {
 			return strings.Count(out.String(), "success: ") == 3

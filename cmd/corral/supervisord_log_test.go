@@ -278,23 +278,7 @@ stdout_logfile = %(here)s/bin.log
 		} else {
 			cmd = corralAs("corral", dir, dir, "supervisord", "-c", conf)
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() {
-			// A clean stop: a daemon killed with SIGKILL leaves its
-			// cgroups for the next daemon to remove, and there is none.
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(hang):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-			reapScript(dir)
-		})
+		runSupervisorCmd(t, who, dir, cmd)
 		var log string
 		waitFor(t, who+" to log both outputs", func() bool {
 			b, _ := os.ReadFile(filepath.Join(dir, "activity.log"))
