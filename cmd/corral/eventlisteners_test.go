@@ -140,6 +140,19 @@ func runSupervisorCmd(t *testing.T, name, dir string, cmd *exec.Cmd) *runningDae
 	return rd
 }
 
+// supervisorCmd is the command of one of the two supervisors a comparison
+// test runs with conf in dir: Debian's supervisord (sup) when who is
+// "supervisord", else `corral supervisord`; their programs are marked with
+// WORK=dir.
+func supervisorCmd(sup, who, dir, conf string) *exec.Cmd {
+	if who != "supervisord" {
+		return corralAs("corral", dir, dir, "supervisord", "-c", conf)
+	}
+	cmd := exec.Command(sup, "-c", conf)
+	cmd.Env = append(os.Environ(), "WORK="+dir)
+	return cmd
+}
+
 // wait returns the daemon's exit status once it exited.
 func (rd *runningDaemon) wait(t *testing.T) int {
 	t.Helper()

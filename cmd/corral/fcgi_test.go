@@ -97,13 +97,7 @@ socket = tcp://127.0.0.1:%[2]d
 socket_backlog = 16
 startsecs = 0
 `, py, port))
-		var cmd *exec.Cmd
-		if who == "supervisord" {
-			cmd = exec.Command(sup, "-c", conf)
-			cmd.Env = append(os.Environ(), "WORK="+dir)
-		} else {
-			cmd = corralAs("corral", dir, dir, "supervisord", "-c", conf)
-		}
+		cmd := supervisorCmd(sup, who, dir, conf)
 		out := &runSupervisorCmd(t, who, dir, cmd).out
 		sock := filepath.Join(dir, "app.sock")
 		waitFor(t, who+": the three processes running", func() bool {

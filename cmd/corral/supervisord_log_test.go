@@ -193,24 +193,9 @@ func TestSupervisordReopensOnUSR2AndQuitsOnQUIT(t *testing.T) {
 		dir := t.TempDir()
 		conf := filepath.Join(dir, "supervisord.conf")
 		writeTestFile(t, conf, "[supervisord]\nnodaemon = true\nsilent = true\nlogfile = %(here)s/activity.log\npidfile = %(here)s/s.pid\nchildlogdir = %(here)s\n[unix_http_server]\nfile = %(here)s/s.sock\n")
-		var cmd *exec.Cmd
-		if who == "supervisord" {
-			cmd = exec.Command(sup, "-c", conf)
-		} else {
-			cmd = corralAs("corral", dir, dir, "supervisord", "-c", conf)
-		}
-		var out lockedBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			<-exited
-			reapScript(dir)
-		})
+		cmd := supervisorCmd(sup, who, dir, conf)
+		rd := runSupervisorCmd(t, who, dir, cmd)
+		out := &rd.out
 		logf := filepath.Join(dir, "activity.log")
 		read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
 		waitFor(t, who+" to start", func() bool { return strings.Contains(read(logf), "supervisord started with pid") })
@@ -227,14 +212,8 @@ func TestSupervisordReopensOnUSR2AndQuitsOnQUIT(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGQUIT); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case err := <-exited:
-			exited <- err
-			if err != nil {
-				t.Errorf("%s after SIGQUIT: %v\n%s", who, err, out.String())
-			}
-		case <-time.After(hang):
-			t.Fatalf("%s: no exit after SIGQUIT", who)
+		if rd.wait(t); rd.err != nil {
+			t.Errorf("%s after SIGQUIT: %v\n%s", who, rd.err, out.String())
 		}
 		if !strings.Contains(read(logf), "WARN received SIGQUIT indicating exit request\n") {
 			t.Errorf("%s: the new log lacks the SIGQUIT line:\n%s", who, read(logf))
@@ -271,13 +250,7 @@ command = sh -c 'printf "a\377b\tc'"'"'\r\n"; exec sleep 1000.962'
 startsecs = 0
 stdout_logfile = %(here)s/bin.log
 `)
-		var cmd *exec.Cmd
-		if who == "supervisord" {
-			cmd = exec.Command(sup, "-c", conf)
-			cmd.Env = append(os.Environ(), "WORK="+dir)
-		} else {
-			cmd = corralAs("corral", dir, dir, "supervisord", "-c", conf)
-		}
+		cmd := supervisorCmd(sup, who, dir, conf)
 		runSupervisorCmd(t, who, dir, cmd)
 		var log string
 		waitFor(t, who+" to log both outputs", func() bool {

@@ -9,9 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // procUID is the real uid of pid, from /proc.
@@ -76,26 +74,9 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 command = sleep 1000.901
 startsecs = 0
 `)
-		var cmd *exec.Cmd
-		if who == "supervisord" {
-			cmd = exec.Command(sup, "-c", conf)
-			cmd.Env = append(os.Environ(), "WORK="+dir)
-		} else {
-			cmd = corralAs("corral", dir, dir, "supervisord", "-c", conf)
-		}
-		var out lockedBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		cmd.WaitDelay = time.Second
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			<-exited
-			reapScript(dir)
-		})
+		cmd := supervisorCmd(sup, who, dir, conf)
+		rd := runSupervisorCmd(t, who, dir, cmd)
+		out := &rd.out
 		waitFor(t, who+": web RUNNING", func() bool { return strings.Contains(out.String(), "success: web") })
 		if got := procUID(t, cmd.Process.Pid); got != uid {
 			t.Errorf("%s runs as uid %d, want nobody (%d)", who, got, uid)
@@ -108,15 +89,7 @@ startsecs = 0
 		if got := procUID(t, pid); got != uid {
 			t.Errorf("%s: web runs as uid %d, want nobody (%d)", who, got, uid)
 		}
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-		case <-time.After(hang):
-			t.Fatalf("%s: no exit after SIGTERM", who)
-		}
+		rd.stop(t)
 		// supervisord's first lines: which user, the socket's lack of
 		// authentication, its pid (its clean-up warnings aside).
 		for l := range strings.Lines(out.String()) {
