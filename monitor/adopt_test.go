@@ -509,12 +509,22 @@ func checkCounter(t *testing.T, path string, atLeast int) {
 // is refused without the spawner thread. The exec part runs in a child
 // with the spawner thread (execFailChild).
 func TestExecFailureKeepsState(t *testing.T) {
-	m := newTestMonitor(t, Options{Subreaper: true})
+	m, err := New(Options{Subreaper: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	called := false
-	err := m.Exec(func(Saved) (ExecRequest, error) { called = true; return ExecRequest{}, nil })
+	err = m.Exec(func(Saved) (ExecRequest, error) { called = true; return ExecRequest{}, nil })
 	if err == nil || !strings.Contains(err.Error(), "RunSpawner") || called {
 		t.Errorf("Exec without the spawner thread: %v (prepare called: %v), want a refusal naming RunSpawner before prepare", err, called)
 	}
+	// The monitor reaps every child of this process (reaper backend): it
+	// must be gone before the child below starts, or it could reap the
+	// child before cmd.Wait does.
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reapLeftovers(t)
 	cmd, out := runSpawnerChild(t, "execfail")
 	var lines []string
 	for out.Scan() {
