@@ -56,7 +56,7 @@ func (c *corralSubject) Setup(dir string, n int, argv []string) ([]string, []str
 	}
 	// The daemon's CPU profile (cmd/corral/profile.go), when asked for.
 	var env []string
-	for _, k := range []string{"CORRAL_CPUPROFILE", "CORRAL_CPUPROFILE_SECONDS"} {
+	for _, k := range []string{"CORRAL_CPUPROFILE", "CORRAL_CPUPROFILE_SECONDS", "CORRAL_NO_CGROUPS"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
