@@ -29,7 +29,10 @@ func newCapture(cfg config.Daemon, log *slog.Logger, onDrop func(logs.DropEvent)
 	if err != nil {
 		return nil, err
 	}
-	return logs.New(logs.Options{Logger: log, OnDrop: onDrop, Group: gid})
+	// A daemon that drops root ([supervisord] user=) does it after opening
+	// the streams, and may then not be allowed to create their files.
+	dropsRoot := cfg.User != "" && !isRoot(cfg.User) && os.Geteuid() == 0
+	return logs.New(logs.Options{Logger: log, OnDrop: onDrop, Group: gid, CreateAtOpen: dropsRoot})
 }
 
 // logGroup resolves the log_group setting (a name or a gid); 0 when unset.

@@ -205,12 +205,13 @@ func TestReloadKeepsASharedLogFileOpenForItsOtherPrograms(t *testing.T) {
 
 // TestLogDirectoryAndFilesAreNotWorldReadable: the AUTO log directory is
 // created 0750 and log files 0640, both with log_group; an unknown
-// log_group is refused naming the key.
+// log_group is refused naming the key. (A log file is created with the
+// first bytes for it: the program writes to both.)
 func TestLogDirectoryAndFilesAreNotWorldReadable(t *testing.T) {
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
 	dir := t.TempDir()
-	path := writeConfig(t, dir, "[program.a]\ncommand = [\"echo\", \"hi\"]\nrestart = \"no\"\nstart_secs = \"0s\"\n")
+	path := writeConfig(t, dir, "[program.a]\ncommand = [\"sh\", \"-c\", \"echo hi; echo err >&2\"]\nrestart = \"no\"\nstart_secs = \"0s\"\n")
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -223,6 +224,11 @@ func TestLogDirectoryAndFilesAreNotWorldReadable(t *testing.T) {
 	d := startDaemonCfg(t, cfg, dir)
 	waitState(t, d, "a", "EXITED")
 	logDir := filepath.Join(dir, "logs")
+	waitFor(t, "bytes in both log files", func() bool {
+		fi1, err1 := os.Stat(filepath.Join(logDir, "a-stdout.log"))
+		fi2, err2 := os.Stat(filepath.Join(logDir, "a-stderr.log"))
+		return err1 == nil && err2 == nil && fi1.Size() > 0 && fi2.Size() > 0
+	})
 	for _, c := range []struct {
 		name string
 		mode os.FileMode

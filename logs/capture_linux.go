@@ -51,6 +51,12 @@ type Options struct {
 	// Capture creates (mode FileMode, 0640: the owner writes, the group
 	// reads). Zero or negative leaves the group the kernel gives them.
 	Group int
+
+	// CreateAtOpen creates a missing log file when its stream is opened
+	// rather than when its first bytes arrive: for a program that opens its
+	// streams with privileges it gives up before the bytes come (a daemon
+	// that drops root to the user of supervisord's [supervisord] user=).
+	CreateAtOpen bool
 }
 
 // FileMode is the permission of the log files a Capture creates (before

@@ -108,9 +108,10 @@ type Stream struct {
 	nfollow   atomic.Int32
 }
 
-// OpenStream opens (creating it if needed) the log file cfg.Path for
-// appending. Bytes already in the file and in its backups are kept and
-// readable. The error names the path; a caller that still wants to run the
+// OpenStream opens the log file cfg.Path for appending. A file that does
+// not exist yet is created when the first bytes for it arrive (its
+// directory must exist and be writable now), unless Options.CreateAtOpen. Bytes already in the file and
+// in its backups are kept and readable. The error names the path; a caller that still wants to run the
 // program can open a discarding stream (empty Path) instead. The file of a
 // regular path is closed again until there are bytes for it (see
 // Options.MaxOpenFiles); other paths stay open. A regular file
@@ -142,10 +143,14 @@ func (c *Capture) OpenStream(cfg StreamConfig) (*Stream, error) {
 			return nil, fmt.Errorf("logs: %w", err)
 		}
 		s.special = isSpecial(abs)
-		if err := s.open(); err != nil {
+		open := s.openOrDefer
+		if s.special || c.opts.CreateAtOpen {
+			open = s.open
+		}
+		if err := open(); err != nil {
 			return nil, err
 		}
-		if s.regular {
+		if s.regular && s.fd >= 0 {
 			// The capture goroutine opens it when it has bytes for it, so
 			// that at most Options.MaxOpenFiles log files are open.
 			unix.Close(s.fd)
@@ -207,11 +212,48 @@ func (s *Stream) open() error {
 		s.fd = -1
 		return fmt.Errorf("logs: %w", &os.PathError{Op: "seek", Path: s.path, Err: err})
 	}
+	if d, name, err := safefs.OpenParent(s.path); err == nil {
+		s.place(d, name, size)
+		d.Close()
+	} else {
+		s.place(nil, "", size)
+	}
+	return nil
+}
+
+// openOrDefer opens the regular log file of a new stream as open does if
+// it exists. If it does not, it is not created now but by the capture when
+// the first bytes for it arrive (acquire): starting thousands of programs
+// then creates no file for those that have printed nothing yet, which was
+// most of the time a start took (creating a file costs the filesystem far
+// more than opening one). What would make creating it fail later is checked
+// now, so that a bad path is still refused here: its directory must exist,
+// be one the daemon may trust, and be writable.
+func (s *Stream) openOrDefer() error {
+	d, name, err := safefs.OpenParent(s.path)
+	if err != nil {
+		return fmt.Errorf("logs: %w", err)
+	}
+	defer d.Close()
+	if _, err := d.Lstat(name); !errors.Is(err, unix.ENOENT) {
+		return s.open() // there is something: open it, or say why not
+	}
+	if err := unix.Faccessat(d.Fd(), ".", unix.W_OK, unix.AT_EACCESS); err != nil {
+		return fmt.Errorf("logs: %w", &os.PathError{Op: "create", Path: s.path, Err: err})
+	}
+	s.regular = true
+	s.place(d, name, 0)
+	return nil
+}
+
+// place sets the positions of a regular file holding size bytes, named name
+// in d, and of its backups already on disk, which come before it. A nil d
+// means the backups cannot be looked for.
+func (s *Stream) place(d *safefs.Dir, name string, size int64) {
 	s.size = size
 	s.splice = s.tap == nil
-	// Give the backups already on disk positions before the current file.
 	var sizes []int64
-	if d, name, err := safefs.OpenParent(s.path); err == nil {
+	if d != nil {
 		for i := 1; i <= s.backups; i++ {
 			st, err := d.Lstat(name + "." + strconv.Itoa(i))
 			if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -219,7 +261,6 @@ func (s *Stream) open() error {
 			}
 			sizes = append(sizes, st.Size)
 		}
-		d.Close()
 	}
 	var total int64
 	for _, n := range sizes {
@@ -231,7 +272,6 @@ func (s *Stream) open() error {
 		s.starts[i] = s.starts[i-1] - sizes[i-1]
 	}
 	s.end.Store(total + size)
-	return nil
 }
 
 // isSpecial reports whether abs names a descriptor of the daemon rather
