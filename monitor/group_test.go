@@ -20,7 +20,9 @@ import (
 func groupWorker(t *testing.T, name string) (Spec, string) {
 	t.Helper()
 	pids := filepath.Join(t.TempDir(), "pids")
-	script := `trap '' TERM; sleep 1000 & echo $! >> "$1"; sleep 1000 & echo $! >> "$1"; trap - TERM; wait`
+	// The pids are written once the shell takes SIGTERM again, so a test
+	// that stops it as soon as it read them never finds TERM still ignored.
+	script := `trap '' TERM; sleep 1000 & a=$!; sleep 1000 & b=$!; trap - TERM; echo "$a $b" >> "$1"; wait`
 	return Spec{Name: name, Path: "/bin/sh", Args: []string{"sh", "-c", script, "sh", pids}}, pids
 }
 
