@@ -36,7 +36,8 @@
 //   - PR_SET_CHILD_SUBREAPER while the loop runs, with Options.Subreaper;
 //     Shutdown then kills and reaps every child the process still has.
 //   - One OS thread locked to the loop goroutine: a child's death signal
-//     (Spec.DeathSignal) fires when the thread that forked it ends.
+//     (Spec.DeathSignal) fires when the thread that forked it ends. Not
+//     with RunSpawner, whose thread forks every process instead.
 //   - The main thread, only if main hands it over with RunSpawner: every
 //     Monitor of the process then forks from that thread, whose own
 //     descriptor table holds a handful of descriptors, so a spawn costs the

@@ -624,9 +624,12 @@ func newLoop(m *Monitor) (*loop, error) {
 func (l *loop) run() {
 	// The kernel sends a child's death signal when the thread that forked it
 	// exits, so every spawn happens on this one thread, which lives as long
-	// as the loop.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// as the loop. With the spawner thread every fork happens there, and
+	// the loop needs no thread of its own.
+	if spawner == nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	defer l.finish()
 	if l.m.opts.SpawnHelper && l.pidfds == nil && spawner == nil {
 		h, err := startHelper(l.m.opts.ShimPath)
