@@ -1,0 +1,105 @@
+package sigqueue
+
+import (
+	"slices"
+	"syscall"
+	"testing"
+)
+
+// Signals that arrive after Catch and before Wait are not lost: each is in
+// the set the next Wait returns, and that Wait does not sleep.
+func TestSignalsBeforeWaitAreKept(t *testing.T) {
+	sigs := []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, 40}
+	q, err := Catch(sigs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	for _, s := range sigs {
+		// kill(2) to the process, as a container runtime signals PID 1.
+		if err := syscall.Kill(syscall.Getpid(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got Set
+	for got != setOf(sigs) {
+		s, err := q.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s&^setOf(sigs) != 0 {
+			t.Fatalf("Wait returned %v, never sent", s.Signals())
+		}
+		got |= s
+	}
+	if !slices.Equal(got.Signals(), sigs) {
+		t.Errorf("got %v, want %v", got.Signals(), sigs)
+	}
+}
+
+// A signal sent while Wait sleeps wakes it.
+func TestWaitWakesOnSignal(t *testing.T) {
+	q, err := Catch([]syscall.Signal{syscall.SIGUSR1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	done := make(chan Set, 1)
+	go func() {
+		s, err := q.Wait()
+		if err != nil {
+			t.Error(err)
+		}
+		done <- s
+	}()
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-done; !s.Has(syscall.SIGUSR1) {
+		t.Errorf("Wait returned %v, want SIGUSR1", s.Signals())
+	}
+}
+
+// One Queue at a time: a second Catch is an error, and Catch works again
+// after Close.
+func TestOneQueueAtATime(t *testing.T) {
+	q, err := Catch([]syscall.Signal{syscall.SIGUSR2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q2, err := Catch([]syscall.Signal{syscall.SIGUSR2}); err == nil {
+		q2.Close()
+		q.Close()
+		t.Fatal("second Catch while the first Queue is open: no error")
+	}
+	q.Close()
+	q, err = Catch([]syscall.Signal{syscall.SIGUSR2})
+	if err != nil {
+		t.Fatalf("Catch after Close: %v", err)
+	}
+	q.Close()
+}
+
+func TestCatchableLeavesGoAndKernelSignals(t *testing.T) {
+	c := Catchable()
+	for _, s := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGSEGV, syscall.SIGBUS,
+		syscall.SIGFPE, syscall.SIGILL, syscall.SIGTRAP, syscall.SIGURG, 32, 33} {
+		if slices.Contains(c, s) {
+			t.Errorf("Catchable has %v", s)
+		}
+	}
+	for _, s := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+		syscall.SIGCHLD, syscall.SIGUSR1, syscall.SIGWINCH, syscall.SIGPROF, 34, 64} {
+		if !slices.Contains(c, s) {
+			t.Errorf("Catchable lacks %v", s)
+		}
+	}
+}
+
+func setOf(sigs []syscall.Signal) Set {
+	var s Set
+	for _, sig := range sigs {
+		s |= 1 << (sig - 1)
+	}
+	return s
+}
