@@ -26,9 +26,8 @@ Signals (CMD mode):
     CMD's process group): HUP INT QUIT TERM USR1 USR2 WINCH CONT TSTP PIPE
     ALRM ABRT and the rest, real-time signals 34..64 included.
   - Not forwarded: SIGCHLD (corral reaps), SIGKILL and SIGSTOP (cannot be
-    caught), SIGURG (Go's runtime sends it to itself), SIGILL SIGTRAP SIGBUS
-    SIGFPE SIGSEGV (Go's runtime owns them), SIGTTIN and SIGTTOU (dropped,
-    as tini ignores them: corral never stops for a terminal).
+    caught), SIGURG (Go's runtime sends it to itself), SIGTTIN and SIGTTOU
+    (dropped, as tini ignores them: corral never stops for a terminal).
   - When stdin is a terminal, CMD's process group is made the terminal's
     foreground group before CMD starts (as tini does), so Ctrl-C and Ctrl-Z
     go to CMD's group directly; corral is not stopped by them.

@@ -47,19 +47,17 @@ func (s Set) Signals() []syscall.Signal {
 }
 
 // Catchable lists the signals corral init catches: every signal but SIGKILL
-// and SIGSTOP (which cannot be caught), the synchronous faults SIGILL,
-// SIGTRAP, SIGBUS, SIGFPE and SIGSEGV (Go turns them into panics), SIGURG
-// (Go's runtime preempts goroutines with it) and signals 32 and 33 (the C
-// library's, and Go's own for AllThreadsSyscall). That is every signal tini
-// forwards but SIGURG, plus SIGABRT and SIGSYS, which tini leaves fatal to
-// itself.
+// and SIGSTOP (which cannot be caught), SIGURG (Go's runtime preempts
+// goroutines with it) and signals 32 and 33 (the C library's, and Go's own
+// for AllThreadsSyscall). SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGTRAP are
+// caught when a process sends them; a real fault still goes to Go's
+// runtime. That is every signal tini forwards but SIGURG, plus the ones
+// tini leaves at their default action (SIGABRT, SIGSYS and the faults).
 func Catchable() []syscall.Signal {
 	var out []syscall.Signal
 	for s := syscall.Signal(1); s <= 64; s++ {
 		switch s {
-		case syscall.SIGKILL, syscall.SIGSTOP,
-			syscall.SIGILL, syscall.SIGTRAP, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGSEGV,
-			syscall.SIGURG, 32, 33:
+		case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, 32, 33:
 			continue
 		}
 		out = append(out, s)

@@ -15,16 +15,34 @@ var (
 	wfd     int32 = -1
 	//lint:ignore U1000 written to the pipe by sigtramp (sigqueue_amd64.s)
 	wakeByte byte = 1
-	open     atomic.Bool
+	// goHandlers holds the runtime's handlers of the fault signals, which
+	// sigtrampFault calls for real faults. Set before the handlers are.
+	goHandlers [65]uintptr
+	open       atomic.Bool
 )
 
-// sigtramp is the handler (sigqueue_amd64.s); it is never called from Go.
+// sigtramp and sigtrampFault are the handlers (sigqueue_amd64.s); they are
+// never called from Go.
 //
-//lint:ignore U1000 installed by address (handlerPC)
+//lint:ignore U1000 installed by address (handlerPCs)
 func sigtramp()
 
-// handlerPC returns sigtramp's address, the handler for rt_sigaction.
-func handlerPC() uintptr
+//lint:ignore U1000 installed by address (handlerPCs)
+func sigtrampFault()
+
+// handlerPCs returns the addresses of sigtramp and sigtrampFault, for
+// rt_sigaction.
+func handlerPCs() (all, fault uintptr)
+
+// fault reports the signals that Go's runtime turns into panics when the
+// kernel raises them for a fault.
+func fault(s syscall.Signal) bool {
+	switch s {
+	case syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGILL, syscall.SIGTRAP:
+		return true
+	}
+	return false
+}
 
 // sigactiont is the kernel's struct sigaction on amd64.
 type sigactiont struct {
@@ -79,13 +97,25 @@ func Catch(sigs []syscall.Signal) (*Queue, error) {
 		q.Close()
 		return nil, fmt.Errorf("sigqueue: no signal restorer to reuse (%v)", err)
 	}
+	all, faultPC := handlerPCs()
 	act := sigactiont{
-		handler:  handlerPC(),
+		handler:  all,
 		flags:    saSiginfo | saOnstack | saRestart | saRestorer,
 		restorer: segv.restorer,
 		mask:     ^uint64(0),
 	}
 	for _, s := range sigs {
+		act := act
+		if fault(s) {
+			var old sigactiont
+			if err := rtSigaction(s, nil, &old); err != nil || old.handler <= 1 {
+				// SIG_DFL or SIG_IGN: no handler to chain to.
+				q.Close()
+				return nil, fmt.Errorf("sigqueue: catch %v: no handler of the runtime's to pass faults to (%v)", s, err)
+			}
+			goHandlers[s] = old.handler
+			act.handler = faultPC
+		}
 		var old sigactiont
 		if err := rtSigaction(s, &act, &old); err != nil {
 			q.Close()

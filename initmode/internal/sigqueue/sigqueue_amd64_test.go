@@ -18,8 +18,8 @@ func TestCloseRestoresHandler(t *testing.T) {
 	_ = rtSigaction(syscall.SIGTERM, nil, &during)
 	q.Close()
 	_ = rtSigaction(syscall.SIGTERM, nil, &after)
-	if during.handler != handlerPC() {
-		t.Errorf("SIGTERM handler while open: %#x, want sigtramp %#x", during.handler, handlerPC())
+	if during.handler != func() uintptr { a, _ := handlerPCs(); return a }() {
+		t.Errorf("SIGTERM handler while open: %#x, want sigtramp %#x", during.handler, func() uintptr { a, _ := handlerPCs(); return a }())
 	}
 	if after != before {
 		t.Errorf("SIGTERM action after Close: %+v, want %+v", after, before)
