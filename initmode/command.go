@@ -68,9 +68,18 @@ func runCommand(o Options) int {
 	for {
 		set, err := q.Wait()
 		if err != nil {
-			log.Error("wait for signals", "err", err)
+			// Without signals init cannot do its job: end the child and
+			// exit with its code rather than spin.
+			log.Error("wait for signals: killing the child", "err", err, "pid", pid)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
-			set = 1 << (syscall.SIGCHLD - 1)
+			var ws syscall.WaitStatus
+			for {
+				_, err := syscall.Wait4(pid, &ws, 0, nil)
+				if err != syscall.EINTR {
+					break
+				}
+			}
+			return waitCode(ws)
 		}
 		for _, sig := range set.Signals() {
 			if sig == syscall.SIGCHLD || dropped(sig) {
