@@ -44,7 +44,7 @@ func runCommand(o Options) int {
 
 	path, err := lookPath(o.Command[0])
 	if err != nil {
-		fmt.Fprintf(o.Stderr, "corral init: exec %s: %v\n", o.Command[0], err)
+		fmt.Fprintf(fdWriter{int(o.Stderr.Fd())}, "corral init: exec %s: %v\n", o.Command[0], err)
 		return execFailureCode(err)
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true}
@@ -60,7 +60,7 @@ func runCommand(o Options) int {
 		Sys:   sys,
 	})
 	if err != nil {
-		fmt.Fprintf(o.Stderr, "corral init: exec %s: %v\n", o.Command[0], err)
+		fmt.Fprintf(fdWriter{int(o.Stderr.Fd())}, "corral init: exec %s: %v\n", o.Command[0], err)
 		return execFailureCode(err)
 	}
 	log.Info("started child", "pid", pid, "command", o.Command)

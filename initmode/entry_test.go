@@ -106,3 +106,27 @@ func TestInitKeepsChildEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// A reader of init's stderr that goes away does not kill init: with -w it
+// logs the orphan it reaps to a pipe nobody reads (EPIPE), and still exits
+// with the child's code.
+func TestInitSurvivesStderrNobodyReads(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	dir := t.TempDir()
+	// The orphan (sleep) is re-parented to init, a subreaper, and reaped
+	// with a warning; the child waits until it is gone from /proc.
+	cmd := exec.Command(corralBin, "init", "-w", "--", "sh", "-c",
+		`(sh -c 'echo $$ > $D/o.tmp; mv $D/o.tmp $D/o; exec sleep 0.2' &)
+		while [ ! -e $D/o ]; do sleep 0.01; done; o=$(cat $D/o); i=0
+		while [ -e /proc/$o ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; exit 3`)
+	cmd.Env = append(os.Environ(), "D="+dir)
+	cmd.Stderr = w
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 3 {
+		t.Errorf("corral init -w with stderr closed at the other end: %v, want exit status 3", err)
+	}
+}

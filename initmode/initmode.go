@@ -3,6 +3,7 @@ package initmode
 import (
 	"log/slog"
 	"os"
+	"syscall"
 )
 
 // Options configure Run. Exactly one of Command and Config is set.
@@ -68,7 +69,29 @@ func (o Options) WithDefaults() Options {
 		if o.Verbose {
 			level = slog.LevelInfo
 		}
-		o.Logger = slog.New(slog.NewTextHandler(o.Stderr, &slog.HandlerOptions{Level: level}))
+		o.Logger = slog.New(slog.NewTextHandler(fdWriter{int(o.Stderr.Fd())}, &slog.HandlerOptions{Level: level}))
 	}
 	return o
+}
+
+// fdWriter writes to a descriptor with write(2) itself. os.File's Write
+// kills a Go program whose write to a closed pipe on fd 1 or 2 fails with
+// EPIPE, unless os/signal has SIGPIPE, and command mode does not use
+// os/signal: init must not die because nobody reads its messages. (The
+// kernel's SIGPIPE is caught and forwarded to the child, as tini does.)
+type fdWriter struct{ fd int }
+
+func (w fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := syscall.Write(w.fd, p[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
 }

@@ -17,7 +17,9 @@
 // the netpoller and returns the pending set. Signals that arrive between
 // Catch and Wait are kept in the set, like signals blocked by tini until its
 // sigtimedwait. Like the kernel's standard signals, several arrivals of one
-// signal between two Waits count once. On other architectures Catch uses
+// signal between two Waits count once. A signal the process sends itself
+// (si_code SI_USER from its own pid: the kernel's SIGPIPE for a write to a
+// pipe nobody reads) is dropped. On other architectures Catch uses
 // os/signal (same interface, the threads above).
 //
 // A process has one set of signal handlers: one Queue at a time, and

@@ -18,7 +18,9 @@ var (
 	// goHandlers holds the runtime's handlers of the fault signals, which
 	// sigtrampFault calls for real faults. Set before the handlers are.
 	goHandlers [65]uintptr
-	open       atomic.Bool
+	// selfPid is the process's pid: sigtramp drops what it sent itself.
+	selfPid int32
+	open    atomic.Bool
 )
 
 // sigtramp and sigtrampFault are the handlers (sigqueue_amd64.s); they are
@@ -89,6 +91,7 @@ func Catch(sigs []syscall.Signal) (*Queue, error) {
 	}
 	atomic.StoreInt32(&wfd, int32(p[1]))
 	atomic.StoreUint64(&pending, 0)
+	atomic.StoreInt32(&selfPid, int32(syscall.Getpid()))
 	q := &Queue{r: os.NewFile(uintptr(p[0]), "sigqueue"), w: p[1]}
 	// The runtime's restorer (a rt_sigreturn call) returns from every
 	// handler; SIGSEGV always has the runtime's handler.

@@ -7,7 +7,19 @@
 // 1<<(sig-1), then write(wfd, &wakeByte, 1). A full pipe (EAGAIN) loses
 // nothing: the bytes already in it wake the reader, which reads pending
 // after them. The kernel restores every register on return.
+//
+// A signal the process sent itself (si_code SI_USER, si_pid its own pid) is
+// dropped: that is the kernel's SIGPIPE for init's own write to a pipe
+// nobody reads, which is not the child's business.
 TEXT ·sigtramp(SB),NOSPLIT|NOFRAME,$0
+	MOVL	8(SI), AX // si_code
+	CMPL	AX, $0
+	JNE	record
+	MOVL	16(SI), AX // si_pid
+	CMPL	AX, ·selfPid(SB)
+	JNE	record
+	RET
+record:
 	MOVQ	DI, CX
 	SUBQ	$1, CX
 	MOVQ	$1, AX

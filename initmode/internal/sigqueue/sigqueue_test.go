@@ -2,6 +2,8 @@ package sigqueue
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -18,10 +20,7 @@ func TestSignalsBeforeWaitAreKept(t *testing.T) {
 	}
 	t.Cleanup(q.Close)
 	for _, s := range sigs {
-		// kill(2) to the process, as a container runtime signals PID 1.
-		if err := syscall.Kill(syscall.Getpid(), s); err != nil {
-			t.Fatal(err)
-		}
+		send(t, s)
 	}
 	var got Set
 	for got != setOf(sigs) {
@@ -54,9 +53,7 @@ func TestWaitWakesOnSignal(t *testing.T) {
 		}
 		done <- s
 	}()
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGUSR1); err != nil {
-		t.Fatal(err)
-	}
+	send(t, syscall.SIGUSR1)
 	if s := <-done; !s.Has(syscall.SIGUSR1) {
 		t.Errorf("Wait returned %v, want SIGUSR1", s.Signals())
 	}
@@ -113,9 +110,7 @@ func TestFaultSignalsSentAreQueuedRealFaultsPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(q.Close)
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGSEGV); err != nil {
-		t.Fatal(err)
-	}
+	send(t, syscall.SIGSEGV)
 	if s, err := q.Wait(); err != nil || !s.Has(syscall.SIGSEGV) {
 		t.Fatalf("Wait: %v, %v; want SIGSEGV", s.Signals(), err)
 	}
@@ -129,4 +124,40 @@ var nilPtr *int
 func nilDeref() (r any) {
 	defer func() { r = recover() }()
 	return *nilPtr
+}
+
+// A signal the process sends itself (as the kernel does with SIGPIPE when
+// the process writes to a pipe nobody reads) is dropped: it is not for the
+// child.
+func TestSignalsSentToSelfAreDropped(t *testing.T) {
+	q, err := Catch([]syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	send(t, syscall.SIGUSR1)
+	var got Set
+	for !got.Has(syscall.SIGUSR1) {
+		s, err := q.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got |= s
+	}
+	if got.Has(syscall.SIGUSR2) {
+		t.Errorf("Wait returned %v: SIGUSR2 was sent by the process itself", got.Signals())
+	}
+}
+
+// send sends sig to this process from another process (a shell), as a
+// container runtime or `docker kill` signals PID 1.
+func send(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", fmt.Sprintf("kill -%d %d", sig, os.Getpid())).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kill -%d: %v %s", sig, err, out)
+	}
 }
