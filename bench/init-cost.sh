@@ -2,14 +2,18 @@
 # init-cost.sh: the memory and threads of `corral init` as a container's
 # init, against tini and dumb-init, measured in the same run.
 #
-#   bench/init-cost.sh [-n RUNS] [-s SETTLE_SECONDS]
+#   bench/init-cost.sh [-n RUNS] [-s SETTLE_SECONDS] [-b REV]
 #
 # Run from anywhere in the repository, as root for the PID 1 rows. It builds
 # corral and corral-init from the working tree (`go build`, as `go install
 # ./cmd/...` does, and again with CGO_ENABLED=0, as a static container
 # binary is built), a copy of corral alone (no corral-init beside it: init
 # runs in the corral process, as before corral-init existed), and
-# bench/cmd/goinit (the smallest Go init: what the Go runtime alone costs).
+# bench/cmd/goinit (the smallest Go init with os/signal and os/exec). With
+# -b REV it also builds corral and corral-init (CGO_ENABLED=0) at git
+# revision REV, in a temporary worktree, as the "before" row of the same run.
+# corral-init is also measured run directly (it execs itself once with
+# GOMAXPROCS=1, which `corral init` sets for it).
 #
 # Every init runs one child, `sleep 1000`: as a child of this script, then
 # as PID 1 of a new PID namespace (`unshare -fp --mount-proc`). Each is
@@ -23,11 +27,13 @@ set -eu
 
 runs=5
 settle=1
-while getopts n:s: opt; do
+base=""
+while getopts n:s:b: opt; do
 	case $opt in
 	n) runs=$OPTARG ;;
 	s) settle=$OPTARG ;;
-	*) echo "usage: $0 [-n RUNS] [-s SETTLE]" >&2; exit 2 ;;
+	b) base=$OPTARG ;;
+	*) echo "usage: $0 [-n RUNS] [-s SETTLE] [-b REV]" >&2; exit 2 ;;
 	esac
 done
 
@@ -35,6 +41,7 @@ tmp=$(mktemp -d)
 top=""
 cleanup() {
 	[ -z "$top" ] || kill -KILL "$top" 2>/dev/null || true
+	[ -z "$base" ] || git worktree remove --force "$tmp/basetree" 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -45,6 +52,12 @@ go build -o "$tmp/cgo/" ./cmd/corral ./cmd/corral-init
 CGO_ENABLED=0 go build -o "$tmp/static/" ./cmd/corral ./cmd/corral-init
 cp "$tmp/cgo/corral" "$tmp/alone/corral"
 CGO_ENABLED=0 go build -o "$tmp/goinit" ./bench/cmd/goinit
+if [ -n "$base" ]; then
+	basename=$(git rev-parse --short "$base")
+	git worktree add -q --detach "$tmp/basetree" "$base"
+	mkdir "$tmp/base"
+	(cd "$tmp/basetree" && CGO_ENABLED=0 go build -o "$tmp/base/" ./cmd/corral ./cmd/corral-init)
+fi
 command -v tini >/dev/null || { echo "tini is needed: apt-get install -y tini" >&2; exit 1; }
 
 # child PID: the first child of process PID, empty while it has none.
@@ -127,6 +140,8 @@ for mode in $modes; do
 		row "$mode" "corral init, in the corral process (no corral-init)" "$tmp/alone/corral" init --
 		row "$mode" "corral init -> corral-init (go build)" "$tmp/cgo/corral" init --
 		row "$mode" "corral init -> corral-init (CGO_ENABLED=0)" "$tmp/static/corral" init --
+		row "$mode" "corral-init run directly (CGO_ENABLED=0)" "$tmp/static/corral-init" --
+		if [ -n "$base" ]; then row "$mode" "before: corral init -> corral-init at $basename (CGO_ENABLED=0)" "$tmp/base/corral" init --; fi
 	} >"$tmp/rows"
 	where="child of a shell"
 	[ "$mode" = plain ] || where="PID 1 (unshare -fp)"

@@ -76,3 +76,57 @@ start_secs = 0
 		t.Errorf("corral-init --help: %v\n%s", err, out)
 	}
 }
+
+// corral-init starts with GOMAXPROCS=1 (fewer threads), set by `corral
+// init` or by its own re-exec: the child still gets the environment init
+// was given, GOMAXPROCS included or absent.
+func TestInitKeepsChildEnvironment(t *testing.T) {
+	initBin := filepath.Join(filepath.Dir(corralBin), "corral-init")
+	script := `echo "${GOMAXPROCS-unset} ${CORRAL_INIT_GOMAXPROCS-unset}" > $D/env`
+	for _, c := range []struct {
+		name string
+		argv []string
+		env  []string
+		want string
+	}{
+		{"corral init, no GOMAXPROCS", []string{corralBin, "init", "--"}, nil, "unset unset"},
+		{"corral init, GOMAXPROCS=7", []string{corralBin, "init", "--"}, []string{"GOMAXPROCS=7"}, "7 unset"},
+		{"corral-init, no GOMAXPROCS", []string{initBin, "--"}, nil, "unset unset"},
+		{"corral-init, GOMAXPROCS=7", []string{initBin, "--"}, []string{"GOMAXPROCS=7"}, "7 unset"},
+	} {
+		dir := t.TempDir()
+		cmd := exec.Command(c.argv[0], append(c.argv[1:], "sh", "-c", script)...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "D=" + dir}, c.env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", c.name, err, out)
+			continue
+		}
+		if got := readTrim(filepath.Join(dir, "env")); got != c.want {
+			t.Errorf("%s: child's GOMAXPROCS and CORRAL_INIT_GOMAXPROCS %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// A reader of init's stderr that goes away does not kill init: with -w it
+// logs the orphan it reaps to a pipe nobody reads (EPIPE), and still exits
+// with the child's code.
+func TestInitSurvivesStderrNobodyReads(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	dir := t.TempDir()
+	// The orphan (sleep) is re-parented to init, a subreaper, and reaped
+	// with a warning; the child waits until it is gone from /proc.
+	cmd := exec.Command(corralBin, "init", "-w", "--", "sh", "-c",
+		`(sh -c 'echo $$ > $D/o.tmp; mv $D/o.tmp $D/o; exec sleep 0.2' &)
+		while [ ! -e $D/o ]; do sleep 0.01; done; o=$(cat $D/o); i=0
+		while [ -e /proc/$o ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; exit 3`)
+	cmd.Env = append(os.Environ(), "D="+dir)
+	cmd.Stderr = w
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 3 {
+		t.Errorf("corral init -w with stderr closed at the other end: %v, want exit status 3", err)
+	}
+}

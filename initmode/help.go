@@ -27,7 +27,8 @@ Signals (CMD mode):
     ALRM ABRT and the rest, real-time signals 34..64 included.
   - Not forwarded: SIGCHLD (corral reaps), SIGKILL and SIGSTOP (cannot be
     caught), SIGURG (Go's runtime sends it to itself), SIGTTIN and SIGTTOU
-    (dropped, as tini ignores them: corral never stops for a terminal).
+    (dropped, as tini ignores them: corral never stops for a terminal),
+    signals corral sends itself (SIGPIPE when its stderr has no reader).
   - When stdin is a terminal, CMD's process group is made the terminal's
     foreground group before CMD starts (as tini does), so Ctrl-C and Ctrl-Z
     go to CMD's group directly; corral is not stopped by them.

@@ -1,18 +1,9 @@
 package initmode
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
-	"os/signal"
-	"slices"
 	"syscall"
-
-	"github.com/corralhq/corral/initmode/internal/initcore"
-	"github.com/corralhq/corral/monitor"
 )
 
 // Options configure Run. Exactly one of Command and Config is set.
@@ -48,8 +39,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-const childName = "child"
-
 // Run runs init with a command (Options.Command) and returns the exit code
 // corral should exit with. With Options.Config set it refuses (exit code 2):
 // that mode is package initmode/programs's Run.
@@ -80,124 +69,29 @@ func (o Options) WithDefaults() Options {
 		if o.Verbose {
 			level = slog.LevelInfo
 		}
-		o.Logger = slog.New(slog.NewTextHandler(o.Stderr, &slog.HandlerOptions{Level: level}))
+		o.Logger = slog.New(slog.NewTextHandler(fdWriter{int(o.Stderr.Fd())}, &slog.HandlerOptions{Level: level}))
 	}
 	return o
 }
 
-// ExitCode is init's exit code for one exit of its child: the exit status,
-// or 128+N for a death by signal N (tini's and the shells' convention).
-func ExitCode(e *monitor.ExitInfo) int {
-	if e == nil {
-		return 1
-	}
-	if e.Signal != 0 {
-		return 128 + int(e.Signal)
-	}
-	return e.Code
-}
+// fdWriter writes to a descriptor with write(2) itself. os.File's Write
+// kills a Go program whose write to a closed pipe on fd 1 or 2 fails with
+// EPIPE, unless os/signal has SIGPIPE, and command mode does not use
+// os/signal: init must not die because nobody reads its messages. (The
+// kernel's SIGPIPE is caught and forwarded to the child, as tini does.)
+type fdWriter struct{ fd int }
 
-// execFailureCode is the shells' (and tini's) code for a command that could
-// not be run: 127 when it does not exist, 126 when it is not executable.
-func execFailureCode(err error) int {
-	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-		return 127
-	}
-	return 126
-}
-
-func runCommand(o Options) int {
-	log := o.Logger
-	if len(o.Command) == 0 {
-		log.Error("no command to run")
-		return 2
-	}
-	// Signals that arrive before the child exists wait in the channel and
-	// are forwarded once it does, as tini's blocked signals are.
-	sigs := initcore.NotifySignals()
-	defer signal.Stop(sigs)
-
-	if _, err := exec.LookPath(o.Command[0]); err != nil {
-		fmt.Fprintf(o.Stderr, "corral init: exec %s: %v\n", o.Command[0], err)
-		return execFailureCode(err)
-	}
-	spec := monitor.Spec{
-		Name: childName, Path: o.Command[0], Args: o.Command,
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
-		Restart: monitor.RestartPolicy{Kind: monitor.RestartNo},
-	}
-	if isTerminal(o.Stdin) {
-		// The child must take the terminal before it runs, or its first
-		// read could stop it: a small shim does that in the child.
-		spec = foregroundSpec(spec)
-	}
-	m, sub, err := initcore.NewMonitor(o.Logger)
-	if err != nil {
-		log.Error("start monitor", "err", err)
-		return 1
-	}
-	done := make(chan struct{})
-	defer close(done)
-	evs := initcore.Events(sub, done)
-	finish := func(code int) int {
-		// Reaping goes on until the loop is done with its current pass, so
-		// zombies that died with the child are reaped before init exits.
-		_, _ = m.Stats()
-		sub.Close()
-		_ = m.Close()
-		if slices.Contains(o.RemapExit, code) {
-			return 0
+func (w fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := syscall.Write(w.fd, p[n:])
+		if err == syscall.EINTR {
+			continue
 		}
-		return code
-	}
-	if err := m.Add(spec); err != nil {
-		log.Error("add child", "err", err)
-		return finish(1)
-	}
-	if err := m.Start(childName); err != nil {
-		fmt.Fprintf(o.Stderr, "corral init: %v\n", err)
-		return finish(126)
-	}
-	info, err := m.Process(childName)
-	if err != nil {
-		return finish(1)
-	}
-	pid := info.Pid
-
-	for {
-		select {
-		case s := <-sigs:
-			sig := s.(syscall.Signal)
-			if initcore.Dropped(sig) || pid == 0 {
-				continue
-			}
-			var err error
-			if o.Group {
-				err = syscall.Kill(-pid, sig)
-			} else {
-				err = m.Signal(childName, sig)
-			}
-			if err != nil {
-				log.Debug("forward signal", "signal", sig, "pid", pid, "err", err)
-			}
-		case e, ok := <-evs:
-			if !ok {
-				return finish(1)
-			}
-			switch {
-			case e.Type == monitor.EventExited && e.Name == childName:
-				return finish(ExitCode(e.Exit))
-			case e.Type == monitor.EventFatal && e.Name == childName:
-				fmt.Fprintf(o.Stderr, "corral init: %s\n", e.Err)
-				return finish(126)
-			case e.Type == monitor.EventOrphanReaped && o.WarnOnReap:
-				log.Warn("reaped zombie", "pid", e.Pid, "code", e.Exit.Code, "signal", e.Exit.Signal)
-			case e.Type == monitor.EventMissed:
-				// The child's exit may be among the missed events.
-				if info, err := m.Process(childName); err == nil && !info.State.Active() && info.LastExit != nil {
-					return finish(ExitCode(info.LastExit))
-				}
-			}
+		if err != nil {
+			return n, err
 		}
+		n += m
 	}
+	return n, nil
 }

@@ -20,8 +20,13 @@ import (
 )
 
 func main() {
-	// Init's work is sequential (one monitor loop, one signal forwarder):
-	// a second P only makes the runtime start more threads.
+	// Init's work is one loop: a second P only makes the runtime start
+	// more threads. The runtime has started them by now, unless it was
+	// started with GOMAXPROCS=1 (`corral init` execs corral-init so); run
+	// directly, corral-init execs itself once that way.
+	if !initmode.RestoreEnv() {
+		_ = syscall.Exec("/proc/self/exe", os.Args, initmode.SmallInitEnv(os.Environ()))
+	}
 	runtime.GOMAXPROCS(1)
 	os.Exit(run(os.Args[1:]))
 }

@@ -65,7 +65,7 @@ func execSmallInit(args []string, o initmode.Options) {
 		return
 	}
 	path := filepath.Join(filepath.Dir(self), smallInit)
-	err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
+	err = syscall.Exec(path, append([]string{path}, args...), initmode.SmallInitEnv(os.Environ()))
 	o = o.WithDefaults()
 	o.Logger.Info("running init in the corral process", "exec", path, "err", err)
 }

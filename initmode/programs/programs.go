@@ -105,7 +105,7 @@ func fatalCode(last *monitor.ExitInfo) int {
 	if last == nil {
 		return 127
 	}
-	if c := initmode.ExitCode(last); c != 0 {
+	if c := exitCode(last); c != 0 {
 		return c
 	}
 	return 1
@@ -186,7 +186,7 @@ func Run(o initmode.Options) int {
 			info, err := m.Process(name) // after the loop's restart decision
 			if err == nil && info.State == monitor.StateExited {
 				log.Info("exit-on process exited; stopping the others", "program", name)
-				code, stopping = initmode.ExitCode(info.LastExit), true
+				code, stopping = exitCode(info.LastExit), true
 				return
 			}
 			if err == nil && info.State == monitor.StateFatal {
@@ -328,4 +328,16 @@ func processNames(cfg *config.Config) func(string) []string {
 		}
 		return out
 	}
+}
+
+// exitCode is init's exit code for one exit of a process: the exit status,
+// or 128+N for a death by signal N (tini's and the shells' convention).
+func exitCode(e *monitor.ExitInfo) int {
+	if e == nil {
+		return 1
+	}
+	if e.Signal != 0 {
+		return 128 + int(e.Signal)
+	}
+	return e.Code
 }

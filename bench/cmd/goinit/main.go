@@ -1,8 +1,10 @@
-// Command goinit is the smallest Go init that bench/init-cost.sh measures
-// corral init against: it catches every signal with os/signal, starts its
-// command with os/exec, forwards signals to it and exits with its code. It
-// reaps nothing else and supervises nothing: it shows what the Go runtime
-// alone costs a PID 1. Its threads: sysmon; os/signal's signal-mask thread
+// Command goinit is the smallest Go init written the usual way, which
+// bench/init-cost.sh measures corral init against: it catches every signal
+// with os/signal, starts its command with os/exec, forwards signals to it
+// and exits with its code. It reaps nothing else and supervises nothing: it
+// shows what the Go runtime with os/signal costs a PID 1 (corral-init
+// catches signals without os/signal, see initmode/internal/sigqueue). Its
+// threads: sysmon; os/signal's signal-mask thread
 // (a goroutine locked to its thread for good) and the template thread that
 // its LockOSThread starts; the thread blocked in signal_recv; the thread
 // blocked in Wait; one to run goroutines.

@@ -1,7 +1,8 @@
-// Package initcore holds what both modes of corral init share: the signals
-// init catches, the monitor it reaps with, and the event feed. It imports
-// the monitor and the standard library only, so that the small corral-init
-// binary, which links it, stays small.
+// Package initcore holds the monitor side of `corral init --config`
+// (package initmode/programs): the signals init catches with os/signal, the
+// monitor it reaps with, and the event feed. Command mode (package
+// initmode, and the small corral-init binary) does not use it: it has a
+// loop of its own and catches signals with package sigqueue.
 package initcore
 
 import (
