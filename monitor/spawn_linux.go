@@ -513,9 +513,20 @@ func openCgroup(dir string) (int, error) {
 	return fd, nil
 }
 
-// killCgroup kills everything in p's cgroup, if it has one.
+// killCgroup kills everything in p's cgroup, if it has one and anything is
+// left in it. A cgroup that holds nothing (cgroup.events says "populated
+// 0"; an exited process waiting to be reaped is not a member) is not
+// killed and not counted: the next spawn goes into the same cgroup, with
+// no mkdir or rmdir (see freshCgroup). That is the restart of a process
+// that forked nothing or whose group the caller just emptied. Nothing can
+// enter an empty cgroup but what the monitor spawns into it, so there is
+// no window for a process to escape the check. When the check itself
+// fails, the cgroup is killed as if something were left.
 func (l *loop) killCgroup(p *process) {
 	if p.spec.Cgroup == "" {
+		return
+	}
+	if pop, err := cgroup.Populated(p.spec.Cgroup); err == nil && !pop {
 		return
 	}
 	if err := cgroup.Kill(p.spec.Cgroup); err != nil {
@@ -529,7 +540,9 @@ func (l *loop) killCgroup(p *process) {
 // spawned into again, because some kernels (seen on 6.18) kill at once
 // every process spawned into it with CLONE_INTO_CGROUP afterwards (its kill
 // sequence number no longer matches). The previous one is removed when it
-// is empty (otherwise at its owner's clean-up: removal is recursive).
+// is empty (otherwise at its owner's clean-up: removal is recursive, or at
+// a later spawn: until the next kill, each spawn goes into the same fresh
+// cgroup and retries the removal).
 func (l *loop) freshCgroup(p *process) *Spec {
 	s := p.spec
 	s.Cgroup = filepath.Join(p.spec.Cgroup, "k"+strconv.Itoa(p.cgKills))
