@@ -500,17 +500,30 @@ func children() map[int]string {
 	return out
 }
 
-// openCgroup makes the cgroup directory if it is missing and opens it for
-// CLONE_INTO_CGROUP. The descriptor is held only for the spawn.
+// openCgroup opens the cgroup directory for CLONE_INTO_CGROUP, making it
+// first if it is missing (a first spawn). The descriptor is held only for
+// the spawn. A restart finds its cgroup and pays one open.
 func openCgroup(dir string) (int, error) {
-	if err := cgroup.Make(dir); err != nil {
-		return -1, fmt.Errorf("cgroup %s: %w", dir, err)
+	fd, err := openPath(dir)
+	if err == unix.ENOENT {
+		if err := cgroup.Make(dir); err != nil {
+			return -1, fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		fd, err = openPath(dir)
 	}
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("cgroup %s: %w", dir, err)
 	}
 	return fd, nil
+}
+
+func openPath(dir string) (int, error) {
+	for {
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
 
 // killCgroup kills everything in p's cgroup, if it has one and anything is
