@@ -531,10 +531,12 @@ func openPath(dir string) (int, error) {
 // 0"; an exited process waiting to be reaped is not a member) is not
 // killed and not counted: the next spawn goes into the same cgroup, with
 // no mkdir or rmdir (see freshCgroup). That is the restart of a process
-// that forked nothing or whose group the caller just emptied. Nothing can
-// enter an empty cgroup but what the monitor spawns into it, so there is
-// no window for a process to escape the check. When the check itself
-// fails, the cgroup is killed as if something were left.
+// that forked nothing, or whose children all ended before it. The answer
+// cannot go stale: no process of the program is left to fork into the
+// cgroup, and only the monitor spawns into it. Group members the caller
+// has just sent SIGKILL are members until they end, so their cgroup is
+// killed as before. When the check itself fails, the cgroup is killed as
+// if something were left.
 func (l *loop) killCgroup(p *process) {
 	if p.spec.Cgroup == "" {
 		return
