@@ -89,3 +89,64 @@ func TestKillAndRemoveEndsEveryMember(t *testing.T) {
 	}
 	// The removal proves the setsid child left the cgroup: it ended.
 }
+
+// TestPopulatedIgnoresAZombie: Populated is false for a new cgroup, true
+// while a process runs in it (or in a cgroup below it), false again as soon
+// as that process has exited, before it is reaped (a supervisor asks at
+// that moment whether anything else is left), and false for a missing
+// directory. Make of an existing directory, and of one whose parent is
+// missing, succeeds.
+func TestPopulatedIgnoresAZombie(t *testing.T) {
+	own, _, err := Own()
+	if err != nil {
+		t.Fatalf("this test needs a cgroup v2 hierarchy: %v", err)
+	}
+	top := filepath.Join(own, fmt.Sprintf("corral-test.%d.%d", os.Getpid(), time.Now().UnixNano()))
+	dir := filepath.Join(top, "a", "leaf")
+	if err := Make(dir); err != nil {
+		t.Fatalf("this test needs a writable cgroup v2 hierarchy (root or a delegated cgroup): %v", err)
+	}
+	t.Cleanup(func() { _ = KillAndRemove(top, 10*time.Second) })
+	if err := Make(dir); err != nil {
+		t.Fatalf("Make of an existing cgroup: %v", err)
+	}
+	parent := filepath.Dir(dir)
+	if pop, err := Populated(parent); err != nil || pop {
+		t.Fatalf("Populated(new cgroup) = %v, %v; want false", pop, err)
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	cmd := exec.Command("/bin/sleep", "1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if pop, err := Populated(parent); err != nil || !pop {
+		t.Fatalf("Populated(parent of a running member) = %v, %v; want true", pop, err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until it is a zombie, without reaping it.
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if pop, err := Populated(parent); err != nil || pop {
+		t.Fatalf("Populated with only a zombie left = %v, %v; want false", pop, err)
+	}
+	_ = cmd.Wait()
+	if pop, err := Populated(filepath.Join(top, "missing")); err != nil || pop {
+		t.Fatalf("Populated(missing) = %v, %v; want false, nil", pop, err)
+	}
+}

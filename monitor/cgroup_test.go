@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/corralhq/corral/cgroup"
 )
@@ -177,35 +180,139 @@ func sid(pid int) int {
 	return int(s)
 }
 
-// TestCgroupRestartAfterAKillRuns: after its cgroup was killed (the main
-// process crashed), the restarted process runs and stays in the program's
-// cgroup subtree: it is spawned into a fresh cgroup, since a killed one can
-// kill what is spawned into it later.
+// TestCgroupRestartAfterAKillRuns: a main process that dies leaving a
+// process behind in its cgroup (one that left its group and session) gets
+// that process killed, and its restart runs and stays in the program's
+// cgroup subtree: it is spawned into a fresh cgroup below it (k1, then
+// k2), since a killed one can kill what is spawned into it later.
 func TestCgroupRestartAfterAKillRuns(t *testing.T) {
-	cg := filepath.Join(testCgroup(t), "w")
-	m := newTestMonitor(t, Options{})
-	if err := m.Add(Spec{Name: "w", Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Cgroup: cg,
-		MinUptime: 200 * time.Millisecond, Restart: RestartPolicy{Kind: RestartAlways}, Backoff: Backoff{Immediate: true}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.StartWait(context.Background(), "w"); err != nil {
-		t.Fatal(err)
-	}
-	sub, _ := m.Subscribe(0) // after the first start's events
-	defer sub.Close()
-	for round := range 3 {
-		info, _ := m.Process("w")
-		if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		e := next(t, sub, func(e Event) bool {
-			return e.Name == "w" && e.Pid != info.Pid && (e.Type == EventRunning || e.Type == EventExited)
+	for _, be := range []struct {
+		name string
+		opts Options
+	}{{"reaper", Options{}}, {"pidfd", Options{Backend: BackendPidfd}}} {
+		t.Run(be.name, func(t *testing.T) {
+			cg := filepath.Join(testCgroup(t), "w")
+			m := newTestMonitor(t, be.opts)
+			file := filepath.Join(t.TempDir(), "pids")
+			script := `setsid sh -c 'echo $$ >> "$1"; exec sleep 1000' sh "$1" </dev/null >/dev/null 2>&1 &
+exec sleep 1000`
+			if err := m.Add(Spec{Name: "w", Path: "/bin/sh", Args: []string{"sh", "-c", script, "sh", file}, Cgroup: cg,
+				MinUptime: 200 * time.Millisecond, Restart: RestartPolicy{Kind: RestartAlways}, Backoff: Backoff{Immediate: true}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.StartWait(context.Background(), "w"); err != nil {
+				t.Fatal(err)
+			}
+			sub, _ := m.Subscribe(0) // after the first start's events
+			defer sub.Close()
+			escaped := escapees(t, file, 1)
+			for round := 1; round <= 2; round++ {
+				info, _ := m.Process("w")
+				if sid(escaped[0]) == sid(info.Pid) {
+					t.Fatalf("round %d: pid %d did not leave the main process's session; the test proves nothing", round, escaped[0])
+				}
+				if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				e := next(t, sub, func(e Event) bool {
+					return e.Name == "w" && e.Pid != info.Pid && (e.Type == EventRunning || e.Type == EventExited)
+				})
+				if e.Type != EventRunning {
+					t.Fatalf("round %d: the restarted process died (%+v) instead of running", round, e.Exit)
+				}
+				waitDead(t, escaped)
+				fresh := filepath.Join(cg, fmt.Sprintf("k%d", round))
+				if in := cgroupProcs(t, fresh); !contains(in, e.Pid) {
+					t.Fatalf("round %d: the restarted process %d is not in the fresh cgroup %s (it holds %v)", round, e.Pid, fresh, in)
+				}
+				escaped = escapees(t, file, round+1)
+			}
 		})
-		if e.Type != EventRunning {
-			t.Fatalf("round %d: the restarted process died (%+v) instead of running", round, e.Exit)
-		}
-		if in, _ := cgroup.Procs(cg); !contains(in, e.Pid) {
-			t.Fatalf("round %d: the restarted process %d is not in %s (%v)", round, e.Pid, cg, in)
-		}
 	}
+}
+
+// TestCgroupRestartWithNothingLeftReusesCgroup: a main process that dies
+// leaving nothing in its cgroup is restarted into the same cgroup: no
+// cgroup.kill, no fresh k1 below it.
+func TestCgroupRestartWithNothingLeftReusesCgroup(t *testing.T) {
+	for _, be := range []struct {
+		name string
+		opts Options
+	}{{"reaper", Options{}}, {"pidfd", Options{Backend: BackendPidfd}}} {
+		t.Run(be.name, func(t *testing.T) {
+			cg := filepath.Join(testCgroup(t), "w")
+			m := newTestMonitor(t, be.opts)
+			if err := m.Add(Spec{Name: "w", Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Cgroup: cg,
+				MinUptime: 200 * time.Millisecond, Restart: RestartPolicy{Kind: RestartAlways}, Backoff: Backoff{Immediate: true}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.StartWait(context.Background(), "w"); err != nil {
+				t.Fatal(err)
+			}
+			sub, _ := m.Subscribe(0)
+			defer sub.Close()
+			for round := range 3 {
+				info, _ := m.Process("w")
+				if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				e := next(t, sub, func(e Event) bool {
+					return e.Name == "w" && e.Pid != info.Pid && (e.Type == EventRunning || e.Type == EventExited)
+				})
+				if e.Type != EventRunning {
+					t.Fatalf("round %d: the restarted process died (%+v) instead of running", round, e.Exit)
+				}
+				if in := cgroupProcs(t, cg); !contains(in, e.Pid) {
+					t.Fatalf("round %d: the restarted process %d is not in %s itself (it holds %v)", round, e.Pid, cg, in)
+				}
+				if _, err := os.Stat(filepath.Join(cg, "k1")); !os.IsNotExist(err) {
+					t.Fatalf("round %d: %s/k1 exists (stat: %v): the restart went to a fresh cgroup though nothing was left to kill", round, cg, err)
+				}
+			}
+		})
+	}
+}
+
+// cgroupProcs lists the pids in dir itself (cgroup.procs), not below it.
+func cgroupProcs(t *testing.T, dir string) []int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// escapees waits until file holds n pids (one per line, appended by each
+// run of a worker) and returns the last one; it is killed by pidfd when the
+// test ends, whatever happens.
+func escapees(t *testing.T, file string, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(hang)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(file)
+		if f := strings.Fields(string(b)); len(f) >= n {
+			pid, err := strconv.Atoi(f[n-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			fd, err := unix.PidfdOpen(pid, 0)
+			if err != nil {
+				t.Fatalf("pidfd_open %d: %v", pid, err)
+			}
+			t.Cleanup(func() {
+				_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+				unix.Close(fd)
+			})
+			return []int{pid}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the worker did not report %d escaped pids in %v", n, hang)
+	return nil
 }

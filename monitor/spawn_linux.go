@@ -500,22 +500,48 @@ func children() map[int]string {
 	return out
 }
 
-// openCgroup makes the cgroup directory if it is missing and opens it for
-// CLONE_INTO_CGROUP. The descriptor is held only for the spawn.
+// openCgroup opens the cgroup directory for CLONE_INTO_CGROUP, making it
+// first if it is missing (a first spawn). The descriptor is held only for
+// the spawn. A restart finds its cgroup and pays one open.
 func openCgroup(dir string) (int, error) {
-	if err := cgroup.Make(dir); err != nil {
-		return -1, fmt.Errorf("cgroup %s: %w", dir, err)
+	fd, err := openPath(dir)
+	if err == unix.ENOENT {
+		if err := cgroup.Make(dir); err != nil {
+			return -1, fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		fd, err = openPath(dir)
 	}
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("cgroup %s: %w", dir, err)
 	}
 	return fd, nil
 }
 
-// killCgroup kills everything in p's cgroup, if it has one.
+func openPath(dir string) (int, error) {
+	for {
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// killCgroup kills everything in p's cgroup, if it has one and anything is
+// left in it. A cgroup that holds nothing (cgroup.events says "populated
+// 0"; an exited process waiting to be reaped is not a member) is not
+// killed and not counted: the next spawn goes into the same cgroup, with
+// no mkdir or rmdir (see freshCgroup). That is the restart of a process
+// that forked nothing, or whose children all ended before it. The answer
+// cannot go stale: no process of the program is left to fork into the
+// cgroup, and only the monitor spawns into it. Group members the caller
+// has just sent SIGKILL are members until they end, so their cgroup is
+// killed as before. When the check itself fails, the cgroup is killed as
+// if something were left.
 func (l *loop) killCgroup(p *process) {
 	if p.spec.Cgroup == "" {
+		return
+	}
+	if pop, err := cgroup.Populated(p.spec.Cgroup); err == nil && !pop {
 		return
 	}
 	if err := cgroup.Kill(p.spec.Cgroup); err != nil {
@@ -529,7 +555,9 @@ func (l *loop) killCgroup(p *process) {
 // spawned into again, because some kernels (seen on 6.18) kill at once
 // every process spawned into it with CLONE_INTO_CGROUP afterwards (its kill
 // sequence number no longer matches). The previous one is removed when it
-// is empty (otherwise at its owner's clean-up: removal is recursive).
+// is empty (otherwise at its owner's clean-up: removal is recursive, or at
+// a later spawn: until the next kill, each spawn goes into the same fresh
+// cgroup and retries the removal).
 func (l *loop) freshCgroup(p *process) *Spec {
 	s := p.spec
 	s.Cgroup = filepath.Join(p.spec.Cgroup, "k"+strconv.Itoa(p.cgKills))

@@ -104,8 +104,10 @@ type Spec struct {
 	// created if missing. Whatever the process forks stays in it, even
 	// after setsid or a double fork, so wherever the monitor kills the
 	// process group (the stop timeout, the death of a main process without
-	// KeepGroup, Shutdown) it also kills the whole cgroup (see package
-	// cgroup). The monitor never removes it: its owner does, once empty.
+	// KeepGroup, Shutdown) it also kills whatever is left in the cgroup
+	// (see package cgroup); a cgroup with nothing left is not killed, and
+	// the restart goes into it again. The monitor never removes it: its
+	// owner does, once empty.
 	Cgroup string
 
 	// PreStart runs to completion before each spawn of the process (a

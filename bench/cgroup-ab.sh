@@ -1,0 +1,74 @@
+#!/bin/sh
+# cgroup-ab.sh: corralbench's start and kill-storm recovery at N programs,
+# for two commits, each with cgroups (the default as root) and without
+# (CORRAL_NO_CGROUPS=1), alternated run by run for ROUNDS rounds so every
+# configuration sees the same machine. Prints one line per run, then the
+# median of each configuration: spawnloop's and corral's times and their
+# ratio (corral / spawnloop, the C loop of the same run).
+#
+#   bench/cgroup-ab.sh [-n N] [-r ROUNDS] BEFORE AFTER
+#
+# Run from anywhere in the repository, as root (cgroups, rlimits). Each
+# commit is copied out with `git archive` into a temporary directory
+# (removed at the end), where corralbench builds its corral; corralbench
+# itself is built once, from AFTER. Nothing is killed by name: corralbench
+# kills and reaps what it started.
+set -eu
+
+n=1000
+rounds=5
+while getopts n:r: opt; do
+	case $opt in
+	n) n=$OPTARG ;;
+	r) rounds=$OPTARG ;;
+	*) echo "usage: $0 [-n N] [-r ROUNDS] BEFORE AFTER" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 2 ] || { echo "usage: $0 [-n N] [-r ROUNDS] BEFORE AFTER" >&2; exit 2; }
+
+repo=$(git rev-parse --show-toplevel)
+tmp=$(mktemp -d /tmp/cgroup-ab.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+for c in "$1" "$2"; do
+	mkdir -p "$tmp/$c"
+	git -C "$repo" archive "$c" | tar -x -C "$tmp/$c"
+done
+(cd "$tmp/$2" && go build -o "$tmp/corralbench" ./bench/cmd/corralbench)
+
+out=$tmp/runs
+: >"$out"
+echo "# round commit cgroups spawnloop-start corral-start spawnloop-recovery corral-recovery load"
+for r in $(seq 1 "$rounds"); do
+	for c in "$1" "$2"; do
+		for cg in on off; do
+			if [ $cg = off ]; then nocg=1; else nocg=; fi
+			res=$(cd "$tmp/$c" && CORRAL_NO_CGROUPS=$nocg "$tmp/corralbench" -n "$n" -only corral -idle 1s -settle 1s 2>&1 |
+				grep -E "^# (spawnloop|corral) N=$n:" || true)
+			# "# NAME N=n: start S s, ... recovery R s, ..."
+			sl=$(echo "$res" | sed -nE 's/^# spawnloop .*start ([0-9.]+) s.*recovery ([0-9.]+) s.*/\1 \2/p')
+			co=$(echo "$res" | sed -nE 's/^# corral .*start ([0-9.]+) s.*recovery ([0-9.]+) s.*/\1 \2/p')
+			if [ -z "$sl" ] || [ -z "$co" ]; then
+				echo "round $r $c cgroups=$cg: no result: $res" >&2
+				continue
+			fi
+			line="$r $c $cg $(echo $sl | cut -d' ' -f1) $(echo $co | cut -d' ' -f1) $(echo $sl | cut -d' ' -f2) $(echo $co | cut -d' ' -f2) $(cut -d' ' -f1 /proc/loadavg)"
+			echo "$line"
+			echo "$line" >>"$out"
+		done
+	done
+done
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
+echo
+echo "| commit | cgroups | runs | spawnloop start | corral start | x | spawnloop recovery | corral recovery | x |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+for c in "$1" "$2"; do
+	for cg in on off; do
+		sel=$(awk -v c="$c" -v g="$cg" '$2 == c && $3 == g' "$out")
+		runs=$(echo "$sel" | grep -c . || true)
+		col() { echo "$sel" | awk -v k="$1" 'NF {print $k}' | median; }
+		ratio() { echo "$sel" | awk -v a="$1" -v b="$2" 'NF {printf "%.2f\n", $a / $b}' | median; }
+		echo "| $c | $cg | $runs | $(col 4) s | $(col 5) s | $(ratio 5 4)x | $(col 6) s | $(col 7) s | $(ratio 7 6)x |"
+	done
+done
