@@ -304,12 +304,16 @@ func measure(tr *tracker, s subject, n int, base string, opt options) *result {
 	envv := append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir}, extraEnv...)
 	logPath := filepath.Join(dir, "supervisor.out")
 
+	var cgroups string // the supervisor's per-run cgroup tree, if it makes one
 	defer func() {
 		if err := tr.killAll(30 * time.Second); err != nil {
 			logf("%s: %v", s.Name(), err)
 		}
 		if left := len(newMarkerScanner(token).markers()); left > 0 {
 			logf("%s: %d supervised programs survived cleanup", s.Name(), left)
+		}
+		if cgroups != "" {
+			removeCgroupTree(cgroups)
 		}
 	}()
 
@@ -336,6 +340,10 @@ func measure(tr *tracker, s subject, n int, base string, opt options) *result {
 
 	// Phase 1: start.
 	r.start, r.startNote = waitFor(sc, n, nil, t0, opt, alive)
+	for pid := range sc.markers() {
+		cgroups = cgroupTree(pid)
+		break
+	}
 	if strings.HasPrefix(r.startNote, "died") {
 		return died("while starting")
 	}
