@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/corralhq/corral/cgroup"
 )
 
@@ -207,19 +205,10 @@ exec sleep 1000`
 			defer sub.Close()
 			escaped := escapees(t, file, 1)
 			for round := 1; round <= 2; round++ {
-				info, _ := m.Process("w")
-				if sid(escaped[0]) == sid(info.Pid) {
+				if info, _ := m.Process("w"); sid(escaped[0]) == sid(info.Pid) {
 					t.Fatalf("round %d: pid %d did not leave the main process's session; the test proves nothing", round, escaped[0])
 				}
-				if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				e := next(t, sub, func(e Event) bool {
-					return e.Name == "w" && e.Pid != info.Pid && (e.Type == EventRunning || e.Type == EventExited)
-				})
-				if e.Type != EventRunning {
-					t.Fatalf("round %d: the restarted process died (%+v) instead of running", round, e.Exit)
-				}
+				e := killAndRestarted(t, m, sub, "w", round)
 				waitDead(t, escaped)
 				fresh := filepath.Join(cg, fmt.Sprintf("k%d", round))
 				if in := cgroupProcs(t, fresh); !contains(in, e.Pid) {
@@ -252,16 +241,7 @@ func TestCgroupRestartWithNothingLeftReusesCgroup(t *testing.T) {
 			sub, _ := m.Subscribe(0)
 			defer sub.Close()
 			for round := range 3 {
-				info, _ := m.Process("w")
-				if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				e := next(t, sub, func(e Event) bool {
-					return e.Name == "w" && e.Pid != info.Pid && (e.Type == EventRunning || e.Type == EventExited)
-				})
-				if e.Type != EventRunning {
-					t.Fatalf("round %d: the restarted process died (%+v) instead of running", round, e.Exit)
-				}
+				e := killAndRestarted(t, m, sub, "w", round)
 				if in := cgroupProcs(t, cg); !contains(in, e.Pid) {
 					t.Fatalf("round %d: the restarted process %d is not in %s itself (it holds %v)", round, e.Pid, cg, in)
 				}
@@ -301,18 +281,29 @@ func escapees(t *testing.T, file string, n int) []int {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fd, err := unix.PidfdOpen(pid, 0)
-			if err != nil {
-				t.Fatalf("pidfd_open %d: %v", pid, err)
-			}
-			t.Cleanup(func() {
-				_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-				unix.Close(fd)
-			})
+			killAtCleanup(t, pid)
 			return []int{pid}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("the worker did not report %d escaped pids in %v", n, hang)
 	return nil
+}
+
+// killAndRestarted kills name's main process with SIGKILL and returns the
+// event of its restart running, failing the test if the new process exits
+// instead.
+func killAndRestarted(t *testing.T, m *Monitor, sub *Subscription, name string, round int) Event {
+	t.Helper()
+	info, _ := m.Process(name)
+	if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e := next(t, sub, func(e Event) bool {
+		return e.Name == name && e.Pid != info.Pid && (e.Type == EventRunning || e.Type == EventExited)
+	})
+	if e.Type != EventRunning {
+		t.Fatalf("round %d: the restarted process died (%+v) instead of running", round, e.Exit)
+	}
+	return e
 }

@@ -44,15 +44,7 @@ func groupMembers(t *testing.T, file string) []int {
 				pids = append(pids, pid)
 			}
 			for _, pid := range pids {
-				// By pidfd, so the cleanup can never hit a reused pid.
-				fd, err := unix.PidfdOpen(pid, 0)
-				if err != nil {
-					t.Fatalf("pidfd_open %d: %v", pid, err)
-				}
-				t.Cleanup(func() {
-					_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-					unix.Close(fd)
-				})
+				killAtCleanup(t, pid)
 			}
 			return pids
 		}
@@ -60,6 +52,20 @@ func groupMembers(t *testing.T, file string) []int {
 	}
 	t.Fatalf("the worker did not report its children in %v", hang)
 	return nil
+}
+
+// killAtCleanup kills pid when the test ends, whatever happens, by pidfd so
+// that the cleanup can never hit a reused pid.
+func killAtCleanup(t *testing.T, pid int) {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatalf("pidfd_open %d: %v", pid, err)
+	}
+	t.Cleanup(func() {
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		unix.Close(fd)
+	})
 }
 
 // procAlive reports whether pid runs (a zombie is dead).
