@@ -525,13 +525,9 @@ func TestExecFailureKeepsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	reapLeftovers(t)
-	cmd, out := runSpawnerChild(t, "execfail")
-	var lines []string
-	for out.Scan() {
-		lines = append(lines, out.Text())
-	}
-	if err := cmd.Wait(); err != nil || len(lines) == 0 || lines[len(lines)-1] != "ok" {
-		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	lines := spawnerChildLines(t, "execfail")
+	if len(lines) == 0 || lines[len(lines)-1] != "ok" {
+		t.Fatalf("child output:\n%s", strings.Join(lines, "\n"))
 	}
 }
 

@@ -100,11 +100,7 @@ func TestCompletedDependencyFailingFailsWaiterAtOnce(t *testing.T) {
 	app := sh("exec sleep 1000")
 	app.Name = "app"
 	app.Readiness.Deps = []Dep{{Name: "migrate", Cond: CondCompleted, Kind: Requires}}
-	for _, s := range []Spec{migrate, app} {
-		if err := m.Add(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addAll(t, m, migrate, app)
 	if err := m.Start("app"); err != nil {
 		t.Fatal(err)
 	}
@@ -133,11 +129,7 @@ func TestDependencyChainStartsInOrder(t *testing.T) {
 	app := sh("exec sleep 1000")
 	app.Name = "app"
 	app.Readiness.Deps = []Dep{{Name: "migrate", Cond: CondCompleted, Kind: Requires}, {Name: "db", Kind: Requires}}
-	for _, s := range []Spec{db, migrate, app} {
-		if err := m.Add(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addAll(t, m, db, migrate, app)
 	// Starting app pulls in migrate, which pulls in db.
 	if err := m.Start("app"); err != nil {
 		t.Fatal(err)
@@ -182,11 +174,7 @@ func TestOnDependencyRestartRestartsDependant(t *testing.T) {
 	app := sh("exec sleep 1000")
 	app.Name = "app"
 	app.Readiness = Readiness{Deps: []Dep{{Name: "db", Kind: Requires}}, OnDepRestart: DepRestart}
-	for _, s := range []Spec{db, app} {
-		if err := m.Add(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addAll(t, m, db, app)
 	if err := m.Start("app"); err != nil {
 		t.Fatal(err)
 	}
@@ -211,11 +199,7 @@ func TestWantsGoesOnWhenItsDependencyFails(t *testing.T) {
 	app := sh("exec sleep 1000")
 	app.Name = "app"
 	app.Readiness.Deps = []Dep{{Name: "cache", Kind: Wants}, {Name: "missing", Kind: Wants}}
-	for _, s := range []Spec{cache, app} {
-		if err := m.Add(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addAll(t, m, cache, app)
 	if err := m.Start("app"); err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +239,15 @@ func TestWatchdogTriggerAbortsAtOnceAndStatusNotes(t *testing.T) {
 	e := next(t, sub, is("p", EventExited))
 	if e.Exit.Signal != syscall.SIGABRT {
 		t.Fatalf("exit %v after WATCHDOG=trigger, want SIGABRT", e.Exit)
+	}
+}
+
+// addAll adds specs to m, failing the test on the first error.
+func addAll(t *testing.T, m *Monitor, specs ...Spec) {
+	t.Helper()
+	for _, s := range specs {
+		if err := m.Add(s); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -58,6 +58,29 @@ func TestMain(m *testing.M) {
 	os.Exit(2)
 }
 
+// spawnerChildLines runs the test binary in role to its end and returns
+// what it printed, failing the test if it did not exit 0.
+func spawnerChildLines(t *testing.T, role string, env ...string) []string {
+	t.Helper()
+	cmd, out := runSpawnerChild(t, role, env...)
+	var lines []string
+	for out.Scan() {
+		lines = append(lines, out.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
+	}
+	return lines
+}
+
+// wantLines fails the test unless a child printed exactly want.
+func wantLines(t *testing.T, lines, want []string) {
+	t.Helper()
+	if !slices.Equal(lines, want) {
+		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // runSpawnerChild runs the test binary in role and returns a scanner of its
 // stdout. The child is killed and waited for when the test ends.
 func runSpawnerChild(t *testing.T, role string, env ...string) (*exec.Cmd, *bufio.Scanner) {
@@ -86,14 +109,7 @@ func runSpawnerChild(t *testing.T, role string, env ...string) (*exec.Cmd, *bufi
 // a spawned process gets its stdio and nothing else, even descriptors the
 // program left without close-on-exec.
 func TestSpawnerExecKeepsChildren(t *testing.T) {
-	cmd, out := runSpawnerChild(t, "exec")
-	var lines []string
-	for out.Scan() {
-		lines = append(lines, out.Text())
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
-	}
+	lines := spawnerChildLines(t, "exec")
 	want := []string{
 		"spawner: running",
 		"inherited the leaked pipe: false",
@@ -103,9 +119,7 @@ func TestSpawnerExecKeepsChildren(t *testing.T) {
 		"after exec: carried descriptor is a pipe",
 		"after exec: child reaped, killed: true",
 	}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
-	}
+	wantLines(t, lines, want)
 }
 
 func spawnerExecChild() int {
@@ -324,22 +338,13 @@ func running(pid int) bool {
 // and a missing binary as Start would, and every exit is matched to the pid
 // the batch reported, none left for the orphan count.
 func TestSpawnerStartEachMatchesEveryExit(t *testing.T) {
-	cmd, out := runSpawnerChild(t, "batch")
-	var lines []string
-	for out.Scan() {
-		lines = append(lines, out.Text())
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
-	}
+	lines := spawnerChildLines(t, "batch")
 	want := []string{
 		`dup: start "p0": already started (state RUNNING)`,
 		`missing: start "missing": spawn error: stat /nonexistent/program: no such file or directory`,
 		"300 exits matched, 0 orphans",
 	}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
-	}
+	wantLines(t, lines, want)
 }
 
 func spawnerBatchChild() int {
@@ -431,18 +436,9 @@ func TestSpawnerCloneIntoCgroup(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-	cmd, out := runSpawnerChild(t, "cgroup", "CORRAL_SPAWNER_TEST_CGROUP="+dir)
-	var lines []string
-	for out.Scan() {
-		lines = append(lines, out.Text())
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
-	}
+	lines := spawnerChildLines(t, "cgroup", "CORRAL_SPAWNER_TEST_CGROUP="+dir)
 	want := []string{"in the cgroup: true", "outside: true"}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
-	}
+	wantLines(t, lines, want)
 }
 
 func spawnerCgroupChild() int {
@@ -490,18 +486,9 @@ func spawnerCgroupChild() int {
 // to its pid, each process gets exactly one new pid, and no exit is left
 // over.
 func TestSpawnerKillStormRestartsEach(t *testing.T) {
-	cmd, out := runSpawnerChild(t, "storm")
-	var lines []string
-	for out.Scan() {
-		lines = append(lines, out.Text())
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("child: %v; output:\n%s", err, strings.Join(lines, "\n"))
-	}
+	lines := spawnerChildLines(t, "storm")
 	want := []string{"200 restarted once each, 400 spawns, 200 exits, 0 orphans"}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("child said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
-	}
+	wantLines(t, lines, want)
 }
 
 func spawnerStormChild() int {
