@@ -84,28 +84,7 @@ func TestCgroupEndsEscapedDescendants(t *testing.T) {
 						t.Fatalf("pid %d did not leave the main process's group and session; the test proves nothing", pid)
 					}
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), hang)
-				defer cancel()
-				switch how {
-				case "crash":
-					sub, _ := m.Subscribe(0)
-					defer sub.Close()
-					if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
-						t.Fatal(err)
-					}
-					next(t, sub, is("w", EventExited))
-				case "stop-timeout":
-					if err := m.StopWait(ctx, "w"); err != nil {
-						t.Fatal(err)
-					}
-					if got, _ := m.Process("w"); got.LastExit.Signal != syscall.SIGKILL {
-						t.Fatalf("main process ended by %v, want SIGKILL (the stop timeout)", got.LastExit.Signal)
-					}
-				case "shutdown":
-					if err := m.Shutdown(ctx); err != nil {
-						t.Fatal(err)
-					}
-				}
+				endMainProcess(t, m, "w", how)
 				waitDead(t, members)
 				if err := cgroup.WaitEmpty(cg, hang); err != nil {
 					t.Fatal(err)

@@ -121,29 +121,7 @@ func TestGroupDiesWithMainProcess(t *testing.T) {
 					t.Fatal(err)
 				}
 				members := groupMembers(t, file)
-				info, _ := m.Process("w")
-				ctx, cancel := context.WithTimeout(context.Background(), hang)
-				defer cancel()
-				switch how {
-				case "crash":
-					sub, _ := m.Subscribe(0)
-					defer sub.Close()
-					if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
-						t.Fatal(err)
-					}
-					next(t, sub, is("w", EventExited))
-				case "stop":
-					if err := m.StopWait(ctx, "w"); err != nil {
-						t.Fatal(err)
-					}
-					if got, _ := m.Process("w"); got.LastExit.Signal != syscall.SIGTERM {
-						t.Fatalf("main process ended by %v, want SIGTERM (not the stop timeout)", got.LastExit.Signal)
-					}
-				case "shutdown":
-					if err := m.Shutdown(ctx); err != nil {
-						t.Fatal(err)
-					}
-				}
+				endMainProcess(t, m, "w", how)
 				waitDead(t, members)
 			})
 		}
@@ -254,4 +232,41 @@ func crashKeptGroup(t *testing.T, m *Monitor) []int {
 	}
 	next(t, sub, is("w", EventExited))
 	return members
+}
+
+// endMainProcess ends name's main process the way how says: "crash" (a
+// SIGKILL of its own), "stop" (StopWait, which must end it by SIGTERM),
+// "stop-timeout" (StopWait, which must end it by SIGKILL once the stop
+// timeout passed) or "shutdown" (Shutdown of the monitor).
+func endMainProcess(t *testing.T, m *Monitor, name, how string) {
+	t.Helper()
+	info, _ := m.Process(name)
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	switch how {
+	case "crash":
+		sub, _ := m.Subscribe(0)
+		defer sub.Close()
+		if err := syscall.Kill(info.Pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		next(t, sub, is(name, EventExited))
+	case "stop", "stop-timeout":
+		if err := m.StopWait(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		want, why := syscall.SIGTERM, "SIGTERM (not the stop timeout)"
+		if how == "stop-timeout" {
+			want, why = syscall.SIGKILL, "SIGKILL (the stop timeout)"
+		}
+		if got, _ := m.Process(name); got.LastExit.Signal != want {
+			t.Fatalf("main process ended by %v, want %s", got.LastExit.Signal, why)
+		}
+	case "shutdown":
+		if err := m.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("endMainProcess: unknown way %q", how)
+	}
 }
