@@ -178,6 +178,7 @@ type entry struct {
 	timedOut  bool
 	pid       int      // of the exec probe in flight
 	procPid   int      // of the process checked (Spawned), 0 if not known
+	changed   *Change  // set by setStatus, given to OnChange by publish
 	out       *os.File // its output
 	started   time.Time
 
@@ -567,21 +568,28 @@ func (c *Checker) unschedule(e *entry) {
 	}
 }
 
+// setStatus changes e's status; the Change goes to OnChange when publish
+// has made the new state what Get returns, so that an OnChange that reads
+// Get (or a caller woken by it) never sees the state before the change.
 func (c *Checker) setStatus(e *entry, s Status, last Result) {
 	if e.status == s {
 		return
 	}
 	from := e.status
 	e.status, e.since = s, time.Now()
-	if c.opts.OnChange != nil {
-		c.opts.OnChange(Change{Name: e.name, Pid: e.procPid, From: from, To: s, Time: e.since, Last: last})
-	}
+	e.changed = &Change{Name: e.name, Pid: e.procPid, From: from, To: s, Time: e.since, Last: last}
 }
 
 func (c *Checker) publish(e *entry) {
 	s := &State{Name: e.name, Kind: e.kind, Status: e.status, Since: e.since, Failures: e.fails,
 		Results: append([]Result(nil), e.results...)}
 	e.pub.Store(s)
+	if ch := e.changed; ch != nil {
+		e.changed = nil
+		if c.opts.OnChange != nil {
+			c.opts.OnChange(*ch)
+		}
+	}
 }
 
 func (c *Checker) republish() {
