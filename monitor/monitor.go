@@ -723,11 +723,24 @@ func (l *loop) armTimer() {
 		return
 	}
 	l.armed = at
-	d := at.Sub(l.clock.Now())
-	if d < 0 {
-		d = 0
+	now := l.clock.Now()
+	for {
+		d := max(at.Sub(now), 0)
+		l.timer.Reset(d)
+		if d == 0 {
+			return
+		}
+		// Reset takes a duration from the clock's present, which may
+		// have moved since it was read: a fake clock advanced by a test
+		// in between would leave the deadline late by the whole jump,
+		// and the timer would never fire. Set it again from a fresh
+		// reading until the clock held still across the Reset.
+		later := l.clock.Now()
+		if later.Sub(now) < time.Millisecond {
+			return
+		}
+		now = later
 	}
-	l.timer.Reset(d)
 }
 
 func (l *loop) fireTimers() {

@@ -105,3 +105,34 @@ func TestTimerIsArmedBeforeItsEvent(t *testing.T) {
 	}
 	stopQuietly(m, "p")
 }
+
+// jumpingClock moves by jump right after its next reading, as a test that
+// advances a fake clock between the loop's reading of the time and its
+// Reset of the timer.
+type jumpingClock struct {
+	*fakeClock
+	jump time.Duration
+}
+
+func (c *jumpingClock) Now() time.Time {
+	now := c.fakeClock.Now()
+	if c.jump > 0 {
+		c.fakeClock.Advance(c.jump)
+		c.jump = 0
+	}
+	return now
+}
+
+func TestTimerArmedAcrossAClockJump(t *testing.T) {
+	clk := &jumpingClock{fakeClock: newFakeClock()}
+	l := &loop{clock: clk, timer: clk.NewTimer(time.Hour)}
+	due := clk.Now().Add(4 * time.Second)
+	l.timers.add(timer{at: due, kind: timerStarted})
+	clk.jump = 5 * time.Second // past due, between the reading and the Reset
+	l.armTimer()
+	select {
+	case <-l.timer.C():
+	default:
+		t.Fatalf("the timer due at %v did not fire with the clock at %v", due, clk.fakeClock.Now())
+	}
+}
