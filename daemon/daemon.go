@@ -350,14 +350,14 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 			pr.logErr = errText
 		}
 	}
-	spec, err := Spec(cp, name, d.processEnv(cp))
+	spec, err := Spec(cp, name, d.baseEnv)
 	if err != nil {
 		d.closeStreams(pr)
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
 	}
 	spec.Stdio = pr.stdio
 	spec.Cgroup = d.processCgroup(prog.cfg.Name, name)
-	spec.Env = d.markProcess(spec.Env, name)
+	spec.ExtraEnv = d.processEnv(cp, name, spec.ExtraEnv)
 	d.readiness(cp.Program, &spec)
 	if usesListeners(prog.cfg) {
 		spec.Stdio = d.listenerStdio(pr)
