@@ -117,7 +117,7 @@ func (d *Daemon) HealthChanged(name string, pid int, healthy bool) error {
 func (d *Daemon) dependencyDepth() map[string]int {
 	progs := make([]config.Program, 0, len(d.programs))
 	for _, p := range d.programs {
-		progs = append(progs, p.cfg)
+		progs = append(progs, *p.cfg)
 	}
 	byProgram := config.DependencyRanks(progs)
 	rank := make(map[string]int, len(d.procs))
