@@ -102,7 +102,7 @@ type Stream struct {
 	closeRequested bool
 	released       bool // the path is free for another stream
 	closed         bool
-	closedCh       chan struct{}
+	closedCh       chan struct{} // made by the first closedChan, nil until then
 
 	fmu       sync.Mutex
 	followers map[*Follower]struct{}
@@ -128,7 +128,6 @@ func (c *Capture) OpenStream(cfg StreamConfig) (*Stream, error) {
 		tap:      cfg.Tap,
 		fd:       -1,
 		starts:   []int64{0},
-		closedCh: make(chan struct{}),
 	}
 	if s.maxBytes == 0 {
 		s.maxBytes = DefaultMaxBytes
