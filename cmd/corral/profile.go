@@ -68,7 +68,14 @@ func startHeapProfile() {
 		runtime.GC()
 		if err := pprof.WriteHeapProfile(f); err != nil {
 			fmt.Fprintln(os.Stderr, "corral: heap profile:", err)
+			return
 		}
+		// What the profile does not show: how much of the heap's memory
+		// holds live objects, and what the runtime keeps beside it.
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "corral: heap profile %s: HeapAlloc=%d HeapInuse=%d HeapIdle=%d HeapReleased=%d StackInuse=%d GCSys=%d OtherSys=%d Sys=%d NextGC=%d\n",
+			path, ms.HeapAlloc, ms.HeapInuse, ms.HeapIdle, ms.HeapReleased, ms.StackInuse, ms.GCSys, ms.OtherSys, ms.Sys, ms.NextGC)
 	})
 }
 
