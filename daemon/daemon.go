@@ -325,7 +325,10 @@ func (d *Daemon) addProgram(p *config.Program, runtime bool) error {
 			return fmt.Errorf("program %q: %w", p.Name, err)
 		}
 	}
-	for _, cp := range p.Processes() {
+	// EachProcess, not Processes: no copy of the program per process (the
+	// process record shares its command and environment when there is
+	// nothing to expand).
+	for cp := range p.EachProcess {
 		name := cp.FullName()
 		if _, ok := d.procs[name]; ok {
 			d.unregister(prog)
