@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -652,5 +654,42 @@ func TestUpgradeSupervisordInTheBackground(t *testing.T) {
 	}
 	if sid, err := unix.Getsid(pid); err != nil || sid != pid {
 		t.Errorf("daemon %d: session %d (%v), want its own still", pid, sid, err)
+	}
+}
+
+// TestUpgradeCarriesTheHealthListener: health_listen's socket is carried as
+// the API's are, so a probe of the daemon's own /livez is never refused by an
+// upgrade. Port 0 shows it is the same socket: a new one would get another
+// port.
+func TestUpgradeCarriesTheHealthListener(t *testing.T) {
+	bin := t.TempDir()
+	v1, v2 := buildCorral(t, bin, "1.0.0-old"), buildCorral(t, bin, "2.0.0-new")
+	td := startDaemonBinary(t, v1, "health_listen = \"127.0.0.1:0\"\n\n[program.web]\ncommand = \"sleep 100000\"\nstart_secs = \"0s\"\n")
+	td.waitRunning(t, 1)
+	b, err := os.ReadFile(filepath.Join(td.dir, "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`health_listen\)" addr=(\S+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("the daemon's log does not say where health_listen listens:\n%s", b)
+	}
+	livez := "http://" + string(m[1]) + "/livez"
+	get := func() int {
+		resp, err := http.Get(livez)
+		if err != nil {
+			t.Fatalf("GET %s: %v", livez, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("GET %s before the upgrade: %d", livez, code)
+	}
+	if out, code := corralCLI(t, td, v1, "upgrade", "--binary", v2); code != 0 {
+		t.Fatalf("corral upgrade exited %d: %s", code, out)
+	}
+	if code := get(); code != 200 {
+		t.Errorf("GET %s after the upgrade: %d", livez, code)
 	}
 }
