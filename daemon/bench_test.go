@@ -73,3 +73,39 @@ func BenchmarkDaemonHeapPerProgram(b *testing.B) {
 		cancel()
 	}
 }
+
+// BenchmarkDaemonNew1000 measures daemon.New with corralbench's 1,000
+// programs (logs on, cgroups as the environment gives them): everything a
+// start does between the configuration and the first fork.
+func BenchmarkDaemonNew1000(b *testing.B) {
+	const n = 1000
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "[daemon]\nsocket = %q\nstate_dir = %q\nlog_dir = %q\n", dir+"/sock", dir+"/state", dir+"/logs")
+		for i := range n {
+			fmt.Fprintf(&sb, "[program.p%04d]\ncommand = [\"/bin/sleep\", \"3600\"]\nrestart = \"always\"\nstdout = { file = \"AUTO\" }\nstderr = { redirect = true }\n", i)
+		}
+		path := filepath.Join(dir, "corral.toml")
+		if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := d.Shutdown(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		b.StartTimer()
+	}
+}
