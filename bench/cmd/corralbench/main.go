@@ -46,7 +46,7 @@ type options struct {
 func main() {
 	var (
 		nFlag    = flag.String("n", "1000", "comma-separated numbers of supervised programs")
-		onlyFlag = flag.String("only", "", "comma-separated subjects to run (default all): spawnloop,gopersup,corral,supervisord,runit,s6; spawnloop always runs as the baseline")
+		onlyFlag = flag.String("only", "", "comma-separated subjects to run (default all): spawnloop,spawnloop-cg,gopersup,corral,supervisord,runit,s6; spawnloop always runs as the baseline")
 		opt      options
 	)
 	flag.DurationVar(&opt.idle, "idle", 10*time.Second, "idle window for the CPU measurement")
@@ -171,7 +171,7 @@ func run(opt options) (err error) {
 
 	for _, n := range opt.ns {
 		var results []*result
-		var limit *result
+		var limit, cgLimit *result
 		for _, p := range subs {
 			name := p.s.Name()
 			if n > 1000 && !opt.peersLarge && (name == "supervisord" || name == "runit" || name == "s6") {
@@ -184,13 +184,16 @@ func run(opt options) (err error) {
 			logf("%s N=%d ...", name, n)
 			r := measure(tr, p.s, n, base, opt)
 			logf("%s N=%d: %s", name, n, r.summary())
-			if name == "spawnloop" {
+			switch name {
+			case "spawnloop":
 				limit = r
+			case "spawnloop-cg":
+				cgLimit = r
 			}
 			results = append(results, r)
 			time.Sleep(opt.settle) // let the kernel finish tearing down
 		}
-		printTable(n, results, limit, opt)
+		printTable(n, results, limit, cgLimit, opt)
 	}
 	return nil
 }
@@ -521,15 +524,22 @@ func ratio(r *result, limit *result, get func(*result) (time.Duration, string)) 
 	return fmt.Sprintf("%.2fx", float64(d)/float64(ld))
 }
 
-func printTable(n int, results []*result, limit *result, opt options) {
+// printTable prints one row per subject. With cgLimit (spawnloop-cg ran)
+// each time also gets a ratio against it, "x cg", the baseline for corral
+// with a cgroup per process.
+func printTable(n int, results []*result, limit, cgLimit *result, opt options) {
 	fmt.Printf("### N = %d\n\n", n)
-	fmt.Printf("| subject | start all | x limit | PSS total | PSS / program | threads | procs | idle CPU (ticks / %v) | kill-storm recovery | x limit | zombies | survived |\n", opt.idle)
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	cg, cgHead := "", ""
+	if cgLimit != nil {
+		cg, cgHead = " x cg |", "---:|"
+	}
+	fmt.Printf("| subject | start all | x limit |%s PSS total | PSS / program | threads | procs | idle CPU (ticks / %v) | kill-storm recovery | x limit |%s zombies | survived |\n", cg, opt.idle, cg)
+	fmt.Println("|---|---:|---:|" + cgHead + "---:|---:|---:|---:|---:|---:|---:|" + cgHead + "---:|---|")
 	startOf := func(r *result) (time.Duration, string) { return r.start, r.startNote }
 	recOf := func(r *result) (time.Duration, string) { return r.recovery, r.recoverNote }
 	for _, r := range results {
 		if r.err != "" {
-			fmt.Printf("| %s | %s | | | | | | | | | | |\n", r.name, r.err)
+			fmt.Printf("| %s | %s | | | | | | | | | | |%s\n", r.name, r.err, strings.Repeat(" |", strings.Count(cg, "|")*2))
 			continue
 		}
 		mem, per, thr, procs, idle := "-", "-", "-", "-", "-"
@@ -540,10 +550,16 @@ func printTable(n int, results []*result, limit *result, opt options) {
 			procs = fmt.Sprint(r.procs)
 			idle = fmt.Sprint(r.idleTicks)
 		}
-		rec, recRatio, z := "-", "-", "-"
+		rec, recRatio, recCg, z := "-", "-", "-", "-"
 		if r.recoverNote != "" || r.recovery > 0 {
 			rec = fmtPhase(r.recovery, r.recoverNote)
 			recRatio = ratio(r, limit, recOf)
+			recCg = ratio(r, cgLimit, recOf)
+		}
+		startRatio := ratio(r, limit, startOf)
+		if cgLimit != nil {
+			startRatio += " | " + ratio(r, cgLimit, startOf)
+			recRatio += " | " + recCg
 		}
 		if r.survived || r.death == "" {
 			z = fmt.Sprint(r.zombies)
@@ -556,7 +572,7 @@ func printTable(n int, results []*result, limit *result, opt options) {
 			}
 		}
 		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.name, fmtPhase(r.start, r.startNote), ratio(r, limit, startOf), mem, per, thr, procs, idle,
+			r.name, fmtPhase(r.start, r.startNote), startRatio, mem, per, thr, procs, idle,
 			rec, recRatio, z, surv)
 	}
 	fmt.Println()
