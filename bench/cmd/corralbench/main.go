@@ -257,8 +257,12 @@ type result struct {
 	n    int
 	err  string // set when the subject did not run at all
 
-	start       time.Duration
-	startNote   string // "" when all n ran
+	start     time.Duration
+	startNote string // "" when all n ran
+	// startCPU is the supervisor's own CPU (user and system ticks of its
+	// processes, its children's not counted) from its exec to the end of
+	// the start: less at the mercy of a loaded machine than start.
+	startCPU    uint64
 	pssKiB      int
 	threads     int
 	procs       int
@@ -275,8 +279,8 @@ func (r *result) summary() string {
 	if r.err != "" {
 		return r.err
 	}
-	s := fmt.Sprintf("start %s, PSS %d KiB, %d threads, %d procs, idle %d ticks, recovery %s, zombies %d, survived %v",
-		fmtPhase(r.start, r.startNote), r.pssKiB, r.threads, r.procs, r.idleTicks, fmtPhase(r.recovery, r.recoverNote), r.zombies, r.survived)
+	s := fmt.Sprintf("start %s (CPU %d ticks), PSS %d KiB, %d threads, %d procs, idle %d ticks, recovery %s, zombies %d, survived %v",
+		fmtPhase(r.start, r.startNote), r.startCPU, r.pssKiB, r.threads, r.procs, r.idleTicks, fmtPhase(r.recovery, r.recoverNote), r.zombies, r.survived)
 	if r.death != "" {
 		s += ": " + r.death
 	}
@@ -343,6 +347,9 @@ func measure(tr *tracker, s subject, n int, base string, opt options) *result {
 
 	// Phase 1: start.
 	r.start, r.startNote = waitFor(sc, n, nil, t0, opt, alive)
+	for _, t := range cpuTicks(supervisorPids(root, token)) {
+		r.startCPU += t
+	}
 	for pid := range sc.markers() {
 		cgroups = cgroupTree(pid)
 		break
@@ -533,13 +540,13 @@ func printTable(n int, results []*result, limit, cgLimit *result, opt options) {
 	if cgLimit != nil {
 		cg, cgHead = " x cg |", "---:|"
 	}
-	fmt.Printf("| subject | start all | x limit |%s PSS total | PSS / program | threads | procs | idle CPU (ticks / %v) | kill-storm recovery | x limit |%s zombies | survived |\n", cg, opt.idle, cg)
-	fmt.Println("|---|---:|---:|" + cgHead + "---:|---:|---:|---:|---:|---:|---:|" + cgHead + "---:|---|")
+	fmt.Printf("| subject | start all | x limit |%s start CPU (ticks) | PSS total | PSS / program | threads | procs | idle CPU (ticks / %v) | kill-storm recovery | x limit |%s zombies | survived |\n", cg, opt.idle, cg)
+	fmt.Println("|---|---:|---:|" + cgHead + "---:|---:|---:|---:|---:|---:|---:|---:|" + cgHead + "---:|---|")
 	startOf := func(r *result) (time.Duration, string) { return r.start, r.startNote }
 	recOf := func(r *result) (time.Duration, string) { return r.recovery, r.recoverNote }
 	for _, r := range results {
 		if r.err != "" {
-			fmt.Printf("| %s | %s | | | | | | | | | | |%s\n", r.name, r.err, strings.Repeat(" |", strings.Count(cg, "|")*2))
+			fmt.Printf("| %s | %s | | | | | | | | | | | |%s\n", r.name, r.err, strings.Repeat(" |", strings.Count(cg, "|")*2))
 			continue
 		}
 		mem, per, thr, procs, idle := "-", "-", "-", "-", "-"
@@ -571,8 +578,8 @@ func printTable(n int, results []*result, limit, cgLimit *result, opt options) {
 				surv += ": " + r.death
 			}
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.name, fmtPhase(r.start, r.startNote), startRatio, mem, per, thr, procs, idle,
+		fmt.Printf("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.name, fmtPhase(r.start, r.startNote), startRatio, r.startCPU, mem, per, thr, procs, idle,
 			rec, recRatio, z, surv)
 	}
 	fmt.Println()
