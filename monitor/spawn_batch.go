@@ -110,12 +110,6 @@ func (l *loop) spawnMany(ps []*process) []error {
 		for len(rest) > 0 && len(jobs) < spawnChunk {
 			i := rest[0]
 			p := ps[i]
-			if p.pid != 0 && l.byPid[p.pid] == p {
-				// Spawned since the batch began (by what an earlier
-				// chunk's events set off): not twice.
-				rest = rest[1:]
-				continue
-			}
 			spec := &p.spec
 			if p.cgKills > 0 && spec.Cgroup != "" {
 				spec = l.freshCgroup(p) // see spawnMain
