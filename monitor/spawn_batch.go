@@ -52,22 +52,8 @@ func (l *loop) startEach(names []string, errs []error) {
 	}
 }
 
-// spawnChunk is how many spawns of a batch go to the spawner thread in one
-// request: while the spawner forks one chunk, the loop prepares the next
-// (the program's path, stdio pipes, its cgroup's mkdir), so on two cores or
-// more the preparation and the forks overlap instead of taking turns.
-const spawnChunk = 16
-
-// A chunk's descriptors go in one SCM_RIGHTS message: a job sends at most
-// five (stdio, the notification descriptor, the cgroup).
-var _ [maxRights - 5*spawnChunk]struct{}
-
-// spawnMany spawns each of ps as spawn does, through the spawner thread in
-// chunks of spawnChunk, and returns spawn's error for each. The loop does
-// nothing else until the last chunk's reply, so every pid is recorded
-// before the loop can reap again, and nothing it does while a chunk is in
-// flight asks the spawner for more: a spawn that fails in its preparation
-// is reported (events, backoff) only between chunks.
+// spawnMany spawns each of ps as spawn does, in one request to the spawner
+// thread, and returns spawn's error for each.
 func (l *loop) spawnMany(ps []*process) []error {
 	errs := make([]error, len(ps))
 	type pending struct {
@@ -75,69 +61,39 @@ func (l *loop) spawnMany(ps []*process) []error {
 		p       *process
 		job     *spawnJob
 		release func()
-		err     error // from the preparation: no job
 	}
-	var rest []int
+	var batch []pending
+	var jobs []*spawnJob
 	for i, p := range ps {
 		if p.spec.PreStart != nil {
 			// Its hook first: spawned by the hook's end (hooks.go).
 			errs[i] = l.spawn(p)
 			continue
 		}
-		rest = append(rest, i)
+		spec := &p.spec
+		if p.cgKills > 0 && spec.Cgroup != "" {
+			spec = l.freshCgroup(p) // see spawnMain
+		}
+		j, release, err := l.prepareProcess(spec)
+		if err != nil {
+			errs[i] = l.spawned(p, 0, err)
+			continue
+		}
+		batch = append(batch, pending{i, p, j, release})
+		jobs = append(jobs, j)
 	}
-	var flight []pending // the chunk the spawner runs
-	var wait func() error
-	land := func() {
-		if wait == nil {
-			return
-		}
-		err := wait()
-		for _, b := range flight {
-			b.release()
-			if err != nil && b.job.pid == 0 && b.job.err == nil {
-				b.job.err = err // the request itself failed
-			}
-			pid, ticks, err := l.spawnedBySpawner(b.job, l.watch)
-			errs[b.i] = l.spawnedAt(b.p, pid, ticks, err)
-		}
-		flight, wait = nil, nil
+	if len(jobs) == 0 {
+		return errs
 	}
-	for len(rest) > 0 {
-		var chunk []pending
-		var jobs []*spawnJob
-		var fds []int
-		for len(rest) > 0 && len(jobs) < spawnChunk {
-			i := rest[0]
-			p := ps[i]
-			spec := &p.spec
-			if p.cgKills > 0 && spec.Cgroup != "" {
-				spec = l.freshCgroup(p) // see spawnMain
-			}
-			j, release, err := l.prepareProcess(spec)
-			if err != nil {
-				chunk = append(chunk, pending{i: i, p: p, err: err})
-				rest = rest[1:]
-				continue
-			}
-			chunk = append(chunk, pending{i, p, j, release, nil})
-			jobs = append(jobs, j)
-			fds = append(fds, j.sent()...)
-			rest = rest[1:]
+	err := spawner.spawn(jobs)
+	for _, b := range batch {
+		b.release()
+		if err != nil && b.job.pid == 0 && b.job.err == nil {
+			b.job.err = err // the request itself failed
 		}
-		land()
-		for _, b := range chunk {
-			if b.job == nil {
-				errs[b.i] = l.spawned(b.p, 0, b.err)
-			} else {
-				flight = append(flight, b)
-			}
-		}
-		if len(jobs) > 0 {
-			wait = spawner.begin(&spawnerRequest{jobs: jobs}, fds)
-		}
+		pid, ticks, err := l.spawnedBySpawner(b.job, l.watch)
+		errs[b.i] = l.spawnedAt(b.p, pid, ticks, err)
 	}
-	land()
 	return errs
 }
 

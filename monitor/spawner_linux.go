@@ -429,14 +429,8 @@ func (sp *spawnerThread) send(fds []int) error {
 
 // do runs one request on the spawner thread and waits for it.
 func (sp *spawnerThread) do(req *spawnerRequest, fds []int) error {
-	return sp.begin(req, fds)()
-}
-
-// begin hands one request to the spawner thread and returns the wait for
-// its end. Until the wait returns, the caller may do anything but ask the
-// spawner for more (the next request waits for this one).
-func (sp *spawnerThread) begin(req *spawnerRequest, fds []int) (wait func() error) {
 	sp.mu.Lock()
+	defer sp.mu.Unlock()
 	req.nfds = len(fds)
 	req.reply = make(chan error, 1)
 	// The spawner receives while the descriptors are sent: an exec may
@@ -449,13 +443,9 @@ func (sp *spawnerThread) begin(req *spawnerRequest, fds []int) (wait func() erro
 		for unix.Sendmsg(sp.conn, []byte{0}, nil, nil, 0) == unix.EINTR {
 		}
 		<-req.reply
-		sp.mu.Unlock()
-		return func() error { return err }
+		return err
 	}
-	return func() error {
-		defer sp.mu.Unlock()
-		return <-req.reply
-	}
+	return <-req.reply
 }
 
 // spawn forks and execs jobs on the spawner thread; each job gets its pid
