@@ -322,6 +322,9 @@ func measure(tr *tracker, s subject, n int, base string, opt options) *result {
 		if cgroups != "" {
 			removeCgroupTree(cgroups)
 		}
+		if c, ok := s.(interface{ Cleanup() }); ok {
+			c.Cleanup() // what it made in Setup, if still there
+		}
 	}()
 
 	sc := newMarkerScanner(token)

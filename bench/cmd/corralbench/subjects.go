@@ -74,6 +74,19 @@ func programName(i int) string { return fmt.Sprintf("p%05d", i) }
 type spawnLoop struct {
 	path   string
 	cgroup bool
+	base   string // the cgroup Setup made, for Cleanup
+}
+
+// Cleanup removes the cgroup tree of the last Setup, once its processes
+// are dead: the harness finds a tree from a running program, which a run
+// interrupted before the first one never had.
+func (s *spawnLoop) Cleanup() {
+	if s.base != "" {
+		if _, err := os.Stat(s.base); err == nil {
+			removeCgroupTree(s.base)
+		}
+		s.base = ""
+	}
 }
 
 func (s *spawnLoop) Name() string {
@@ -117,6 +130,7 @@ func (s *spawnLoop) Setup(dir string, n int, argv []string) ([]string, []string,
 	if err := os.Mkdir(base, 0o755); err != nil {
 		return nil, nil, err
 	}
+	s.base = base
 	return cmd, []string{"SPAWNLOOP_CGROUP=" + base}, nil
 }
 
