@@ -65,6 +65,7 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 		}
 		cfg.Groups = append(cfg.Groups, grp)
 	}
+	cfg.Programs = make([]Program, 0, len(progNames))
 	for _, n := range progNames {
 		p, err := tp.program(n, progs[n])
 		if err != nil {

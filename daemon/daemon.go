@@ -202,12 +202,16 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.reclaim()
 	}
 
+	// Each log directory is resolved once for all programs, not per stream.
+	release := d.capture.HoldDirs()
 	for _, p := range cfg.Programs {
 		if err := d.addProgram(p, false); err != nil {
+			release()
 			d.abort()
 			return nil, err
 		}
 	}
+	release()
 	saved, err := d.store.Programs()
 	if err != nil {
 		d.abort()
