@@ -468,10 +468,14 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	end := h.endOnUpgrade(w, cancel)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	if rc.Flush() != nil {
+		end.release()
 		return
 	}
 	enc := json.NewEncoder(w)
@@ -481,18 +485,17 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		defer wmu.Unlock()
 		return enc.Encode(ev) == nil && rc.Flush() == nil
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer h.streamHealth(ctx, cancel, send)()
+	stopHealth := h.streamHealth(ctx, cancel, send)
+	var last uint64
 	for {
 		e, err := sub.Next(ctx)
-		if err != nil {
-			return
+		if err != nil || !send(NewEvent(e)) {
+			break
 		}
-		if !send(NewEvent(e)) {
-			return
-		}
+		last = e.Seq
 	}
+	stopHealth()
+	end.finish(w, r, strconv.FormatUint(last, 10))
 }
 
 // logs sends a process's log: everything kept, the last tail bytes, or from
@@ -560,6 +563,12 @@ func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Corral-Log-Offset", strconv.FormatInt(pos, 10))
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if follow {
+		end := h.endOnUpgrade(w, cancel)
+		defer func() { end.finish(w, r, strconv.FormatInt(pos, 10)) }()
+	}
 	w.WriteHeader(http.StatusOK)
 	if pos, err = copyFrom(w, s, pos); err != nil {
 		return
@@ -578,9 +587,9 @@ func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	buf := make([]byte, 32<<10)
-	ctx := r.Context()
 	for {
 		n, err := f.Read(ctx, buf)
+		pos = f.Pos()
 		var gap *logs.GapError
 		switch {
 		case errors.As(err, &gap):

@@ -35,6 +35,11 @@
 // are streamed from their files (offset=-N reads the last N bytes, as
 // supervisord's readLog); a handler's panic is a 500 and one log line.
 //
+// A log follower or an event stream that an upgrade of the daemon ends
+// finishes with the trailer X-Corral-Resume (ResumeTrailer): the log's next
+// stream position, to ask the new image for with offset, or the last event's
+// sequence number. The client package resumes on it by itself.
+//
 // The package holds no state of its own and starts no goroutines: each
 // request runs on the goroutine net/http gives it, and an event stream or a
 // log follower lives exactly as long as its request.

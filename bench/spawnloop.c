@@ -7,14 +7,28 @@
  * state machine. corralbench compiles it with gcc into a temporary directory
  * at run time and reports every other supervisor as a ratio against it.
  *
+ * With SPAWNLOOP_CGROUP=DIR (a cgroup v2 directory) each child is forked
+ * into its own cgroup DIR/cSLOT instead, made at its first spawn and reused
+ * by its restarts, with clone3(CLONE_INTO_CGROUP) (glibc 2.36's posix_spawn
+ * cannot): the kernel's cost of a process per cgroup, which corral pays by
+ * default as root, as a second baseline (corralbench's spawnloop-cg). The
+ * child is a vfork-like copy (CLONE_VFORK without CLONE_VM: clone3 on the
+ * parent's stack would need a stack of its own), then setpgid and execve.
+ *
  * usage: spawnloop N PATH [ARG...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,12 +39,53 @@ static char **child_argv;
 static posix_spawnattr_t attr;
 static int *slot_of; /* pid -> slot+1, 0 when the pid is not ours */
 static long pid_max;
+static const char *cgroup_base; /* SPAWNLOOP_CGROUP, or NULL */
+
+/* spawn_cgroup forks a child into the cgroup of slot and returns its pid, or
+ * -errno. */
+static pid_t spawn_cgroup(int slot)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/c%d", cgroup_base, slot);
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			fprintf(stderr, "spawnloop: mkdir %s: %s\n", path, strerror(errno));
+			exit(1);
+		}
+		fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "spawnloop: open %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	struct clone_args args;
+	memset(&args, 0, sizeof args);
+	args.flags = CLONE_VFORK | CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (uint64_t)fd;
+	long pid = syscall(SYS_clone3, &args, sizeof args);
+	if (pid == 0) {
+		setpgid(0, 0);
+		execve(child_argv[0], child_argv, environ);
+		_exit(127);
+	}
+	int err = errno;
+	close(fd);
+	return pid < 0 ? -err : (pid_t)pid;
+}
 
 static void spawn(int slot)
 {
 	for (;;) {
 		pid_t pid;
-		int err = posix_spawn(&pid, child_argv[0], NULL, &attr, child_argv, environ);
+		int err;
+		if (cgroup_base != NULL) {
+			pid = spawn_cgroup(slot);
+			err = pid < 0 ? -pid : 0;
+		} else {
+			err = posix_spawn(&pid, child_argv[0], NULL, &attr, child_argv, environ);
+		}
 		if (err == 0) {
 			if (pid > pid_max) {
 				fprintf(stderr, "spawnloop: pid %d above pid_max %ld\n", pid, pid_max);
@@ -54,6 +109,7 @@ int main(int argc, char **argv)
 	}
 	int n = atoi(argv[1]);
 	child_argv = &argv[2];
+	cgroup_base = getenv("SPAWNLOOP_CGROUP");
 
 	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
 	if (f == NULL || fscanf(f, "%ld", &pid_max) != 1)

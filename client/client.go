@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/corralhq/corral/api"
 	"github.com/corralhq/corral/daemon"
@@ -283,8 +284,23 @@ type LogOptions struct {
 	Follow bool
 }
 
-// Logs reads a process's log. Close the returned body.
+// Logs reads a process's log. Close the returned body. A followed log
+// continues across an upgrade of the daemon, from the byte after the last
+// one read.
 func (c *Client) Logs(ctx context.Context, name string, opt LogOptions) (io.ReadCloser, error) {
+	resp, err := c.logs(ctx, name, opt)
+	if err != nil {
+		return nil, err
+	}
+	if !opt.Follow {
+		return resp.Body, nil
+	}
+	b := &followBody{c: c, name: name, opt: opt, resp: resp}
+	b.ctx, b.cancel = context.WithCancel(ctx)
+	return b, nil
+}
+
+func (c *Client) logs(ctx context.Context, name string, opt LogOptions) (*http.Response, error) {
 	q := url.Values{}
 	if opt.Stderr {
 		q.Set("stream", "stderr")
@@ -298,49 +314,99 @@ func (c *Client) Logs(ctx context.Context, name string, opt LogOptions) (io.Read
 	if opt.Follow {
 		q.Set("follow", "true")
 	}
-	resp, err := c.do(ctx, "GET", "/v1/processes/"+seg(name)+"/logs", q, nil)
-	if err != nil {
-		return nil, err
-	}
-	return resp.Body, nil
+	return c.do(ctx, "GET", "/v1/processes/"+seg(name)+"/logs", q, nil)
 }
 
-// Events follows the daemon's events.
+// Events follows the daemon's events. The stream continues across an
+// upgrade of the daemon; the events that happened while it reconnected are
+// counted by a "missed" event, as for a client that fell behind.
 type Events struct {
-	body io.ReadCloser
-	sc   *bufio.Scanner
+	c       *Client
+	ctx     context.Context
+	cancel  context.CancelFunc
+	mu      sync.Mutex // guards resp against Close from another goroutine
+	resp    *http.Response
+	sc      *bufio.Scanner
+	last    uint64    // the last event's sequence number (0: none yet)
+	held    api.Event // an event to return after the "missed" one before it
+	heldRaw []byte
+	resumed bool // reconnected after an upgrade: the next event may show a gap
 }
 
 // Events opens an event stream. Close it when done.
 func (c *Client) Events(ctx context.Context) (*Events, error) {
-	resp, err := c.do(ctx, "GET", "/v1/events", nil, nil)
+	e := &Events{c: c}
+	e.ctx, e.cancel = context.WithCancel(ctx)
+	resp, err := c.do(e.ctx, "GET", "/v1/events", nil, nil)
 	if err != nil {
+		e.cancel()
 		return nil, err
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	return &Events{body: resp.Body, sc: sc}, nil
+	e.open(resp)
+	return e, nil
+}
+
+func (e *Events) open(resp *http.Response) {
+	e.mu.Lock()
+	e.resp = resp
+	e.mu.Unlock()
+	e.sc = bufio.NewScanner(resp.Body)
+	e.sc.Buffer(make([]byte, 64<<10), 1<<20)
 }
 
 // Next returns the next event, its JSON line, and io.EOF when the stream
 // ends.
 func (e *Events) Next() (api.Event, []byte, error) {
-	if !e.sc.Scan() {
+	if e.heldRaw != nil {
+		ev, raw := e.held, e.heldRaw
+		e.heldRaw = nil
+		return ev, raw, nil
+	}
+	for !e.sc.Scan() {
 		if err := e.sc.Err(); err != nil {
 			return api.Event{}, nil, err
 		}
-		return api.Event{}, nil, io.EOF
+		if _, ok := resumeAt(e.resp); !ok {
+			return api.Event{}, nil, io.EOF
+		}
+		e.resp.Body.Close()
+		resp, err := reopen(e.ctx, func() (*http.Response, error) { return e.c.do(e.ctx, "GET", "/v1/events", nil, nil) })
+		if err != nil {
+			e.open(&http.Response{Body: http.NoBody})
+			return api.Event{}, nil, fmt.Errorf("the daemon upgraded and its events could not be followed on: %w", err)
+		}
+		e.open(resp)
+		e.resumed = true
 	}
 	line := e.sc.Bytes()
 	var ev api.Event
 	if err := json.Unmarshal(line, &ev); err != nil {
 		return api.Event{}, nil, fmt.Errorf("bad event %q: %w", line, err)
 	}
+	if ev.Seq == 0 {
+		return ev, line, nil // a health event: not numbered
+	}
+	last := e.last
+	e.last = ev.Seq
+	if e.resumed {
+		e.resumed = false
+		if last > 0 && ev.Seq > last+1 {
+			missed := api.Event{Type: "missed", Time: ev.Time, Missed: ev.Seq - last - 1}
+			raw, _ := json.Marshal(missed)
+			e.held, e.heldRaw = ev, append([]byte(nil), line...)
+			return missed, raw, nil
+		}
+	}
 	return ev, line, nil
 }
 
 // Close ends the stream.
-func (e *Events) Close() error { return e.body.Close() }
+func (e *Events) Close() error {
+	e.cancel()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.resp.Body.Close()
+}
 
 // Metrics returns the daemon's /metrics in the Prometheus text format.
 func (c *Client) Metrics(ctx context.Context) ([]byte, error) {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,4 +73,57 @@ func BenchmarkDaemonHeapPerProgram(b *testing.B) {
 		_ = d.Shutdown(ctx)
 		cancel()
 	}
+}
+
+// BenchmarkDaemonNew1000 measures daemon.New with corralbench's 1,000
+// programs (logs on, cgroups as the environment gives them): everything a
+// start does between the configuration and the first fork.
+//
+// It also reports the process's CPU time (user and system, every thread)
+// per New, cpu-ms/op: on a shared machine wall time says more about the
+// neighbours than about New.
+func BenchmarkDaemonNew1000(b *testing.B) {
+	const n = 1000
+	var cpu time.Duration
+	defer func() { b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op") }()
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "[daemon]\nsocket = %q\nstate_dir = %q\nlog_dir = %q\n", dir+"/sock", dir+"/state", dir+"/logs")
+		for i := range n {
+			fmt.Fprintf(&sb, "[program.p%04d]\ncommand = [\"/bin/sleep\", \"3600\"]\nrestart = \"always\"\nstdout = { file = \"AUTO\" }\nstderr = { redirect = true }\n", i)
+		}
+		path := filepath.Join(dir, "corral.toml")
+		if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		cpu0 := processCPU()
+		d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPU() - cpu0
+		b.StopTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := d.Shutdown(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		b.StartTimer()
+	}
+}
+
+// processCPU is the user and system CPU time of this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

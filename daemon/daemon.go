@@ -207,12 +207,16 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.reclaim()
 	}
 
+	// Each log directory is resolved once for all programs, not per stream.
+	release := d.capture.HoldDirs()
 	for i := range cfg.Programs {
 		if err := d.addProgram(&cfg.Programs[i], false); err != nil {
+			release()
 			d.abort()
 			return nil, err
 		}
 	}
+	release()
 	saved, err := d.store.Programs()
 	if err != nil {
 		d.abort()

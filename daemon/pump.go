@@ -85,7 +85,11 @@ func (d *Daemon) onEvent(e monitor.Event, batch map[string]*store.Running, drain
 	d.healthEvent(e)
 	switch e.Type {
 	case monitor.EventStarting:
-		batch[e.Name] = &store.Running{Pid: e.Pid, StartTicks: startTicks(e.Pid)}
+		ticks := e.StartTicks
+		if ticks == 0 {
+			ticks = startTicks(e.Pid)
+		}
+		batch[e.Name] = &store.Running{Pid: e.Pid, StartTicks: ticks}
 		log.Debug("process spawned", "program", e.Name, "pid", e.Pid)
 	case monitor.EventRunning:
 		log.Info("process running", "program", e.Name, "pid", e.Pid)

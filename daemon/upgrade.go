@@ -30,6 +30,9 @@ const CheckTimeout = 30 * time.Second
 // upgradeState is the daemon's part of the upgrade.
 type upgradeState struct {
 	mu sync.Mutex // one upgrade at a time
+	// followers are the long responses an upgrade ends before its exec
+	// (followers.go).
+	followers followers
 	// exe is the daemon's binary when it started: the default upgrade target.
 	exe string
 	// dir is the working directory the daemon started in, where its command
@@ -67,6 +70,10 @@ func (d *Daemon) Upgrade(ctx context.Context, binary string) error {
 		return fmt.Errorf("%w: %v", ErrUpgrade, err)
 	}
 	d.log.Info("upgrade: the new binary reads this state format; executing it", "binary", abs, "version", version, "format", handoff.Version)
+	// Log followers and event streams end first, each telling its client
+	// where to resume; the exec would cut them mid-stream.
+	reopen := d.up.followers.end(followersWait)
+	defer reopen()
 
 	// No reload, add or remove runs across the exec.
 	d.reloadMu.Lock()

@@ -86,6 +86,8 @@ type Capture struct {
 	streams map[*Stream]struct{}
 	files   map[string]*Stream // regular log files of open streams
 
+	parents heldDirs // HoldDirs
+
 	// Owned by the loop goroutine.
 	pipes map[int32]*pipe
 	buf   []byte

@@ -66,10 +66,19 @@ func TestRotationKeepsEveryLineOnceInOrder(t *testing.T) {
 func TestConstantGoroutinesAndThreads(t *testing.T) {
 	// Counted by their function, not by runtime.NumGoroutine: a goroutine
 	// of an earlier test (an exec.Cmd's, the testing package's) may end in
-	// between, which once made this read 0.
-	before := captureLoops()
+	// between, which once made this read 0. An earlier test's capture is
+	// closed, but Close returns when its loop closes done, a moment before
+	// the goroutine itself is gone (which once made this read 0 too): wait
+	// for none to be left first.
+	deadline := time.Now().Add(time.Minute) // only turns a hang into a failure
+	for captureLoops() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d capture goroutines of earlier tests still run", captureLoops())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	c := newCapture(t, Options{})
-	if got := captureLoops() - before; got != 1 {
+	if got := captureLoops(); got != 1 {
 		t.Fatalf("New started %d capture goroutines, want 1", got)
 	}
 	dir := t.TempDir()

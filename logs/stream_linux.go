@@ -230,11 +230,11 @@ func (s *Stream) open() error {
 // now, so that a bad path is still refused here: its directory must exist,
 // be one the daemon may trust, and be writable.
 func (s *Stream) openOrDefer() error {
-	d, name, err := safefs.OpenParent(s.path)
+	d, name, done, err := s.c.parents.open(s.path)
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
-	defer d.Close()
+	defer done()
 	if _, err := d.Lstat(name); !errors.Is(err, unix.ENOENT) {
 		return s.open() // there is something: open it, or say why not
 	}

@@ -32,8 +32,11 @@ type Cmd struct {
 
 	// Process is the started process; set by Start. Use it to read the
 	// pid or to send a signal (a signal after the exit was reaped returns
-	// os.ErrProcessDone, never reaching a reused pid). Never call its Wait
-	// or Release: the monitor reaps the process.
+	// os.ErrProcessDone, never reaching a reused pid). Never call its Wait:
+	// the monitor reaps the process. It holds a descriptor (a pidfd) until
+	// it is garbage-collected; a program that runs many commands between
+	// collections can close it with Release once Wait returned (a signal
+	// then returns an error, not os.ErrProcessDone).
 	Process *os.Process
 
 	// ProcessState is set once Wait returns.

@@ -74,6 +74,11 @@ type Event struct {
 	// Name is the process; empty for EventOrphanReaped and EventMissed.
 	Name string
 	Pid  int
+	// StartTicks is, on EventStarting when the monitor could take it
+	// without reading /proc, the process's start time in clock ticks
+	// after boot: field 22 of /proc/PID/stat, which tells the process
+	// from a later one with the same pid. 0 when not taken.
+	StartTicks uint64
 	// From is the process state before this event, State the one after.
 	// An EventExited has the same edge as the event that follows it (the
 	// backoff, fatal or stopped event), which adds the delay or the reason.

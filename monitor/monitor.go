@@ -903,12 +903,18 @@ func (l *loop) spawnMain(p *process) error {
 	if p.cgKills > 0 && spec.Cgroup != "" {
 		spec = l.freshCgroup(p)
 	}
-	pid, err := l.startProcess(spec, l.watch)
-	return l.spawned(p, pid, err)
+	pid, ticks, err := l.startProcessTicks(spec, l.watch)
+	return l.spawnedAt(p, pid, ticks, err)
 }
 
 // spawned records the outcome of p's spawn: its new pid, or the error.
 func (l *loop) spawned(p *process, pid int, err error) error {
+	return l.spawnedAt(p, pid, 0, err)
+}
+
+// spawnedAt is spawned with the process's start time in ticks after boot,
+// or 0 when unknown, for its EventStarting.
+func (l *loop) spawnedAt(p *process, pid int, ticks uint64, err error) error {
 	now := l.clock.Now()
 	if err != nil {
 		p.err = err.Error()
@@ -925,10 +931,10 @@ func (l *loop) spawned(p *process, pid int, err error) error {
 	l.byPid[pid] = p
 	l.armReadiness(p)
 	if p.spec.MinUptime <= 0 {
-		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid})
+		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid, StartTicks: ticks})
 		l.upForMinUptime(p)
 	} else {
-		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid}, deadline{p.spec.MinUptime, timerStarted})
+		l.transition(p, StateStarting, Event{Type: EventStarting, Pid: pid, StartTicks: ticks}, deadline{p.spec.MinUptime, timerStarted})
 	}
 	return nil
 }

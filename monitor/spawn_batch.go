@@ -91,8 +91,8 @@ func (l *loop) spawnMany(ps []*process) []error {
 		if err != nil && b.job.pid == 0 && b.job.err == nil {
 			b.job.err = err // the request itself failed
 		}
-		pid, err := l.spawnedBySpawner(b.job, l.watch)
-		errs[b.i] = l.spawned(b.p, pid, err)
+		pid, ticks, err := l.spawnedBySpawner(b.job, l.watch)
+		errs[b.i] = l.spawnedAt(b.p, pid, ticks, err)
 	}
 	return errs
 }

@@ -180,14 +180,22 @@ func lookupGroup(name string) (uint32, error) {
 // runs on the loop goroutine, so the pid is known to the loop before any exit
 // can be reaped. watch receives the pid and, on the pidfd backend, its pidfd.
 func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
+	pid, _, err := l.startProcessTicks(s, watch)
+	return pid, err
+}
+
+// startProcessTicks is startProcess that also returns the process's start
+// time in ticks after boot when it was taken without reading /proc, or 0
+// (ticks_linux.go).
+func (l *loop) startProcessTicks(s *Spec, watch func(pid, pidfd int)) (pid int, ticks uint64, err error) {
 	j, release, err := l.prepareProcess(s)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer release()
 	if spawner != nil {
 		if err := spawner.spawn([]*spawnJob{j}); err != nil {
-			return 0, fmt.Errorf("exec %s: %w", j.path, err)
+			return 0, 0, fmt.Errorf("exec %s: %w", j.path, err)
 		}
 		return l.spawnedBySpawner(j, watch)
 	}
@@ -196,10 +204,10 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 		var broken *helperBroken
 		if !errors.As(err, &broken) {
 			if err != nil {
-				return 0, fmt.Errorf("exec %s: %w", j.path, err)
+				return 0, 0, fmt.Errorf("exec %s: %w", j.path, err)
 			}
 			watch(pid, -1)
-			return pid, nil
+			return pid, 0, nil
 		}
 		l.log.Error("spawn helper failed; spawning directly from now on", "err", err)
 		l.helper.close()
@@ -209,17 +217,20 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 	if l.pidfds != nil {
 		j.sys.PidFD = &pidfd
 	}
-	pid, _, err := syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
-		Dir:   j.dir,
-		Env:   j.env,
-		Files: j.childFiles(j.sent()),
-		Sys:   j.sys,
+	ticks = forkTicks(func() {
+		pid, _, err = syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
+			Dir:   j.dir,
+			Env:   j.env,
+			Files: j.childFiles(j.sent()),
+			Sys:   j.sys,
+		})
 	})
 	if err != nil {
-		return 0, fmt.Errorf("exec %s: %w", j.path, err)
+		return 0, 0, fmt.Errorf("exec %s: %w", j.path, err)
 	}
+	ticks = checkedTicks(pid, ticks)
 	watch(pid, pidfd)
-	return pid, nil
+	return pid, ticks, nil
 }
 
 // environ is the environment of a spawn: Env, or the monitor's own when
@@ -318,11 +329,12 @@ func (l *loop) prepareProcess(s *Spec) (j *spawnJob, release func(), err error) 
 }
 
 // spawnedBySpawner finishes a job the spawner thread ran: the pid is
-// watched, or the error is returned as startProcess returns it.
-func (l *loop) spawnedBySpawner(j *spawnJob, watch func(pid, pidfd int)) (int, error) {
+// watched, or the error is returned as startProcessTicks returns it.
+func (l *loop) spawnedBySpawner(j *spawnJob, watch func(pid, pidfd int)) (int, uint64, error) {
 	if j.err != nil {
-		return 0, fmt.Errorf("exec %s: %w", j.path, j.err)
+		return 0, 0, fmt.Errorf("exec %s: %w", j.path, j.err)
 	}
+	ticks := checkedTicks(j.pid, j.startTicks)
 	pidfd := -1
 	if l.pidfds != nil {
 		// Not reaped yet (this loop reaps it), so the pid is still this
@@ -332,7 +344,7 @@ func (l *loop) spawnedBySpawner(j *spawnJob, watch func(pid, pidfd int)) (int, e
 		}
 	}
 	watch(j.pid, pidfd)
-	return j.pid, nil
+	return j.pid, ticks, nil
 }
 
 // sysProcAttr is the one place both spawn paths (the spawner thread and

@@ -54,6 +54,8 @@ type spawnJob struct {
 
 	pid int
 	err error
+	// startTicks is the child's start time as forkTicks took it, or 0.
+	startTicks uint64
 }
 
 // execJob is an execve of the spawner thread (the upgrade primitive):
@@ -266,11 +268,13 @@ func (sp *spawnerThread) serve() {
 				if sys.UseCgroupFD {
 					sys.CgroupFD = mine[n-1]
 				}
-				j.pid, _, j.err = syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
-					Dir:   j.dir,
-					Env:   j.env,
-					Files: j.childFiles(mine),
-					Sys:   &sys,
+				j.startTicks = forkTicks(func() {
+					j.pid, _, j.err = syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
+						Dir:   j.dir,
+						Env:   j.env,
+						Files: j.childFiles(mine),
+						Sys:   &sys,
+					})
 				})
 				at += n
 			}

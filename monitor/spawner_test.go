@@ -53,6 +53,8 @@ func TestMain(m *testing.M) {
 		RunSpawner(spawnerStormChild)
 	case "execfail":
 		RunSpawner(execFailChild)
+	case "ticks":
+		RunSpawner(spawnerTicksChild)
 	}
 	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
 	os.Exit(2)

@@ -233,9 +233,12 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 		defer inet.Close()
 	}
 
-	healthLn, err := listenHealth(cfg.Daemon.HealthListen)
-	if err != nil {
-		return err
+	var healthLn net.Listener
+	if addr := cfg.Daemon.HealthListen; addr != "" {
+		listen := func() (net.Listener, error) { return listenHealth(addr) }
+		if healthLn, err = listenCarried(handedOff, carriedHealth, listen, log); err != nil {
+			return err
+		}
 	}
 	listeners := 1
 	if inet != nil {
@@ -246,7 +249,7 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 		listeners++
 	}
 	d, err := daemon.New(cfg, daemon.Options{Logger: log, Listeners: listeners, Handoff: handedOff,
-		Carry: carryListeners(map[string]net.Listener{carriedSocket: ln, carriedInet: inet})})
+		Carry: carryListeners(map[string]net.Listener{carriedSocket: ln, carriedInet: inet, carriedHealth: healthLn})})
 	if err != nil {
 		return err
 	}

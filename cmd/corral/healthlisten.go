@@ -10,12 +10,10 @@ import (
 	"github.com/corralhq/corral/httpguard"
 )
 
-// listenHealth opens health_listen's TCP port, when set: it is opened
-// before the daemon starts anything, so a port in use fails the start.
+// listenHealth opens health_listen's TCP port: it is opened before the
+// daemon starts anything, so a port in use fails the start. An upgrade
+// carries it, as the API's sockets.
 func listenHealth(addr string) (net.Listener, error) {
-	if addr == "" {
-		return nil, nil
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("health_listen %q: %w", addr, err)

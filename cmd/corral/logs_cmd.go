@@ -37,8 +37,8 @@ func newLogsCmd() *cobra.Command {
 		Short: "Print a process's output",
 		Long: `Print a process's output (stdout, or stderr with --stderr) as kept in its log
 files, across rotations. With -f, keep printing what it writes until
-interrupted; bytes rotated away before they could be read are replaced by a
-line saying how many.`,
+interrupted, across "corral upgrade" too; bytes rotated away before they
+could be read are replaced by a line saying how many.`,
 		Args: argsUsage(cobra.ExactArgs(1)),
 	}
 	dial := socketFlag(cmd)
@@ -82,8 +82,10 @@ func newEventsCmd() *cobra.Command {
 		Use:   "events [--json]",
 		Short: "Print the daemon's events as they happen",
 		Long: `Print the daemon's events as they happen, until interrupted: one line per
-event, or one JSON object per line with --json. A "missed" event means this
-client fell behind and events were dropped; run "corral status" to re-list.`,
+event, or one JSON object per line with --json. The stream goes on across
+"corral upgrade". A "missed" event means events were dropped: this client
+fell behind, or they happened while it reconnected to an upgraded daemon;
+run "corral status" to re-list.`,
 		Args: argsUsage(cobra.NoArgs),
 	}
 	dial := socketFlag(cmd)

@@ -15,6 +15,7 @@ import (
 const (
 	carriedSocket = "listener/unix"
 	carriedInet   = "listener/inet"
+	carriedHealth = "listener/health"
 )
 
 // takeHandoff reads the state a previous image handed over, if any. It runs

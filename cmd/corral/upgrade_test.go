@@ -6,18 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/corralhq/corral/api"
 	"github.com/corralhq/corral/client"
 )
 
@@ -242,32 +246,58 @@ func TestUpgradeKeepsEveryProgram(t *testing.T) {
 		exit3Pipes[target] = true
 	}
 
-	// An event stream and a log follower stay connected across the upgrade.
+	// An event stream and a log follower continue across the upgrade: the
+	// old image ends them, saying where to resume, and the client goes on
+	// with the new one.
 	ectx, ecancel := context.WithCancel(ctx)
 	defer ecancel()
 	events, err := td.client.Events(ectx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lastSeq uint64
-	evDone := make(chan error, 1)
+	defer events.Close()
+	type seen struct {
+		ev  api.Event
+		err error
+	}
+	evs := make(chan seen, 1024)
 	go func() {
 		for {
 			ev, _, err := events.Next()
+			evs <- seen{ev, err}
 			if err != nil {
-				evDone <- err
 				return
 			}
-			lastSeq = ev.Seq
 		}
 	}()
 	follow, err := td.client.Logs(ectx, "counter", client.LogOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer follow.Close()
+	var fmu sync.Mutex
 	var followed bytes.Buffer
 	folDone := make(chan error, 1)
-	go func() { _, err := io.Copy(&followed, follow); folDone <- err }()
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := follow.Read(buf)
+			fmu.Lock()
+			followed.Write(buf[:n])
+			fmu.Unlock()
+			if err != nil {
+				folDone <- err
+				return
+			}
+		}
+	}()
+	followedLines := func() int {
+		fmu.Lock()
+		defer fmu.Unlock()
+		return strings.Count(followed.String(), "\n")
+	}
+	waitFor(t, "the follower reads the counter", func() bool { return followedLines() > 0 })
+	linesBefore := followedLines()
 
 	out, code := corralCLI(t, td, v1, "upgrade", "--binary", v2)
 	if code != 0 {
@@ -284,50 +314,45 @@ func TestUpgradeKeepsEveryProgram(t *testing.T) {
 		t.Errorf("after the upgrade: pid %d version %s, want pid %d version 2.0.0-new", info.Pid, info.Version, td.cmd.Process.Pid)
 	}
 
-	// The streams of the old image end (never silently continue from 1);
-	// a new stream continues the sequence.
-	select {
-	case <-evDone:
-	case <-time.After(hang):
-		t.Fatal("the event stream of the old image did not end")
-	}
-	select {
-	case <-folDone:
-	case <-time.After(hang):
-		t.Fatal("the log follower of the old image did not end")
-	}
+	// The same event stream sees the new image's events, numbered on from
+	// the old image's (never from 1), with any gap counted by a "missed".
 	waitStates(t, td, map[string]string{"exit3": "BACKOFF"})
-	events2, err := td.client.Events(ectx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer events2.Close()
 	if _, err := td.client.Start(ctx, []string{"stopped"}, false); err != nil {
 		t.Fatal(err)
 	}
-	ev, _, err := events2.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ev.Seq <= lastSeq {
-		t.Errorf("first event of the new image has seq %d, the old image's last was %d: the sequence restarted", ev.Seq, lastSeq)
+	var last uint64
+	var missed uint64
+	for started := false; !started; {
+		var s seen
+		select {
+		case s = <-evs:
+		case <-time.After(hang):
+			t.Fatal("the event stream saw no event of the new image")
+		}
+		if s.err != nil {
+			t.Fatalf("the event stream ended across the upgrade: %v", s.err)
+		}
+		switch ev := s.ev; {
+		case ev.Type == "missed":
+			missed = ev.Missed
+		case ev.Seq == 0: // health events are not numbered
+		default:
+			if last > 0 && ev.Seq != last+1+missed {
+				t.Fatalf("event %d after %d (%d counted missed): the sequence broke", ev.Seq, last, missed)
+			}
+			last, missed = ev.Seq, 0
+			started = ev.Name == "stopped" && ev.Type == "starting"
+		}
 	}
 	if _, err := td.client.Stop(ctx, []string{"stopped"}, true); err != nil {
 		t.Fatal(err)
 	}
-	// The follower resumes where it stopped.
-	resumed, err := td.client.Logs(ectx, "counter", client.LogOptions{Follow: true, Offset: int64(followed.Len())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resumed.Close()
-	buf := make([]byte, 64<<10)
-	for strings.Count(followed.String(), "\n") < 2000 {
-		n, err := resumed.Read(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		followed.Write(buf[:n])
+	// The same follower reads on, from the byte after the last it had.
+	waitFor(t, "the follower reads on after the upgrade", func() bool { return followedLines() >= max(2000, linesBefore+500) })
+	select {
+	case err := <-folDone:
+		t.Fatalf("the log follower ended across the upgrade: %v", err)
+	default:
 	}
 
 	after := statusFacts(t, td)
@@ -353,8 +378,8 @@ func TestUpgradeKeepsEveryProgram(t *testing.T) {
 	if z := daemonZombies(td.cmd.Process.Pid); len(z) > 0 {
 		t.Errorf("zombies under the daemon: %v", z)
 	}
-	events2.Close()
-	resumed.Close()
+	events.Close()
+	follow.Close()
 	settledFds(t, td, fdsBefore)
 	fdListAfter := daemonFdList(t, td)
 	// Compared: what the daemon holds for itself and its running programs.
@@ -366,6 +391,8 @@ func TestUpgradeKeepsEveryProgram(t *testing.T) {
 		t.Errorf("daemon descriptors (its own, log files aside): %d before the upgrade, %d after\nbefore: %q\nafter: %q", len(b), len(a), fdListBefore, fdListAfter)
 	}
 	checkCounterLog(t, filepath.Join(td.dir, "counter.log"), 2000)
+	fmu.Lock()
+	defer fmu.Unlock()
 	checkCounterText(t, "followed log", followed.String(), 2000)
 }
 
@@ -627,5 +654,42 @@ func TestUpgradeSupervisordInTheBackground(t *testing.T) {
 	}
 	if sid, err := unix.Getsid(pid); err != nil || sid != pid {
 		t.Errorf("daemon %d: session %d (%v), want its own still", pid, sid, err)
+	}
+}
+
+// TestUpgradeCarriesTheHealthListener: health_listen's socket is carried as
+// the API's are, so a probe of the daemon's own /livez is never refused by an
+// upgrade. Port 0 shows it is the same socket: a new one would get another
+// port.
+func TestUpgradeCarriesTheHealthListener(t *testing.T) {
+	bin := t.TempDir()
+	v1, v2 := buildCorral(t, bin, "1.0.0-old"), buildCorral(t, bin, "2.0.0-new")
+	td := startDaemonBinary(t, v1, "health_listen = \"127.0.0.1:0\"\n\n[program.web]\ncommand = \"sleep 100000\"\nstart_secs = \"0s\"\n")
+	td.waitRunning(t, 1)
+	b, err := os.ReadFile(filepath.Join(td.dir, "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`health_listen\)" addr=(\S+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("the daemon's log does not say where health_listen listens:\n%s", b)
+	}
+	livez := "http://" + string(m[1]) + "/livez"
+	get := func() int {
+		resp, err := http.Get(livez)
+		if err != nil {
+			t.Fatalf("GET %s: %v", livez, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("GET %s before the upgrade: %d", livez, code)
+	}
+	if out, code := corralCLI(t, td, v1, "upgrade", "--binary", v2); code != 0 {
+		t.Fatalf("corral upgrade exited %d: %s", code, out)
+	}
+	if code := get(); code != 200 {
+		t.Errorf("GET %s after the upgrade: %d", livez, code)
 	}
 }

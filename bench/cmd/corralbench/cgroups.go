@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,4 +56,26 @@ func removeCgroupTree(dir string) {
 			return
 		}
 	}
+}
+
+// ownCgroup returns the harness's own cgroup v2 directory, where
+// spawnloop-cg makes its children's cgroups.
+func ownCgroup() (string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		rel, ok := strings.CutPrefix(line, "0::")
+		if !ok {
+			continue
+		}
+		for _, mount := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+			dir := filepath.Join(mount, rel)
+			if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err == nil {
+				return dir, nil
+			}
+		}
+	}
+	return "", errors.New("no cgroup v2 hierarchy found for this process (spawnloop-cg needs one)")
 }

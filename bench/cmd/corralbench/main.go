@@ -46,7 +46,7 @@ type options struct {
 func main() {
 	var (
 		nFlag    = flag.String("n", "1000", "comma-separated numbers of supervised programs")
-		onlyFlag = flag.String("only", "", "comma-separated subjects to run (default all): spawnloop,gopersup,corral,supervisord,runit,s6; spawnloop always runs as the baseline")
+		onlyFlag = flag.String("only", "", "comma-separated subjects to run (default all): spawnloop,spawnloop-cg,gopersup,corral,supervisord,runit,s6; spawnloop always runs as the baseline")
 		opt      options
 	)
 	flag.DurationVar(&opt.idle, "idle", 10*time.Second, "idle window for the CPU measurement")
@@ -171,7 +171,7 @@ func run(opt options) (err error) {
 
 	for _, n := range opt.ns {
 		var results []*result
-		var limit *result
+		var limit, cgLimit *result
 		for _, p := range subs {
 			name := p.s.Name()
 			if n > 1000 && !opt.peersLarge && (name == "supervisord" || name == "runit" || name == "s6") {
@@ -184,13 +184,16 @@ func run(opt options) (err error) {
 			logf("%s N=%d ...", name, n)
 			r := measure(tr, p.s, n, base, opt)
 			logf("%s N=%d: %s", name, n, r.summary())
-			if name == "spawnloop" {
+			switch name {
+			case "spawnloop":
 				limit = r
+			case "spawnloop-cg":
+				cgLimit = r
 			}
 			results = append(results, r)
 			time.Sleep(opt.settle) // let the kernel finish tearing down
 		}
-		printTable(n, results, limit, opt)
+		printTable(n, results, limit, cgLimit, opt)
 	}
 	return nil
 }
@@ -254,8 +257,12 @@ type result struct {
 	n    int
 	err  string // set when the subject did not run at all
 
-	start       time.Duration
-	startNote   string // "" when all n ran
+	start     time.Duration
+	startNote string // "" when all n ran
+	// startCPU is the supervisor's own CPU (user and system ticks of its
+	// processes, its children's not counted) from its exec to the end of
+	// the start: less at the mercy of a loaded machine than start.
+	startCPU    uint64
 	pssKiB      int
 	threads     int
 	procs       int
@@ -272,8 +279,8 @@ func (r *result) summary() string {
 	if r.err != "" {
 		return r.err
 	}
-	s := fmt.Sprintf("start %s, PSS %d KiB, %d threads, %d procs, idle %d ticks, recovery %s, zombies %d, survived %v",
-		fmtPhase(r.start, r.startNote), r.pssKiB, r.threads, r.procs, r.idleTicks, fmtPhase(r.recovery, r.recoverNote), r.zombies, r.survived)
+	s := fmt.Sprintf("start %s (CPU %d ticks), PSS %d KiB, %d threads, %d procs, idle %d ticks, recovery %s, zombies %d, survived %v",
+		fmtPhase(r.start, r.startNote), r.startCPU, r.pssKiB, r.threads, r.procs, r.idleTicks, fmtPhase(r.recovery, r.recoverNote), r.zombies, r.survived)
 	if r.death != "" {
 		s += ": " + r.death
 	}
@@ -315,6 +322,9 @@ func measure(tr *tracker, s subject, n int, base string, opt options) *result {
 		if cgroups != "" {
 			removeCgroupTree(cgroups)
 		}
+		if c, ok := s.(interface{ Cleanup() }); ok {
+			c.Cleanup() // what it made in Setup, if still there
+		}
 	}()
 
 	sc := newMarkerScanner(token)
@@ -340,6 +350,9 @@ func measure(tr *tracker, s subject, n int, base string, opt options) *result {
 
 	// Phase 1: start.
 	r.start, r.startNote = waitFor(sc, n, nil, t0, opt, alive)
+	for _, t := range cpuTicks(supervisorPids(root, token)) {
+		r.startCPU += t
+	}
 	for pid := range sc.markers() {
 		cgroups = cgroupTree(pid)
 		break
@@ -521,15 +534,22 @@ func ratio(r *result, limit *result, get func(*result) (time.Duration, string)) 
 	return fmt.Sprintf("%.2fx", float64(d)/float64(ld))
 }
 
-func printTable(n int, results []*result, limit *result, opt options) {
+// printTable prints one row per subject. With cgLimit (spawnloop-cg ran)
+// each time also gets a ratio against it, "x cg", the baseline for corral
+// with a cgroup per process.
+func printTable(n int, results []*result, limit, cgLimit *result, opt options) {
 	fmt.Printf("### N = %d\n\n", n)
-	fmt.Printf("| subject | start all | x limit | PSS total | PSS / program | threads | procs | idle CPU (ticks / %v) | kill-storm recovery | x limit | zombies | survived |\n", opt.idle)
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	cg, cgHead := "", ""
+	if cgLimit != nil {
+		cg, cgHead = " x cg |", "---:|"
+	}
+	fmt.Printf("| subject | start all | x limit |%s start CPU (ticks) | PSS total | PSS / program | threads | procs | idle CPU (ticks / %v) | kill-storm recovery | x limit |%s zombies | survived |\n", cg, opt.idle, cg)
+	fmt.Println("|---|---:|---:|" + cgHead + "---:|---:|---:|---:|---:|---:|---:|---:|" + cgHead + "---:|---|")
 	startOf := func(r *result) (time.Duration, string) { return r.start, r.startNote }
 	recOf := func(r *result) (time.Duration, string) { return r.recovery, r.recoverNote }
 	for _, r := range results {
 		if r.err != "" {
-			fmt.Printf("| %s | %s | | | | | | | | | | |\n", r.name, r.err)
+			fmt.Printf("| %s | %s | | | | | | | | | | | |%s\n", r.name, r.err, strings.Repeat(" |", strings.Count(cg, "|")*2))
 			continue
 		}
 		mem, per, thr, procs, idle := "-", "-", "-", "-", "-"
@@ -540,10 +560,16 @@ func printTable(n int, results []*result, limit *result, opt options) {
 			procs = fmt.Sprint(r.procs)
 			idle = fmt.Sprint(r.idleTicks)
 		}
-		rec, recRatio, z := "-", "-", "-"
+		rec, recRatio, recCg, z := "-", "-", "-", "-"
 		if r.recoverNote != "" || r.recovery > 0 {
 			rec = fmtPhase(r.recovery, r.recoverNote)
 			recRatio = ratio(r, limit, recOf)
+			recCg = ratio(r, cgLimit, recOf)
+		}
+		startRatio := ratio(r, limit, startOf)
+		if cgLimit != nil {
+			startRatio += " | " + ratio(r, cgLimit, startOf)
+			recRatio += " | " + recCg
 		}
 		if r.survived || r.death == "" {
 			z = fmt.Sprint(r.zombies)
@@ -555,8 +581,8 @@ func printTable(n int, results []*result, limit *result, opt options) {
 				surv += ": " + r.death
 			}
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.name, fmtPhase(r.start, r.startNote), ratio(r, limit, startOf), mem, per, thr, procs, idle,
+		fmt.Printf("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.name, fmtPhase(r.start, r.startNote), startRatio, r.startCPU, mem, per, thr, procs, idle,
 			rec, recRatio, z, surv)
 	}
 	fmt.Println()

@@ -36,6 +36,7 @@ type benchEnv struct {
 func allSubjects() []subject {
 	return []subject{
 		&spawnLoop{},
+		&spawnLoop{cgroup: true},
 		&goPerChild{},
 		&corralSubject{},
 		&supervisord{},
@@ -66,24 +67,71 @@ func programName(i int) string { return fmt.Sprintf("p%05d", i) }
 
 // --- spawnloop: the machine's limit -------------------------------------
 
-type spawnLoop struct{ path string }
+// With cgroup set it is spawnloop-cg: each child forked into a cgroup of
+// its own (SPAWNLOOP_CGROUP, bench/spawnloop.c), what corral does by
+// default as root; a second baseline for corral with cgroups, never the
+// "x limit" one.
+type spawnLoop struct {
+	path   string
+	cgroup bool
+	base   string // the cgroup Setup made, for Cleanup
+}
 
-func (*spawnLoop) Name() string { return "spawnloop" }
+// Cleanup removes the cgroup tree of the last Setup, once its processes
+// are dead: the harness finds a tree from a running program, which a run
+// interrupted before the first one never had.
+func (s *spawnLoop) Cleanup() {
+	if s.base != "" {
+		if _, err := os.Stat(s.base); err == nil {
+			removeCgroupTree(s.base)
+		}
+		s.base = ""
+	}
+}
+
+func (s *spawnLoop) Name() string {
+	if s.cgroup {
+		return "spawnloop-cg"
+	}
+	return "spawnloop"
+}
 
 func (s *spawnLoop) Prepare(env *benchEnv) (string, error) {
 	src := filepath.Join(env.root, "bench", "spawnloop.c")
-	s.path = filepath.Join(env.bin, "spawnloop")
+	s.path = filepath.Join(env.bin, s.Name())
 	out, err := exec.Command("gcc", "-O2", "-Wall", "-o", s.path, src).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("gcc %s: %v: %s (install with: apt-get install gcc)", src, err, firstLine(string(out)))
 	}
 	gcc, _ := exec.Command("gcc", "-dumpfullversion").Output()
 	libc, _ := exec.Command("getconf", "GNU_LIBC_VERSION").Output()
-	return fmt.Sprintf("C posix_spawn, gcc %s, %s", strings.TrimSpace(string(gcc)), strings.TrimSpace(string(libc))), nil
+	how := "C posix_spawn"
+	if s.cgroup {
+		if _, err := ownCgroup(); err != nil {
+			return "", err
+		}
+		how = "C clone3(CLONE_INTO_CGROUP), a cgroup per child"
+	}
+	return fmt.Sprintf("%s, gcc %s, %s", how, strings.TrimSpace(string(gcc)), strings.TrimSpace(string(libc))), nil
 }
 
 func (s *spawnLoop) Setup(dir string, n int, argv []string) ([]string, []string, error) {
-	return append([]string{s.path, fmt.Sprint(n)}, argv...), nil, nil
+	cmd := append([]string{s.path, fmt.Sprint(n)}, argv...)
+	if !s.cgroup {
+		return cmd, nil, nil
+	}
+	// Named like corral's per-run cgroups, so the harness finds the tree
+	// from a program and removes it after the run (cgroupTree).
+	own, err := ownCgroup()
+	if err != nil {
+		return nil, nil, err
+	}
+	base := filepath.Join(own, "corral.spawnloop-cg."+filepath.Base(dir))
+	if err := os.Mkdir(base, 0o755); err != nil {
+		return nil, nil, err
+	}
+	s.base = base
+	return cmd, []string{"SPAWNLOOP_CGROUP=" + base}, nil
 }
 
 // --- gopersup: one goroutine (and one OS thread) per child ---------------
