@@ -333,6 +333,9 @@ func (ip *iniParser) build(name string) (*Config, error) {
 		cfg.Groups = append(cfg.Groups, g)
 	}
 	bySection := map[string]*iniSection{}
+	// Exactly as long as needed: the daemon keeps this array for the life
+	// of the configuration (append would leave up to a quarter unused).
+	cfg.Programs = make([]Program, 0, len(programs)+len(listeners))
 	for _, s := range programs {
 		p, err := ip.program(s, groupOf)
 		if err != nil {

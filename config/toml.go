@@ -65,6 +65,8 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 		}
 		cfg.Groups = append(cfg.Groups, grp)
 	}
+	// Exactly as long as needed: the daemon keeps this array for the life
+	// of the configuration (append would leave up to a quarter unused).
 	cfg.Programs = make([]Program, 0, len(progNames))
 	for _, n := range progNames {
 		p, err := tp.program(n, progs[n])

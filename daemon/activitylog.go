@@ -310,7 +310,7 @@ func (d *Daemon) activity(e monitor.Event) bool {
 	d.mu.Lock()
 	var prog *config.Program
 	if pr := d.procs[e.Name]; pr != nil {
-		prog = &pr.program.cfg
+		prog = pr.program.cfg
 	}
 	d.mu.Unlock()
 	switch e.Type {

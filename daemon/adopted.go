@@ -16,18 +16,13 @@ import (
 // only a cgroup tracks everything.
 const ProcessEnv = "CORRAL_PROCESS"
 
-// markProcess adds the ProcessEnv mark to a spec's environment, only
-// without cgroups (it costs a copy of the environment per process).
-func (d *Daemon) markProcess(env []string, name string) []string {
+// processMark is the ProcessEnv entry of a process's environment, only
+// without cgroups (ok false with them).
+func (d *Daemon) processMark(name string) (entry string, ok bool) {
 	if d.cg.root != "" {
-		return env
+		return "", false
 	}
-	// Exactly one longer: append would double the array (1.6 KiB a
-	// process with a typical environment instead of 0.7).
-	out := make([]string, len(env)+1)
-	copy(out, env)
-	out[len(env)] = ProcessEnv + "=" + name
-	return out
+	return ProcessEnv + "=" + name, true
 }
 
 // killAdopted kills the daemon's children that no process of the monitor

@@ -273,7 +273,7 @@ func (d *Daemon) checkReloadBudget(df Diff, cfg *config.Config, keep func(string
 	}
 	for name, p := range d.programs {
 		if !gone[name] {
-			after = append(after, p.cfg)
+			after = append(after, *p.cfg)
 		}
 	}
 	for _, name := range df.Added {

@@ -107,7 +107,12 @@ type Daemon struct {
 }
 
 type program struct {
-	cfg     config.Program
+	// cfg is the program's definition, shared with the configuration it
+	// came from (an element of d.cfg.Programs) or, for a program added at
+	// run time, its own. Never written through: a reload that keeps the
+	// program repoints cfg to the new configuration's equal definition
+	// (repointPrograms), under d.mu, so read it under d.mu.
+	cfg     *config.Program
 	runtime bool // added through the API, persisted in the store
 	procs   []*proc
 	fcgi    *fcgiSocket // an [fcgi-program:x]'s socket, or nil
@@ -204,8 +209,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 
 	// Each log directory is resolved once for all programs, not per stream.
 	release := d.capture.HoldDirs()
-	for _, p := range cfg.Programs {
-		if err := d.addProgram(p, false); err != nil {
+	for i := range cfg.Programs {
+		if err := d.addProgram(&cfg.Programs[i], false); err != nil {
 			release()
 			d.abort()
 			return nil, err
@@ -227,7 +232,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			d.log.Warn("state: a program added at run time now exists in the config file; the file wins", "program", name)
 			continue
 		}
-		if err := d.addProgram(p, true); err != nil {
+		if err := d.addProgram(&p, true); err != nil {
 			d.log.Error("state: cannot restore a program added at run time", "program", name, "err", err)
 		}
 	}
@@ -293,13 +298,14 @@ func (d *Daemon) Quit() <-chan struct{} { return d.quit }
 // RequestShutdown asks the daemon's owner to shut it down (see Quit).
 func (d *Daemon) RequestShutdown() { d.quitMu.Do(func() { close(d.quit) }) }
 
-// addProgram registers a program's processes with the monitor. Caller holds
-// no lock (it takes d.mu).
-func (d *Daemon) addProgram(p config.Program, runtime bool) error {
+// addProgram registers a program's processes with the monitor. The
+// program keeps p, which must not be written afterwards (see program.cfg).
+// Caller holds no lock (it takes d.mu).
+func (d *Daemon) addProgram(p *config.Program, runtime bool) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	if err := d.checkLimits(p); err != nil {
+	if err := d.checkLimits(*p); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -310,12 +316,12 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 	if _, ok := d.programs[p.Name]; ok {
 		return fmt.Errorf("%w: %q", ErrProgramExists, p.Name)
 	}
-	used, err := d.budget.admit(p)
+	used, err := d.budget.admit(*p)
 	if err != nil {
 		return err
 	}
 	prog := &program{cfg: p, runtime: runtime}
-	if err := d.makeProgramCgroup(p); err != nil {
+	if err := d.makeProgramCgroup(*p); err != nil {
 		return err
 	}
 	if p.Socket != nil {
@@ -323,7 +329,10 @@ func (d *Daemon) addProgram(p config.Program, runtime bool) error {
 			return fmt.Errorf("program %q: %w", p.Name, err)
 		}
 	}
-	for _, cp := range p.Processes() {
+	// EachProcess, not Processes: no copy of the program per process (the
+	// process record shares its command and environment when there is
+	// nothing to expand).
+	for cp := range p.EachProcess {
 		name := cp.FullName()
 		if _, ok := d.procs[name]; ok {
 			d.unregister(prog)
@@ -354,16 +363,16 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 			pr.logErr = errText
 		}
 	}
-	spec, err := Spec(cp, name, d.processEnv(cp))
+	spec, err := Spec(cp, name, d.baseEnv)
 	if err != nil {
 		d.closeStreams(pr)
 		return nil, fmt.Errorf("program %q: %w", prog.cfg.Name, err)
 	}
 	spec.Stdio = pr.stdio
 	spec.Cgroup = d.processCgroup(prog.cfg.Name, name)
-	spec.Env = d.markProcess(spec.Env, name)
+	spec.ExtraEnv = d.processEnv(cp, name, spec.ExtraEnv)
 	d.readiness(cp.Program, &spec)
-	if usesListeners(prog.cfg) {
+	if usesListeners(*prog.cfg) {
 		spec.Stdio = d.listenerStdio(pr)
 	}
 	if err := d.mon.Add(spec); err != nil {
@@ -438,7 +447,7 @@ func (d *Daemon) unregister(prog *program) {
 	}
 	prog.fcgi.close()
 	if d.programs[prog.cfg.Name] == prog {
-		d.budget.release(prog.cfg)
+		d.budget.release(*prog.cfg)
 		d.removeProgramCgroup(prog.cfg.Name)
 		d.listenersRemoved(prog)
 	}

@@ -80,7 +80,11 @@ func tapped(l config.LogSpec) bool { return l.Events || l.CaptureMaxBytes > 0 }
 // holds d.mu.
 func (d *Daemon) listenerStdio(pr *proc) func() (stdin, stdout, stderr *os.File, err error) {
 	disp := d.ensureListeners()
-	cfg := pr.program.cfg
+	// Copies of what the spawns need, not the definition: a closure that
+	// held it would keep a whole replaced configuration alive after a
+	// reload (see program.cfg).
+	name, listener := pr.program.cfg.Name, pr.program.cfg.Listener != nil
+	outSpec, errSpec := pr.program.cfg.Stdout, pr.program.cfg.Stderr
 	return func() (stdin, stdout, stderr *os.File, err error) {
 		if disp == nil {
 			return nil, nil, nil, eventlistener.ErrClosed
@@ -109,24 +113,24 @@ func (d *Daemon) listenerStdio(pr *proc) func() (stdin, stdout, stderr *os.File,
 			return disp.Tap(eventlistener.TapOptions{Process: pr.name, Stderr: isStderr, LogEvents: spec.Events,
 				CaptureMaxBytes: int(min(spec.CaptureMaxBytes, 1<<30))}, sink)
 		}
-		if cfg.Listener != nil {
-			in, out, err := disp.Pipes(cfg.Name, pr.name)
+		if listener {
+			in, out, err := disp.Pipes(name, pr.name)
 			if err != nil {
 				return fail(err)
 			}
 			stdin, stdout = in, out
 			opened = append(opened, in, out)
 		} else {
-			if stdout, err = output(pr.stdout, cfg.Stdout, false); err != nil {
+			if stdout, err = output(pr.stdout, outSpec, false); err != nil {
 				return fail(err)
 			}
 			if stdout != nil {
 				opened = append(opened, stdout)
 			}
 		}
-		if pr.stderr == nil && cfg.Stderr.Redirect {
+		if pr.stderr == nil && errSpec.Redirect {
 			stderr = stdout
-		} else if stderr, err = output(pr.stderr, cfg.Stderr, true); err != nil {
+		} else if stderr, err = output(pr.stderr, errSpec, true); err != nil {
 			return fail(err)
 		}
 		pr.mu.Lock()

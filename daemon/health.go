@@ -70,7 +70,7 @@ func (d *Daemon) setHealth(name string, h *config.Health, spec monitor.Spec) {
 		// The program's environment, directory and credentials; nothing of
 		// its restart policy or output.
 		p.Exec = &monitor.Spec{
-			Path: h.Exec[0], Args: h.Exec, Env: spec.Env, Dir: spec.Dir,
+			Path: h.Exec[0], Args: h.Exec, Env: spec.Env, ExtraEnv: spec.ExtraEnv, Dir: spec.Dir,
 			User: spec.User, Group: spec.Group, Groups: spec.Groups, DropGroups: spec.DropGroups,
 			Umask: spec.Umask, Rlimits: spec.Rlimits,
 		}

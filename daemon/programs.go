@@ -16,7 +16,7 @@ func (d *Daemon) ProgramConfig() []config.Program {
 	defer d.mu.Unlock()
 	out := make([]config.Program, 0, len(d.programs))
 	for _, p := range d.programs {
-		out = append(out, p.cfg)
+		out = append(out, *p.cfg)
 	}
 	slices.SortFunc(out, func(a, b config.Program) int {
 		if a.Name < b.Name {
@@ -40,7 +40,7 @@ func (d *Daemon) AddProgram(ctx context.Context, p config.Program) ([]Result, er
 	if err != nil {
 		return nil, err
 	}
-	if err := d.addProgram(p, true); err != nil {
+	if err := d.addProgram(&p, true); err != nil {
 		return nil, err
 	}
 	if err := d.store.PutProgram(p.Name, raw); err != nil {
@@ -129,7 +129,7 @@ func (d *Daemon) Reread() (Diff, *config.Config, error) {
 		switch {
 		case !ok:
 			df.Added = append(df.Added, p.Name)
-		case cur.runtime || !sameProgram(cur.cfg, p):
+		case cur.runtime || !sameProgram(*cur.cfg, p):
 			df.Changed = append(df.Changed, p.Name)
 		}
 	}
@@ -184,7 +184,7 @@ func (d *Daemon) Reload(ctx context.Context, only ...string) (Diff, error) {
 				return applied, err
 			}
 			_ = d.store.DeleteProgram(name)
-			if err := d.addAndStart(ctx, *cfg.Program(name)); err != nil {
+			if err := d.addAndStart(ctx, cfg.Program(name)); err != nil {
 				return applied, err
 			}
 			applied.Changed = append(applied.Changed, name)
@@ -192,7 +192,7 @@ func (d *Daemon) Reload(ctx context.Context, only ...string) (Diff, error) {
 	}
 	for _, name := range df.Added {
 		if keep(name) {
-			if err := d.addAndStart(ctx, *cfg.Program(name)); err != nil {
+			if err := d.addAndStart(ctx, cfg.Program(name)); err != nil {
 				return applied, err
 			}
 			applied.Added = append(applied.Added, name)
@@ -202,12 +202,13 @@ func (d *Daemon) Reload(ctx context.Context, only ...string) (Diff, error) {
 	d.cfg.Programs = cfg.Programs
 	d.cfg.Groups = cfg.Groups
 	d.cfg.Warnings = cfg.Warnings
+	d.repointPrograms()
 	d.mu.Unlock()
 	d.log.Info("configuration reloaded", "added", applied.Added, "changed", applied.Changed, "removed", applied.Removed)
 	return applied, nil
 }
 
-func (d *Daemon) addAndStart(ctx context.Context, p config.Program) error {
+func (d *Daemon) addAndStart(ctx context.Context, p *config.Program) error {
 	if err := d.addProgram(p, false); err != nil {
 		return err
 	}

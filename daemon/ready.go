@@ -59,12 +59,12 @@ func ApplyReadiness(prog config.Program, spec *monitor.Spec, processNames func(p
 			mr.NotifyFD, mr.NotifyFile = fd, n.notifyFile
 		}
 		if r.WantsNotifySocket() {
-			spec.Env = append(slices.Clip(spec.Env), NotifyEnv+"="+n.addr)
+			spec.ExtraEnv = append(slices.Clip(spec.ExtraEnv), NotifyEnv+"="+n.addr)
 			if r.Watchdog > 0 {
 				// WATCHDOG_PID is left out: the environment is fixed before
 				// the fork, and sd_watchdog_enabled(3) takes its absence to
 				// mean "this process".
-				spec.Env = append(spec.Env, "WATCHDOG_USEC="+strconv.FormatInt(r.Watchdog.Microseconds(), 10))
+				spec.ExtraEnv = append(spec.ExtraEnv, "WATCHDOG_USEC="+strconv.FormatInt(r.Watchdog.Microseconds(), 10))
 			}
 		}
 	}
@@ -117,7 +117,7 @@ func (d *Daemon) HealthChanged(name string, pid int, healthy bool) error {
 func (d *Daemon) dependencyDepth() map[string]int {
 	progs := make([]config.Program, 0, len(d.programs))
 	for _, p := range d.programs {
-		progs = append(progs, p.cfg)
+		progs = append(progs, *p.cfg)
 	}
 	byProgram := config.DependencyRanks(progs)
 	rank := make(map[string]int, len(d.procs))

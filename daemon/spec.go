@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"os"
-	"slices"
 	"syscall"
 
 	"github.com/corralhq/corral/config"
@@ -10,7 +9,10 @@ import (
 )
 
 // Spec maps one configured process to a monitor spec, without its output
-// (the caller sets Stdout/Stderr or Stdio). env is the base environment.
+// (the caller sets Stdout/Stderr or Stdio). env is the base environment,
+// shared by every process and never written: the spec's Env is env and its
+// ExtraEnv the program's own environment, which the monitor adds after it
+// at each spawn (so the program's wins).
 func Spec(p config.Process, name string, env []string) (monitor.Spec, error) {
 	prog := p.Program
 	pol, err := monitor.ParseRestartPolicy(string(prog.Restart))
@@ -24,15 +26,12 @@ func Spec(p config.Process, name string, env []string) (monitor.Spec, error) {
 	if e == nil {
 		e = os.Environ()
 	}
-	if len(prog.Environment) > 0 {
-		// Clip: the base is shared by every process and must not be written.
-		e = append(slices.Clip(e), prog.Environment...)
-	}
 	s := monitor.Spec{
 		Name:         name,
 		Path:         prog.Command[0],
 		Args:         prog.Command,
 		Env:          e,
+		ExtraEnv:     prog.Environment,
 		Dir:          prog.Directory,
 		User:         prog.User,
 		Umask:        prog.Umask,

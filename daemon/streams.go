@@ -20,7 +20,11 @@ import (
 type shared struct {
 	s    *logs.Stream
 	refs int
-	cfg  logs.StreamConfig
+	// The rotation settings it was opened with, to warn about a second
+	// program asking for others (not the whole StreamConfig: one of these
+	// per log file, and 32 bytes where that made 64).
+	maxBytes int64
+	backups  int
 }
 
 // newCapture starts the log capture with the configured log group.
@@ -78,7 +82,7 @@ func (d *Daemon) openStream(proc, stream string, ls config.LogSpec) (*logs.Strea
 	if path != "" {
 		key, _ = filepath.Abs(path)
 		if sh, ok := d.streams[key]; ok {
-			if sh.cfg.MaxBytes != cfg.MaxBytes || sh.cfg.Backups != cfg.Backups {
+			if sh.maxBytes != cfg.MaxBytes || sh.backups != cfg.Backups {
 				d.log.Warn("log file shared with different rotation settings; the first program's apply",
 					"program", proc, "stream", stream, "file", path)
 			}
@@ -89,7 +93,7 @@ func (d *Daemon) openStream(proc, stream string, ls config.LogSpec) (*logs.Strea
 	s, err := d.capture.OpenStream(cfg)
 	if err == nil {
 		if key != "" {
-			d.streams[key] = &shared{s: s, refs: 1, cfg: cfg}
+			d.streams[key] = &shared{s: s, refs: 1, maxBytes: cfg.MaxBytes, backups: cfg.Backups}
 		}
 		return s, ""
 	}

@@ -281,7 +281,7 @@ func (d *Daemon) adoptHandoff(h *handoff.State) error {
 // fcgi-program's socket. Caller holds d.mu.
 func (d *Daemon) notCarried() string {
 	for _, p := range d.programs {
-		if usesListeners(p.cfg) {
+		if usesListeners(*p.cfg) {
 			return fmt.Sprintf("program %q is an event listener, or its output goes to event listeners", p.cfg.Name)
 		}
 		if p.cfg.Socket != nil {

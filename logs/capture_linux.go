@@ -530,9 +530,26 @@ func (c *Capture) finalize(s *Stream) {
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
-		close(s.closedCh)
+		if s.closedCh != nil {
+			close(s.closedCh)
+		}
 	}
 	s.mu.Unlock()
+}
+
+// closedChan returns a channel closed when the stream is. It is made at
+// the first call (a follower waiting), not for every stream: most streams
+// never have a follower, and a channel is 96 bytes.
+func (s *Stream) closedChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closedCh == nil {
+		s.closedCh = make(chan struct{})
+		if s.closed {
+			close(s.closedCh)
+		}
+	}
+	return s.closedCh
 }
 
 // newPipe makes a pipe for s and queues its read end for the loop.

@@ -65,7 +65,7 @@ func (f *Follower) Read(ctx context.Context, p []byte) (int, error) {
 		}
 		select {
 		case <-f.wake:
-		case <-f.s.closedCh:
+		case <-f.s.closedChan():
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}

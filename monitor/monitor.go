@@ -498,7 +498,8 @@ func (m *Monitor) Shutdown(ctx context.Context) error {
 func (m *Monitor) Close() error { return m.Shutdown(context.Background()) }
 
 // process is the loop's record of one supervised process. Only the loop
-// goroutine touches it.
+// goroutine touches it. One is allocated per process: mind its size class
+// (TestProcessRecordSize) when adding fields.
 type process struct {
 	spec     Spec
 	state    State

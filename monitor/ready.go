@@ -183,13 +183,13 @@ type Notice struct {
 type readyState struct {
 	ready, healthy, upLong bool
 	completed, failedRun   bool
+	restartPending         bool // DepRestart: start again once stopped
 	status                 string
 	mainPid                int
 	waitingFor             string
 	failWhy                string // why the loop killed it (ready timeout, watchdog)
 	wdDur                  time.Duration
 	wdGen, toGen           uint64 // generations of the watchdog and ready-timeout timers
-	restartPending         bool   // DepRestart: start again once stopped
 }
 
 // Timers whose generation is their own, not the process's state generation:

@@ -233,11 +233,27 @@ func (l *loop) startProcessTicks(s *Spec, watch func(pid, pidfd int)) (pid int, 
 	return pid, ticks, nil
 }
 
+// environ is the environment of a spawn: Env, or the monitor's own when
+// Env is nil, followed by ExtraEnv. Nil when both are nil (the monitor's
+// own, looked up as exec.LookPath does).
+func (s *Spec) environ() []string {
+	if len(s.ExtraEnv) == 0 {
+		return s.Env
+	}
+	base := s.Env
+	if base == nil {
+		base = os.Environ()
+	}
+	env := make([]string, 0, len(base)+len(s.ExtraEnv))
+	return append(append(env, base...), s.ExtraEnv...)
+}
+
 // prepareProcess does everything of a spawn but the fork: it resolves the
 // program, its directory and credentials, and opens its stdio. release
 // closes what was opened for the spawn, once it is done.
 func (l *loop) prepareProcess(s *Spec) (j *spawnJob, release func(), err error) {
-	path, err := lookPath(s.Path, s.Env)
+	env := s.environ()
+	path, err := lookPath(s.Path, env)
 	if err != nil {
 		return nil, nil, permanent("%w", err)
 	}
@@ -290,7 +306,6 @@ func (l *loop) prepareProcess(s *Spec) (j *spawnJob, release func(), err error) 
 		}
 		return int(f.Fd())
 	}
-	env := s.Env
 	if env == nil {
 		env = os.Environ()
 	}

@@ -15,12 +15,18 @@ type Spec struct {
 	// Name identifies the process in the monitor; it must be unique.
 	Name string
 	// Path is the program to run. A path without a slash is looked up in the
-	// PATH of Env (or of the monitor's own environment when Env is nil).
+	// PATH of Env and ExtraEnv (or of the monitor's own environment when
+	// both are nil).
 	Path string
 	// Args holds the command line, including argv[0]. Empty means [Path].
 	Args []string
 	// Env is the environment as KEY=value strings; nil means the monitor's own.
 	Env []string
+	// ExtraEnv is added after Env at each spawn. Many specs can then share
+	// one Env slice (a daemon's base environment) and keep only what
+	// differs in their own: each process's full environment is built when
+	// it is spawned instead of held, one copy per process, for its life.
+	ExtraEnv []string
 	// Dir is the working directory; empty means the monitor's.
 	Dir string
 

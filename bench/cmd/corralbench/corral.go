@@ -54,9 +54,9 @@ func (c *corralSubject) Setup(dir string, n int, argv []string) ([]string, []str
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		return nil, nil, err
 	}
-	// The daemon's CPU profile (cmd/corral/profile.go), when asked for.
+	// The daemon's CPU and heap profiles (cmd/corral/profile.go), when asked for.
 	var env []string
-	for _, k := range []string{"CORRAL_CPUPROFILE", "CORRAL_CPUPROFILE_SECONDS", "CORRAL_NO_CGROUPS"} {
+	for _, k := range []string{"CORRAL_CPUPROFILE", "CORRAL_CPUPROFILE_SECONDS", "CORRAL_HEAPPROFILE", "CORRAL_HEAPPROFILE_SECONDS", "CORRAL_NO_CGROUPS"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

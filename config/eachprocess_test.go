@@ -1,0 +1,68 @@
+package config
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestEachProcessYieldsWhatProcessesReturns: for programs of one process
+// and of several, with and without names left to expand, in both formats,
+// EachProcess yields exactly the processes Processes returns, and shares
+// the command only where nothing was left to expand.
+func TestEachProcessYieldsWhatProcessesReturns(t *testing.T) {
+	toml := `
+[program.plain]
+command = ["sleep", "1000"]
+environment = { A = "1" }
+stdout = { file = "AUTO" }
+
+[program.numbered]
+command = "echo %(process_num)d"
+environment = { N = "%(process_num)d" }
+
+[program.many]
+command = "sleep 1000"
+numprocs = 3
+numprocs_start = 5
+
+[program.literal]
+command = ["printf", "100%%"]
+`
+	ini := `
+[program:plain]
+command = sleep 1000
+environment = A="1"
+
+[program:named]
+command = sleep 1000
+process_name = %(program_name)s_%(process_num)02d
+
+[program:many]
+command = sleep %(process_num)d
+process_name = %(program_name)s_%(process_num)d
+numprocs = 2
+`
+	var progs []Program
+	cfg, err := ParseTOML("corral.toml", []byte(toml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	progs = append(progs, cfg.Programs...)
+	if cfg, err = ParseINI("supervisord.conf", []byte(ini), nil); err != nil {
+		t.Fatal(err)
+	}
+	progs = append(progs, cfg.Programs...)
+	for _, p := range progs {
+		var got []Process
+		for cp := range p.EachProcess {
+			got = append(got, cp)
+		}
+		if want := p.Processes(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s (%s): EachProcess yields\n%+v\nProcesses returns\n%+v", p.Name, p.Source.File, got, want)
+		}
+		// Nothing to expand in plain: its one process shares the command.
+		if shares := len(got) == 1 && &got[0].Program.Command[0] == &p.Command[0]; shares != (p.Name == "plain") {
+			t.Errorf("%s (%s): process shares the program's command: %v", p.Name, p.Source.File, shares)
+		}
+	}
+}
