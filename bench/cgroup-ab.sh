@@ -27,14 +27,8 @@ done
 shift $((OPTIND - 1))
 [ $# -eq 2 ] || { echo "usage: $0 [-n N] [-r ROUNDS] BEFORE AFTER" >&2; exit 2; }
 
-repo=$(git rev-parse --show-toplevel)
-tmp=$(mktemp -d /tmp/cgroup-ab.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-for c in "$1" "$2"; do
-	mkdir -p "$tmp/$c"
-	git -C "$repo" archive "$c" | tar -x -C "$tmp/$c"
-done
-(cd "$tmp/$2" && go build -o "$tmp/corralbench" ./bench/cmd/corralbench)
+. "$(dirname "$0")/ab-common.sh"
+ab_prepare cgroup-ab "$1" "$2"
 
 out=$tmp/runs
 : >"$out"
@@ -59,7 +53,6 @@ for r in $(seq 1 "$rounds"); do
 	done
 done
 
-median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 echo
 echo "| commit | cgroups | runs | spawnloop start | corral start | x | spawnloop recovery | corral recovery | x |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"

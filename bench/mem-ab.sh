@@ -30,14 +30,8 @@ done
 shift $((OPTIND - 1))
 [ $# -eq 2 ] || { echo "usage: $0 [-r ROUNDS] BEFORE AFTER" >&2; exit 2; }
 
-repo=$(git rev-parse --show-toplevel)
-tmp=$(mktemp -d /tmp/mem-ab.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-for c in "$1" "$2"; do
-	mkdir -p "$tmp/$c"
-	git -C "$repo" archive "$c" | tar -x -C "$tmp/$c"
-done
-(cd "$tmp/$2" && go build -o "$tmp/corralbench" ./bench/cmd/corralbench)
+. "$(dirname "$0")/ab-common.sh"
+ab_prepare mem-ab "$1" "$2"
 
 # pss N FLAGS...: corral's PSS in KiB at N programs, from corralbench's
 # "# corral N=n: start ..., PSS K KiB, ..." line; empty when it has none.
@@ -69,7 +63,6 @@ for r in $(seq 1 "$rounds"); do
 	done
 done
 
-median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 echo
 echo "| commit | cgroups | runs | PSS at 1,000 | PSS at 10,000 | marginal per program |"
 echo "|---|---|---:|---:|---:|---:|"

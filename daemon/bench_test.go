@@ -23,20 +23,7 @@ import (
 func BenchmarkDaemonHeapPerProgram(b *testing.B) {
 	const n = 1000
 	for range b.N {
-		dir := b.TempDir()
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "[daemon]\nsocket = %q\nstate_dir = %q\nlog_dir = %q\n", dir+"/sock", dir+"/state", dir+"/logs")
-		for i := range n {
-			fmt.Fprintf(&sb, "[program.p%04d]\ncommand = [\"/bin/sleep\", \"3600\"]\nrestart = \"always\"\nstart_secs = \"0s\"\nstdout = { file = \"AUTO\" }\n", i)
-		}
-		path := filepath.Join(dir, "corral.toml")
-		if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		cfg, err := config.Load(path)
-		if err != nil {
-			b.Fatal(err)
-		}
+		cfg := benchConfig(b, n, "[program.p%04d]\ncommand = [\"/bin/sleep\", \"3600\"]\nrestart = \"always\"\nstart_secs = \"0s\"\nstdout = { file = \"AUTO\" }\n")
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -88,20 +75,7 @@ func BenchmarkDaemonNew1000(b *testing.B) {
 	defer func() { b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op") }()
 	for range b.N {
 		b.StopTimer()
-		dir := b.TempDir()
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "[daemon]\nsocket = %q\nstate_dir = %q\nlog_dir = %q\n", dir+"/sock", dir+"/state", dir+"/logs")
-		for i := range n {
-			fmt.Fprintf(&sb, "[program.p%04d]\ncommand = [\"/bin/sleep\", \"3600\"]\nrestart = \"always\"\nstdout = { file = \"AUTO\" }\nstderr = { redirect = true }\n", i)
-		}
-		path := filepath.Join(dir, "corral.toml")
-		if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		cfg, err := config.Load(path)
-		if err != nil {
-			b.Fatal(err)
-		}
+		cfg := benchConfig(b, n, "[program.p%04d]\ncommand = [\"/bin/sleep\", \"3600\"]\nrestart = \"always\"\nstdout = { file = \"AUTO\" }\nstderr = { redirect = true }\n")
 		b.StartTimer()
 		cpu0 := processCPU()
 		d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -126,4 +100,26 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchConfig loads a configuration of n programs, program being one
+// program's table with %04d for its number, whose socket, state and logs
+// are in a temporary directory.
+func benchConfig(b *testing.B, n int, program string) *config.Config {
+	b.Helper()
+	dir := b.TempDir()
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "[daemon]\nsocket = %q\nstate_dir = %q\nlog_dir = %q\n", dir+"/sock", dir+"/state", dir+"/logs")
+	for i := range n {
+		fmt.Fprintf(&sb, program, i)
+	}
+	path := filepath.Join(dir, "corral.toml")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg
 }

@@ -350,13 +350,8 @@ func TestSpawnerStartEachMatchesEveryExit(t *testing.T) {
 }
 
 func spawnerBatchChild() int {
-	if err := SpawnerError(); err != nil {
-		fmt.Println(err)
-		return 1
-	}
-	m, err := New(Options{})
-	if err != nil {
-		fmt.Println(err)
+	m := spawnerChildMonitor()
+	if m == nil {
 		return 1
 	}
 	const n = 300
@@ -560,4 +555,19 @@ func spawnerStormChild() int {
 		return fail("%v", err)
 	}
 	return 0
+}
+
+// spawnerChildMonitor is a spawner child's monitor, or nil, once it printed
+// why (the spawner thread does not run, or New failed).
+func spawnerChildMonitor() *Monitor {
+	if err := SpawnerError(); err != nil {
+		fmt.Println(err)
+		return nil
+	}
+	m, err := New(Options{})
+	if err != nil {
+		fmt.Println(err)
+		return nil
+	}
+	return m
 }

@@ -95,13 +95,8 @@ func TestSpawnerStartTicksMatchProc(t *testing.T) {
 }
 
 func spawnerTicksChild() int {
-	if err := SpawnerError(); err != nil {
-		fmt.Println(err)
-		return 1
-	}
-	m, err := New(Options{})
-	if err != nil {
-		fmt.Println(err)
+	m := spawnerChildMonitor()
+	if m == nil {
 		return 1
 	}
 	taken, err := startTicksAgree(m, 20)
