@@ -30,38 +30,26 @@ shift $((OPTIND - 1))
 . "$(dirname "$0")/ab-common.sh"
 ab_prepare cgroup-ab "$1" "$2"
 
-out=$tmp/runs
-: >"$out"
-echo "# round commit cgroups spawnloop-start corral-start spawnloop-recovery corral-recovery load"
-for r in $(seq 1 "$rounds"); do
-	for c in "$1" "$2"; do
-		for cg in on off; do
-			if [ $cg = off ]; then nocg=1; else nocg=; fi
-			res=$(cd "$tmp/$c" && CORRAL_NO_CGROUPS=$nocg "$tmp/corralbench" -n "$n" -only corral -idle 1s -settle 1s 2>&1 |
-				grep -E "^# (spawnloop|corral) N=$n:" || true)
-			# "# NAME N=n: start S s, ... recovery R s, ..."
-			sl=$(echo "$res" | sed -nE 's/^# spawnloop .*start ([0-9.]+) s.*recovery ([0-9.]+) s.*/\1 \2/p')
-			co=$(echo "$res" | sed -nE 's/^# corral .*start ([0-9.]+) s.*recovery ([0-9.]+) s.*/\1 \2/p')
-			if [ -z "$sl" ] || [ -z "$co" ]; then
-				echo "round $r $c cgroups=$cg: no result: $res" >&2
-				continue
-			fi
-			line="$r $c $cg $(echo $sl | cut -d' ' -f1) $(echo $co | cut -d' ' -f1) $(echo $sl | cut -d' ' -f2) $(echo $co | cut -d' ' -f2) $(cut -d' ' -f1 /proc/loadavg)"
-			echo "$line"
-			echo "$line" >>"$out"
-		done
-	done
-done
+# measure: spawnloop's and corral's start and recovery, in seconds.
+measure() {
+	res=$("$tmp/corralbench" -n "$n" -only corral -idle 1s -settle 1s 2>&1 |
+		grep -E "^# (spawnloop|corral) N=$n:" || true)
+	# "# NAME N=n: start S s, ... recovery R s, ..."
+	sl=$(echo "$res" | sed -nE 's/^# spawnloop .*start ([0-9.]+) s.*recovery ([0-9.]+) s.*/\1 \2/p')
+	co=$(echo "$res" | sed -nE 's/^# corral .*start ([0-9.]+) s.*recovery ([0-9.]+) s.*/\1 \2/p')
+	if [ -z "$sl" ] || [ -z "$co" ]; then
+		echo "no result: $res" >&2
+		return
+	fi
+	echo "$(echo $sl | cut -d' ' -f1) $(echo $co | cut -d' ' -f1) $(echo $sl | cut -d' ' -f2) $(echo $co | cut -d' ' -f2)"
+}
 
+echo "# round commit cgroups spawnloop-start corral-start spawnloop-recovery corral-recovery load"
+ab_runs "$rounds" "$1" "$2" measure
+
+ratio() { echo "$sel" | awk -v a="$1" -v b="$2" 'NF {printf "%.2f\n", $a / $b}' | median; }
+row() { echo "| $c | $cg | $runs | $(col 4) s | $(col 5) s | $(ratio 5 4)x | $(col 6) s | $(col 7) s | $(ratio 7 6)x |"; }
 echo
 echo "| commit | cgroups | runs | spawnloop start | corral start | x | spawnloop recovery | corral recovery | x |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-for c in "$1" "$2"; do
-	for cg in on off; do
-		sel=$(awk -v c="$c" -v g="$cg" '$2 == c && $3 == g' "$out")
-		runs=$(echo "$sel" | grep -c . || true)
-		col() { echo "$sel" | awk -v k="$1" 'NF {print $k}' | median; }
-		ratio() { echo "$sel" | awk -v a="$1" -v b="$2" 'NF {printf "%.2f\n", $a / $b}' | median; }
-		echo "| $c | $cg | $runs | $(col 4) s | $(col 5) s | $(ratio 5 4)x | $(col 6) s | $(col 7) s | $(ratio 7 6)x |"
-	done
-done
+ab_rows "$1" "$2" row

@@ -42,35 +42,22 @@ pss() {
 		sed -nE "s/^# corral N=$n: .*PSS ([0-9]+) KiB.*/\1/p"
 }
 
-out=$tmp/runs
-: >"$out"
-echo "# round commit cgroups PSS@1k(KiB) PSS@10k(KiB) marginal(KiB/program) load"
-for r in $(seq 1 "$rounds"); do
-	for c in "$1" "$2"; do
-		for cg in on off; do
-			if [ $cg = off ]; then nocg=1; else nocg=; fi
-			export CORRAL_NO_CGROUPS=$nocg
-			small=$(cd "$tmp/$c" && pss 1000)
-			large=$(cd "$tmp/$c" && pss 10000 -idle 2s -settle 2s)
-			if [ -z "$small" ] || [ -z "$large" ]; then
-				echo "round $r $c cgroups=$cg: no result (1k: '$small', 10k: '$large')" >&2
-				continue
-			fi
-			line="$r $c $cg $small $large $(echo "$small $large" | awk '{printf "%.2f", ($2 - $1) / 9000}') $(cut -d' ' -f1 /proc/loadavg)"
-			echo "$line"
-			echo "$line" >>"$out"
-		done
-	done
-done
+# measure: PSS at 1,000 and at 10,000, and the marginal PSS per program.
+measure() {
+	small=$(pss 1000)
+	large=$(pss 10000 -idle 2s -settle 2s)
+	if [ -z "$small" ] || [ -z "$large" ]; then
+		echo "no result (1k: '$small', 10k: '$large')" >&2
+		return
+	fi
+	echo "$small $large $(echo "$small $large" | awk '{printf "%.2f", ($2 - $1) / 9000}')"
+}
 
+echo "# round commit cgroups PSS@1k(KiB) PSS@10k(KiB) marginal(KiB/program) load"
+ab_runs "$rounds" "$1" "$2" measure
+
+row() { echo "| $c | $cg | $runs | $(col 4) KiB | $(col 5) KiB | $(col 6) KiB |"; }
 echo
 echo "| commit | cgroups | runs | PSS at 1,000 | PSS at 10,000 | marginal per program |"
 echo "|---|---|---:|---:|---:|---:|"
-for c in "$1" "$2"; do
-	for cg in on off; do
-		sel=$(awk -v c="$c" -v g="$cg" '$2 == c && $3 == g' "$out")
-		runs=$(echo "$sel" | grep -c . || true)
-		col() { echo "$sel" | awk -v k="$1" 'NF {print $k}' | median; }
-		echo "| $c | $cg | $runs | $(col 4) KiB | $(col 5) KiB | $(col 6) KiB |"
-	done
-done
+ab_rows "$1" "$2" row

@@ -55,10 +55,7 @@ exec sleep 1000`
 // a double fork, outside its process group) is killed with it when its main
 // process dies, at the stop timeout and at shutdown.
 func TestCgroupEndsEscapedDescendants(t *testing.T) {
-	for _, be := range []struct {
-		name string
-		opts Options
-	}{{"reaper", Options{}}, {"pidfd", Options{Backend: BackendPidfd}}} {
+	for _, be := range backends {
 		for _, how := range []string{"crash", "stop-timeout", "shutdown"} {
 			t.Run(be.name+"/"+how, func(t *testing.T) {
 				cg := filepath.Join(testCgroup(t), "w")
@@ -163,10 +160,7 @@ func sid(pid int) int {
 // cgroup subtree: it is spawned into a fresh cgroup below it (k1, then
 // k2), since a killed one can kill what is spawned into it later.
 func TestCgroupRestartAfterAKillRuns(t *testing.T) {
-	for _, be := range []struct {
-		name string
-		opts Options
-	}{{"reaper", Options{}}, {"pidfd", Options{Backend: BackendPidfd}}} {
+	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			cg := filepath.Join(testCgroup(t), "w")
 			m := newTestMonitor(t, be.opts)
@@ -203,10 +197,7 @@ exec sleep 1000`
 // leaving nothing in its cgroup is restarted into the same cgroup: no
 // cgroup.kill, no fresh k1 below it.
 func TestCgroupRestartWithNothingLeftReusesCgroup(t *testing.T) {
-	for _, be := range []struct {
-		name string
-		opts Options
-	}{{"reaper", Options{}}, {"pidfd", Options{Backend: BackendPidfd}}} {
+	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			cg := filepath.Join(testCgroup(t), "w")
 			m := newTestMonitor(t, be.opts)

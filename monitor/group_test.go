@@ -106,10 +106,7 @@ func waitDead(t *testing.T, pids []int) {
 // crash, a Stop that signals it alone, or Shutdown, the members of its
 // process group die too, even those that ignore SIGTERM.
 func TestGroupDiesWithMainProcess(t *testing.T) {
-	for _, be := range []struct {
-		name string
-		opts Options
-	}{{"reaper", Options{}}, {"pidfd", Options{Backend: BackendPidfd}}} {
+	for _, be := range backends {
 		for _, how := range []string{"crash", "stop", "shutdown"} {
 			t.Run(be.name+"/"+how, func(t *testing.T) {
 				m := newTestMonitor(t, be.opts)

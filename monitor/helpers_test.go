@@ -84,6 +84,13 @@ func (t *fakeTimer) Stop() {
 	t.clk.mu.Unlock()
 }
 
+// backends are the monitor's two ways of learning of exits, for the tests
+// that run once with each.
+var backends = []struct {
+	name string
+	opts Options
+}{{"reaper", Options{}}, {"pidfd", Options{Backend: BackendPidfd}}}
+
 // newTestMonitor starts a monitor that is shut down, and checked for leftover
 // children and zombies, when the test ends.
 func newTestMonitor(t testing.TB, opts Options) *Monitor {
