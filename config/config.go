@@ -729,13 +729,11 @@ func (p Program) processNames() []string {
 // expander returns the lenient expander of the names every process of p
 // shares.
 func (p Program) expander() expander {
-	host, _ := os.Hostname()
 	return expander{vars: map[string]any{
-		"program_name":   p.Name,
-		"group_name":     p.Group,
-		"host_node_name": host,
-		"numprocs":       p.NumProcs,
-	}}
+		"program_name": p.Name,
+		"group_name":   p.Group,
+		"numprocs":     p.NumProcs,
+	}, lazyHost: true}
 }
 
 // expandNames substitutes the names that are the same for every process

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"reflect"
 	"testing"
 )
@@ -64,5 +65,35 @@ numprocs = 2
 		if shares := len(got) == 1 && &got[0].Program.Command[0] == &p.Command[0]; shares != (p.Name == "plain") {
 			t.Errorf("%s (%s): process shares the program's command: %v", p.Name, p.Source.File, shares)
 		}
+	}
+}
+
+// TestTOMLExpandsTheHostName: %(host_node_name)s in a TOML program is the
+// host name, in the command and in each process's names, as supervisord
+// expands it.
+func TestTOMLExpandsTheHostName(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseTOML("corral.toml", []byte(`
+[program.web]
+command = ["serve", "--host", "%(host_node_name)s"]
+process_name = "%(program_name)s_%(host_node_name)s_%(process_num)d"
+numprocs = 2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Programs[0]
+	if got := p.Command[2]; got != host {
+		t.Errorf("command's host: got %q, want %q", got, host)
+	}
+	var names []string
+	for cp := range p.EachProcess {
+		names = append(names, cp.Name)
+	}
+	if want := []string{"web_" + host + "_0", "web_" + host + "_1"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("process names: got %q, want %q", names, want)
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -18,6 +19,10 @@ type expander struct {
 	vars   map[string]any // string or int values
 	strict bool
 	keep   map[string]bool
+	// lazyHost: host_node_name is the host name, read at its first use
+	// (a read of /proc per expander that needs none costs a start of
+	// thousands of programs a few milliseconds).
+	lazyHost bool
 }
 
 func (e *expander) expand(s string) (string, error) {
@@ -45,6 +50,10 @@ func (e *expander) expand(s string) (string, error) {
 			continue
 		}
 		v, known := e.vars[name]
+		if !known && name == "host_node_name" && e.lazyHost {
+			host, _ := os.Hostname()
+			e.vars[name], v, known = host, host, true
+		}
 		if e.keep[name] {
 			if _, err := format(spec, 0); err != nil {
 				return "", err
