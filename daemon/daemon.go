@@ -77,6 +77,9 @@ type Daemon struct {
 	baseEnv []string // the daemon's environment plus [daemon] environment, shared
 	runID   string   // this run's token, in every process's environment (RunEnv)
 	cg      cgroups  // this run's cgroup subtree (see cgroup.go)
+	// adding, while New registers the configuration's programs, collects
+	// their specs for one AddEach; nil otherwise (register adds each).
+	adding  []monitor.Spec
 	pumpEnd chan struct{}
 	opts    Options
 	up      upgradeState
@@ -207,8 +210,10 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.reclaim()
 	}
 
-	// Each log directory is resolved once for all programs, not per stream.
+	// Each log directory is resolved once for all programs, not per stream,
+	// and the monitor is asked once per batch of processes (AddEach).
 	release := d.capture.HoldDirs()
+	d.adding = []monitor.Spec{}
 	for i := range cfg.Programs {
 		if err := d.addProgram(&cfg.Programs[i], false); err != nil {
 			release()
@@ -217,6 +222,14 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 	}
 	release()
+	adding := d.adding
+	d.adding = nil
+	for i, err := range d.mon.AddEach(adding) {
+		if err != nil {
+			d.abort()
+			return nil, fmt.Errorf("process %q: %w", adding[i].Name, err)
+		}
+	}
 	saved, err := d.store.Programs()
 	if err != nil {
 		d.abort()
@@ -375,7 +388,9 @@ func (d *Daemon) register(prog *program, cp config.Process, name string) (*proc,
 	if usesListeners(*prog.cfg) {
 		spec.Stdio = d.listenerStdio(pr)
 	}
-	if err := d.mon.Add(spec); err != nil {
+	if d.adding != nil {
+		d.adding = append(d.adding, spec) // New adds them all at once
+	} else if err := d.mon.Add(spec); err != nil {
 		d.closeStreams(pr)
 		return nil, err
 	}
