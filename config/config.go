@@ -42,6 +42,17 @@ type Config struct {
 	Warnings []string
 }
 
+// ProgramsByName indexes the programs by name, for callers that look up
+// many (Program walks the list each time). The map is the caller's: it
+// points into c.Programs and is not updated when that changes.
+func (c *Config) ProgramsByName() map[string]*Program {
+	m := make(map[string]*Program, len(c.Programs))
+	for i := range c.Programs {
+		m[c.Programs[i].Name] = &c.Programs[i]
+	}
+	return m
+}
+
 // Program returns the program with the given name, or nil.
 func (c *Config) Program(name string) *Program {
 	for i := range c.Programs {

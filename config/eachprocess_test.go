@@ -97,3 +97,24 @@ numprocs = 2
 		t.Errorf("process names: got %q, want %q", names, want)
 	}
 }
+
+// TestProgramsByNameIsProgram: the index finds, for every name, the very
+// program Program finds, and nothing for a name not configured.
+func TestProgramsByNameIsProgram(t *testing.T) {
+	cfg, err := ParseTOML("corral.toml", []byte("[program.a]\ncommand = [\"a\"]\n[program.b]\ncommand = [\"b\"]\n[program.c]\ncommand = [\"c\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := cfg.ProgramsByName()
+	if len(idx) != 3 {
+		t.Fatalf("got %d programs indexed, want 3", len(idx))
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if idx[name] == nil || idx[name] != cfg.Program(name) {
+			t.Errorf("%s: index has %p, Program has %p", name, idx[name], cfg.Program(name))
+		}
+	}
+	if idx["d"] != nil {
+		t.Errorf("d is not configured, index has %+v", idx["d"])
+	}
+}

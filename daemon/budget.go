@@ -257,7 +257,7 @@ func (d *Daemon) checkStartBudget(programs []config.Program) error {
 
 // checkReloadBudget checks the programs a reload would leave (those it
 // keeps, changes and adds) before it changes anything.
-func (d *Daemon) checkReloadBudget(df Diff, cfg *config.Config, keep func(string) bool) error {
+func (d *Daemon) checkReloadBudget(df Diff, cfg *config.Config, progs map[string]*config.Program, keep func(string) bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	after := make([]config.Program, 0, len(d.programs)+len(df.Added))
@@ -268,7 +268,7 @@ func (d *Daemon) checkReloadBudget(df Diff, cfg *config.Config, keep func(string
 	for _, name := range df.Changed {
 		if keep(name) {
 			gone[name] = true
-			after = append(after, *cfg.Program(name))
+			after = append(after, *progs[name])
 		}
 	}
 	for name, p := range d.programs {
@@ -278,7 +278,7 @@ func (d *Daemon) checkReloadBudget(df Diff, cfg *config.Config, keep func(string
 	}
 	for _, name := range df.Added {
 		if keep(name) {
-			after = append(after, *cfg.Program(name))
+			after = append(after, *progs[name])
 		}
 	}
 	if err := ComputeBudget(after, d.budget.opts).Check(d.budget.lim); err != nil {

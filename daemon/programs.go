@@ -166,7 +166,8 @@ func (d *Daemon) Reload(ctx context.Context, only ...string) (Diff, error) {
 		return Diff{}, err
 	}
 	keep := func(name string) bool { return len(only) == 0 || slices.Contains(only, name) }
-	if err := d.checkReloadBudget(df, cfg, keep); err != nil {
+	progs := cfg.ProgramsByName() // not cfg.Program per name: 10,000 added would take 10,000 walks
+	if err := d.checkReloadBudget(df, cfg, progs, keep); err != nil {
 		return Diff{}, err
 	}
 	var applied Diff
@@ -184,7 +185,7 @@ func (d *Daemon) Reload(ctx context.Context, only ...string) (Diff, error) {
 				return applied, err
 			}
 			_ = d.store.DeleteProgram(name)
-			if err := d.addAndStart(ctx, cfg.Program(name)); err != nil {
+			if err := d.addAndStart(ctx, progs[name]); err != nil {
 				return applied, err
 			}
 			applied.Changed = append(applied.Changed, name)
@@ -192,7 +193,7 @@ func (d *Daemon) Reload(ctx context.Context, only ...string) (Diff, error) {
 	}
 	for _, name := range df.Added {
 		if keep(name) {
-			if err := d.addAndStart(ctx, cfg.Program(name)); err != nil {
+			if err := d.addAndStart(ctx, progs[name]); err != nil {
 				return applied, err
 			}
 			applied.Added = append(applied.Added, name)
