@@ -37,6 +37,7 @@ func allSubjects() []subject {
 	return []subject{
 		&spawnLoop{},
 		&spawnLoop{cgroup: true},
+		&goLoop{},
 		&goPerChild{},
 		&corralSubject{},
 		&supervisord{},
@@ -132,6 +133,27 @@ func (s *spawnLoop) Setup(dir string, n int, argv []string) ([]string, []string,
 	}
 	s.base = base
 	return cmd, []string{"SPAWNLOOP_CGROUP=" + base}, nil
+}
+
+// --- goloop: spawnloop in Go (syscall.ForkExec from one thread) ----------
+
+type goLoop struct{ path string }
+
+func (*goLoop) Name() string { return "goloop" }
+
+func (g *goLoop) Prepare(env *benchEnv) (string, error) {
+	g.path = filepath.Join(env.bin, "goloop")
+	cmd := exec.Command("go", "build", "-o", g.path, "./bench/cmd/goloop")
+	cmd.Dir = env.root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./bench/cmd/goloop: %v: %s", err, firstLine(string(out)))
+	}
+	v, _ := exec.Command("go", "env", "GOVERSION").Output()
+	return "syscall.ForkExec from one thread, " + strings.TrimSpace(string(v)), nil
+}
+
+func (g *goLoop) Setup(dir string, n int, argv []string) ([]string, []string, error) {
+	return append([]string{g.path, fmt.Sprint(n)}, argv...), nil, nil
 }
 
 // --- gopersup: one goroutine (and one OS thread) per child ---------------
