@@ -159,28 +159,30 @@ func daemonPrelude() error {
 		return err
 	}
 	if os.Getenv("GOGC") == "" {
-		// Until the programs have started, the heap only grows (the parsed
-		// configuration, then one record per program) and a collection
-		// finds little to free: a target of 5x the live heap lets one or
-		// two run where the steady-state target below would run a dozen,
-		// each taking CPU from the programs being started. A start of
-		// 1,000 programs takes about a third less of the daemon's CPU
-		// (docs/BENCHMARKS.md). settleGC sets the steady-state target.
-		debug.SetGCPercent(startGCPercent)
+		// Reading the configuration is nearly all garbage (the TOML or
+		// INI library's tree, a few KiB per program, of which the daemon
+		// keeps the program structs): a target of 5x the live heap lets a
+		// collection or two run where the steady-state target below would
+		// run a dozen. Only there: during New and the start, a high target
+		// mixed the daemon's long-lived records with garbage in the same
+		// spans, and cost the daemon 0.3-0.5 KiB more per program
+		// (docs/BENCHMARKS.md). runDaemonConfig sets the steady-state
+		// target first (settleGC).
+		debug.SetGCPercent(parseGCPercent)
 	}
 	return nil
 }
 
 const (
-	startGCPercent = 400
+	parseGCPercent = 400
 	// The daemon's heap is mostly long-lived records (a few KiB per
 	// program): a lower GC target keeps its memory near that, and costs
 	// nothing when idle because nothing allocates then.
 	steadyGCPercent = 50
 )
 
-// settleGC sets the steady-state GC target, once the programs have
-// started, unless GOGC chose one.
+// settleGC sets the steady-state GC target, once the configuration is
+// read, unless GOGC chose one.
 func settleGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(steadyGCPercent)
@@ -200,6 +202,7 @@ type daemonRun struct {
 // runDaemonConfig runs the daemon on a loaded configuration until a signal
 // or a shutdown request ends it.
 func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) error {
+	settleGC()
 	socketFlag, stateDir, stderr := run.socket, run.stateDir, run.stderr
 	handedOff := takeHandoff(stderr) // first: it clears its environment variable
 	if stateDir != "" {
@@ -332,7 +335,6 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	defer signal.Stop(sigs)
 
 	d.Start()
-	settleGC()
 	// Starting thousands of programs leaves garbage (the parsed config, event
 	// bursts) the runtime would return to the OS only slowly; return it once
 	// the start has settled, so the daemon's resident memory is what it keeps.
