@@ -222,14 +222,22 @@ func (m *Monitor) Done() <-chan struct{} { return m.done }
 
 // Add registers a process in state STOPPED. Use Start to run it.
 func (m *Monitor) Add(spec Spec) error {
+	if err := checkAdd(spec); err != nil {
+		return err
+	}
+	spec = withDefaults(spec)
+	return m.call(func(l *loop) error { return l.add(spec) })
+}
+
+// checkAdd is what Add refuses before asking the loop.
+func checkAdd(spec Spec) error {
 	if spec.Name == "" {
 		return errors.New("add: empty process name")
 	}
 	if spec.Path == "" {
 		return fmt.Errorf("add %q: empty path", spec.Name)
 	}
-	spec = withDefaults(spec)
-	return m.call(func(l *loop) error { return l.add(spec) })
+	return nil
 }
 
 // AddEach registers many processes, each as Add does, in order, and
@@ -242,12 +250,7 @@ func (m *Monitor) AddEach(specs []Spec) []error {
 	valid := make([]Spec, 0, len(specs))
 	at := make([]int, 0, len(specs))
 	for i, spec := range specs {
-		switch {
-		case spec.Name == "":
-			errs[i] = errors.New("add: empty process name")
-		case spec.Path == "":
-			errs[i] = fmt.Errorf("add %q: empty path", spec.Name)
-		default:
+		if errs[i] = checkAdd(spec); errs[i] == nil {
 			valid = append(valid, withDefaults(spec))
 			at = append(at, i)
 		}
