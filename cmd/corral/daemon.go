@@ -276,6 +276,22 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	if err != nil {
 		return err
 	}
+	// The signals are caught before the daemon says it has started (its
+	// "started" line, the parent of `corral supervisord` returning): a
+	// SIGUSR2 sent on seeing supervisord's line was otherwise dropped by
+	// the runtime (not yet notified), and a SIGTERM ended the daemon
+	// without its clean stop. One that comes before the loop below waits
+	// in the channel.
+	sigs := make(chan os.Signal, 4)
+	// SIGQUIT too, as supervisord: an event listener that ends the daemon
+	// with `kill -QUIT $PPID` gets the same clean stop and exit status 0.
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
+	if cfg.Daemon.Activity != nil {
+		// supervisord's: SIGUSR2 reopens its log.
+		signal.Notify(sigs, syscall.SIGUSR2)
+	}
+	defer signal.Stop(sigs)
+
 	if run.ready != nil {
 		run.ready(log)
 	}
@@ -323,16 +339,6 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	if healthLn != nil {
 		defer serveHealth(healthLn, d, log)()
 	}
-
-	sigs := make(chan os.Signal, 4)
-	// SIGQUIT too, as supervisord: an event listener that ends the daemon
-	// with `kill -QUIT $PPID` gets the same clean stop and exit status 0.
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
-	if cfg.Daemon.Activity != nil {
-		// supervisord's: SIGUSR2 reopens its log.
-		signal.Notify(sigs, syscall.SIGUSR2)
-	}
-	defer signal.Stop(sigs)
 
 	d.Start()
 	// Starting thousands of programs leaves garbage (the parsed config, event
