@@ -83,6 +83,9 @@ func newBrowser(t testing.TB, width, height int) *browser {
 		chromedp.NoSandbox, // tests run as root
 		chromedp.UserDataDir(filepath.Join(dir, "profile")),
 		chromedp.Env("WORK="+dir),
+		// Its singleton directory (org.chromium.Chromium.*) goes in the
+		// test's directory, not in /tmp where a killed browser leaves it.
+		chromedp.Env("TMPDIR="+dir),
 		chromedp.WindowSize(width, height),
 	)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
