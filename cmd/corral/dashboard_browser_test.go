@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -568,6 +569,17 @@ func TestDashboardReconnectsAfterDaemonRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitFor(t, hang, conn+` === "down"`, conn)
+	// The page is down as soon as the daemon starts its shutdown, but the
+	// daemon listens until its programs have stopped, and a second one
+	// refuses a socket that still answers.
+	sock := filepath.Join(td.dir, "corral.sock")
+	waitFor(t, "the first daemon to close its socket", func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 
 	// The first daemon's cleanup, which runs last, reaps what is left.
 	startDaemonCmd(t, td.dir, filepath.Join(td.dir, "corral.toml"), nil)
