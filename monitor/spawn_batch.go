@@ -64,6 +64,7 @@ func (l *loop) spawnMany(ps []*process) []error {
 	}
 	var batch []pending
 	var jobs []*spawnJob
+	seen := resolved{}
 	for i, p := range ps {
 		if p.spec.PreStart != nil {
 			// Its hook first: spawned by the hook's end (hooks.go).
@@ -74,7 +75,7 @@ func (l *loop) spawnMany(ps []*process) []error {
 		if p.cgKills > 0 && spec.Cgroup != "" {
 			spec = l.freshCgroup(p) // see spawnMain
 		}
-		j, release, err := l.prepareProcess(spec)
+		j, release, err := l.prepareProcess(spec, seen)
 		if err != nil {
 			errs[i] = l.spawned(p, 0, err)
 			continue

@@ -63,12 +63,7 @@ func lookPath(file string, env []string) (string, error) {
 	if strings.Contains(file, "/") {
 		return file, checkExecutable(file)
 	}
-	path, ok := "", false
-	for _, kv := range env {
-		if v, found := strings.CutPrefix(kv, "PATH="); found {
-			path, ok = v, true
-		}
-	}
+	path, ok := envPathOK(env)
 	if !ok {
 		if env == nil {
 			return exec.LookPath(file)
@@ -85,6 +80,16 @@ func lookPath(file string, env []string) (string, error) {
 		}
 	}
 	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
+}
+
+// envPathOK is the value of env's last PATH, and whether it has one.
+func envPathOK(env []string) (path string, ok bool) {
+	for _, kv := range env {
+		if v, found := strings.CutPrefix(kv, "PATH="); found {
+			path, ok = v, true
+		}
+	}
+	return path, ok
 }
 
 func checkExecutable(path string) error {
@@ -188,7 +193,7 @@ func (l *loop) startProcess(s *Spec, watch func(pid, pidfd int)) (int, error) {
 // time in ticks after boot when it was taken without reading /proc, or 0
 // (ticks_linux.go).
 func (l *loop) startProcessTicks(s *Spec, watch func(pid, pidfd int)) (pid int, ticks uint64, err error) {
-	j, release, err := l.prepareProcess(s)
+	j, release, err := l.prepareProcess(s, nil)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -248,22 +253,85 @@ func (s *Spec) environ() []string {
 	return append(append(env, base...), s.ExtraEnv...)
 }
 
+// resolved remembers, for one batch of spawns, the programs and working
+// directories already looked up: a thousand programs running the same
+// command cost one stat, not a thousand. A batch is prepared in one turn
+// of the loop, so an answer is as fresh as the stat a single spawn makes.
+// A nil resolved looks everything up.
+type resolved map[resolveKey]resolution
+
+type resolveKey struct{ kind, name, path string }
+
+type resolution struct {
+	path string
+	err  error
+}
+
+// lookPath is lookPath(file, env), once per batch for a file and PATH.
+func (r resolved) lookPath(file string, env []string) (string, error) {
+	if r == nil {
+		return lookPath(file, env)
+	}
+	k := resolveKey{kind: "path", name: file}
+	if !strings.Contains(file, "/") {
+		// The three ways lookPath finds a search path: the daemon's own
+		// (no environment), the default (no PATH), env's PATH.
+		path, ok := envPathOK(env)
+		switch {
+		case env == nil:
+			k.kind = "path:own"
+		case !ok:
+			k.kind = "path:default"
+		}
+		k.path = path
+	}
+	res, ok := r[k]
+	if !ok {
+		res.path, res.err = lookPath(file, env)
+		r[k] = res
+	}
+	return res.path, res.err
+}
+
+// checkDir is checkDir(dir), once per batch.
+func (r resolved) checkDir(dir string) error {
+	if r == nil {
+		return checkDir(dir)
+	}
+	k := resolveKey{kind: "dir", name: dir}
+	res, ok := r[k]
+	if !ok {
+		res.err = checkDir(dir)
+		r[k] = res
+	}
+	return res.err
+}
+
+// checkDir reports whether dir is a directory a process can start in.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return permanent("directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return permanent("directory %s: not a directory", dir)
+	}
+	return nil
+}
+
 // prepareProcess does everything of a spawn but the fork: it resolves the
 // program, its directory and credentials, and opens its stdio. release
-// closes what was opened for the spawn, once it is done.
-func (l *loop) prepareProcess(s *Spec) (j *spawnJob, release func(), err error) {
+// closes what was opened for the spawn, once it is done. seen is the
+// batch's record of paths and directories looked up (nil for one spawn).
+func (l *loop) prepareProcess(s *Spec, seen resolved) (j *spawnJob, release func(), err error) {
 	env := s.environ()
-	path, err := lookPath(s.Path, env)
+	path, err := seen.lookPath(s.Path, env)
 	if err != nil {
 		return nil, nil, permanent("%w", err)
 	}
 	if s.Dir != "" {
-		fi, err := os.Stat(s.Dir)
-		if err != nil {
-			return nil, nil, permanent("directory: %w", err)
-		}
-		if !fi.IsDir() {
-			return nil, nil, permanent("directory %s: not a directory", s.Dir)
+		if err := seen.checkDir(s.Dir); err != nil {
+			return nil, nil, err
 		}
 	}
 	cred, err := credential(s)

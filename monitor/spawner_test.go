@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -55,6 +56,8 @@ func TestMain(m *testing.M) {
 		RunSpawner(execFailChild)
 	case "ticks":
 		RunSpawner(spawnerTicksChild)
+	case "lookup":
+		RunSpawner(spawnerLookupChild)
 	}
 	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
 	os.Exit(2)
@@ -553,6 +556,81 @@ func spawnerStormChild() int {
 	fmt.Printf("%d restarted once each, %d spawns, %d exits, %d orphans\n", len(second), st.Spawns, exits, st.OrphansReaped)
 	if err := m.Shutdown(ctx); err != nil {
 		return fail("%v", err)
+	}
+	return 0
+}
+
+// TestSpawnerBatchLooksUpEachSearchPath: one batch looks a command and a
+// working directory up once (resolved), yet two programs with the same
+// command and different PATHs still find different files, or none, and
+// a missing directory fails every program that names it.
+func TestSpawnerBatchLooksUpEachSearchPath(t *testing.T) {
+	empty, bin := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "corral-lookup"), []byte("#!/bin/sh\n/bin/sleep 1000\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lines := spawnerChildLines(t, "lookup", "LOOKUP_EMPTY="+empty, "LOOKUP_BIN="+bin)
+	wantLines(t, lines, []string{
+		"a: not found",
+		"b: started " + filepath.Join(bin, "corral-lookup"),
+		"c: started " + filepath.Join(bin, "corral-lookup"),
+		"d: directory error",
+		"e: directory error",
+		"f: started /bin/sleep",
+	})
+}
+
+func spawnerLookupChild() int {
+	m := spawnerChildMonitor()
+	if m == nil {
+		return 1
+	}
+	empty, bin := os.Getenv("LOOKUP_EMPTY"), os.Getenv("LOOKUP_BIN")
+	gone := filepath.Join(empty, "gone")
+	specs := []Spec{
+		{Name: "a", Path: "corral-lookup", Args: []string{"corral-lookup"}, Env: []string{"PATH=" + empty}},
+		{Name: "b", Path: "corral-lookup", Args: []string{"corral-lookup"}, Env: []string{"PATH=" + bin}},
+		{Name: "c", Path: "corral-lookup", Args: []string{"corral-lookup"}, Env: []string{"PATH=" + empty + ":" + bin}},
+		{Name: "d", Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Dir: gone},
+		{Name: "e", Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Dir: gone},
+		{Name: "f", Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Dir: bin},
+	}
+	var names []string
+	for _, s := range specs {
+		s.StopTimeout = 5 * time.Second
+		if err := m.Add(s); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		names = append(names, s.Name)
+	}
+	for i, err := range m.StartEach(names) {
+		info, _ := m.Process(names[i])
+		switch {
+		case err == nil:
+			path := ""
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", info.Pid)); err == nil {
+				// a script's cmdline is the shell, then the script
+				args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+				path = args[len(args)-1]
+				if args[0] == "/bin/sleep" || args[0] == "sleep" {
+					path = "/bin/sleep"
+				}
+			}
+			fmt.Printf("%s: started %s\n", names[i], path)
+		case strings.Contains(err.Error(), "not found"):
+			fmt.Printf("%s: not found\n", names[i])
+		case strings.Contains(err.Error(), "directory"):
+			fmt.Printf("%s: directory error\n", names[i])
+		default:
+			fmt.Printf("%s: %v\n", names[i], err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	if err := m.Shutdown(ctx); err != nil {
+		fmt.Println("shutdown:", err)
+		return 1
 	}
 	return 0
 }
