@@ -486,7 +486,9 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		return enc.Encode(ev) == nil && rc.Flush() == nil
 	}
 	stopHealth := h.streamHealth(ctx, cancel, send)
-	var last uint64
+	// The resume point is the last event sent, or the one before the
+	// stream began: a client that got none still learns what it missed.
+	last := sub.After()
 	for {
 		e, err := sub.Next(ctx)
 		if err != nil || !send(NewEvent(e)) {

@@ -366,8 +366,12 @@ func (e *Events) Next() (api.Event, []byte, error) {
 		if err := e.sc.Err(); err != nil {
 			return api.Event{}, nil, err
 		}
-		if _, ok := resumeAt(e.resp); !ok {
+		at, ok := resumeAt(e.resp)
+		if !ok {
 			return api.Event{}, nil, io.EOF
+		}
+		if n, err := strconv.ParseUint(at, 10, 64); err == nil && n > e.last {
+			e.last = n // the stream stood there, even if it sent nothing
 		}
 		e.resp.Body.Close()
 		resp, err := reopen(e.ctx, func() (*http.Response, error) { return e.c.do(e.ctx, "GET", "/v1/events", nil, nil) })

@@ -542,3 +542,46 @@ func TestBackoffImmediateRestartsAtOnceAndGoesFatalAfterStartRetries(t *testing.
 		t.Errorf("state %s, want FATAL", info.State)
 	}
 }
+
+// TestSubscriptionAfterIsTheSeqBeforeItsFirstEvent: After is 0 on a fresh
+// monitor, then the Seq of the last event published before Subscribe, and
+// a subscription's first event is After()+1.
+func TestSubscriptionAfterIsTheSeqBeforeItsFirstEvent(t *testing.T) {
+	m := newTestMonitor(t, Options{})
+	first, err := m.Subscribe(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if first.After() != 0 {
+		t.Fatalf("After on a fresh monitor = %d, want 0", first.After())
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		spec := sh("exit 0")
+		spec.Name = name
+		if err := m.Add(spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last Event
+	for range 3 {
+		last = next(t, first, func(e Event) bool { return e.Type == EventAdded })
+	}
+	second, err := m.Subscribe(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if second.After() != last.Seq {
+		t.Fatalf("After = %d, want %d (the Seq of the last event before Subscribe)", second.After(), last.Seq)
+	}
+	spec := sh("exit 0")
+	spec.Name = "d"
+	if err := m.Add(spec); err != nil {
+		t.Fatal(err)
+	}
+	e := next(t, second, func(e Event) bool { return true })
+	if e.Seq != second.After()+1 {
+		t.Fatalf("first event %d (%s), want Seq %d", e.Seq, e.Type, second.After()+1)
+	}
+}

@@ -168,7 +168,14 @@ type Subscription struct {
 	n      int
 	size   int // events allowed; one more slot is kept for the marker
 	closed bool
+	after  uint64 // set once, before Subscribe returns
 }
+
+// After returns the Seq of the last event published before the
+// subscription began (0 if none): its first event is After()+1. A stream
+// that ends and resumes elsewhere (the API across a daemon upgrade) can
+// count the events it missed even if it had received none.
+func (s *Subscription) After() uint64 { return s.after }
 
 func newSubscription(m *Monitor, size int) *Subscription {
 	if size <= 0 {

@@ -513,7 +513,7 @@ func (l *loop) statsNow() Stats {
 // the events held for a slow reader (0 means 1024).
 func (m *Monitor) Subscribe(queue int) (*Subscription, error) {
 	s := newSubscription(m, queue)
-	if err := m.do(func(l *loop) { l.subs[s] = struct{}{} }); err != nil {
+	if err := m.do(func(l *loop) { l.subs[s] = struct{}{}; s.after = l.seq }); err != nil {
 		return nil, err
 	}
 	return s, nil
