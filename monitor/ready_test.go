@@ -224,6 +224,17 @@ func TestWatchdogTriggerAbortsAtOnceAndStatusNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := next(t, sub, is("p", EventRunning)).Pid
+	// The rlimit goes through the exec shim, this test binary: a SIGABRT
+	// before it has exec'd sleep would end it as a Go program ends on one
+	// (exit status 2), not as the program the notice speaks for.
+	for deadline := time.Now().Add(hang); ; time.Sleep(time.Millisecond) {
+		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); string(b) == "sleep\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the process did not exec sleep")
+		}
+	}
 	status := "draining"
 	for range 2 {
 		if err := m.Notify("p", pid, Notice{Status: &status, Stopping: true}); err != nil {
