@@ -6,12 +6,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/BurntSushi/toml"
 )
 
 // ParseTOML parses a corral TOML configuration. name is used in error
@@ -19,33 +16,25 @@ import (
 // Unknown keys, wrong types, and bad durations, sizes or signals are errors
 // naming the file, line and key.
 func ParseTOML(name string, data []byte) (*Config, error) {
-	tp := &tomlParser{file: name, data: string(data), base: filepath.Dir(name)}
-	var raw map[string]any
-	md, err := toml.Decode(tp.data, &raw)
+	tp := &tomlParser{file: name, base: filepath.Dir(name)}
+	doc, err := decodeTOML(data)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{Pos: Position{name, pe.Position.Line}, Err: errors.New(pe.Message)}
+		var te *tomlError
+		if errors.As(err, &te) {
+			return nil, &Error{Pos: Position{name, te.line}, Err: errors.New(te.msg)}
 		}
 		return nil, &Error{Pos: Position{File: name}, Err: err}
 	}
+	tp.lines = doc.lines
+	raw := doc.root
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
 	cfg.keyStateDir() // unless [daemon] state_dir says otherwise
-	var progNames, groupNames []string
-	seen := map[string]bool{}
-	for _, k := range md.Keys() {
-		switch {
-		case len(k) == 1 && k[0] != "daemon" && k[0] != "program" && k[0] != "group":
-			return nil, tp.errAt(nil, "", fmt.Errorf("unknown section or key %q (want daemon, program or group)", k[0]), k[0])
-		case len(k) >= 2 && (k[0] == "program" || k[0] == "group") && !seen[k[0]+"\x00"+k[1]]:
-			seen[k[0]+"\x00"+k[1]] = true
-			if k[0] == "program" {
-				progNames = append(progNames, k[1])
-			} else {
-				groupNames = append(groupNames, k[1])
-			}
+	for _, k := range doc.keys[""] {
+		if k != "daemon" && k != "program" && k != "group" {
+			return nil, tp.errAt(nil, "", fmt.Errorf("unknown section or key %q (want daemon, program or group)", k), k)
 		}
 	}
+	progNames, groupNames := doc.keys["program"], doc.keys["group"]
 	if err := tp.daemon(&cfg.Daemon, raw["daemon"]); err != nil {
 		return nil, err
 	}
@@ -57,7 +46,6 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	tp.headers = tomlHeaders(tp.data)
 	for _, g := range groupNames {
 		grp, err := tp.group(g, groups[g])
 		if err != nil {
@@ -111,12 +99,13 @@ func ProgramFromTable(name string, table map[string]any) (Program, error) {
 }
 
 type tomlParser struct {
-	file, data, base string
-	headers          map[string]int
+	file, base string
+	// lines are the line of each key path's first definition (tomlDoc).
+	lines map[string]int
 }
 
 // errAt builds an error for key (a dotted TOML key below section) with the
-// line of path+key, or of the section when the key has no position.
+// line of path+key, or of the nearest enclosing key with one.
 func (tp *tomlParser) errAt(path []string, section string, err error, key ...string) *Error {
 	full := append(append([]string{}, path...), key...)
 	line := tp.line(full...)
@@ -126,76 +115,10 @@ func (tp *tomlParser) errAt(path []string, section string, err error, key ...str
 	return &Error{Pos: Position{tp.file, line}, Section: section, Key: strings.Join(key, "."), Err: err}
 }
 
-// line finds the line of a key. BurntSushi/toml keeps key positions to
-// itself but reports them in the ParseError of a failing Unmarshaler, so
-// line decodes into a struct with one field per key part ending in such a
-// probe. It parses the file again, so callers use it on errors (and
-// tomlHeaders for the common case of section lines).
+// line is the line where the key path was first defined, or 0 (a key of
+// an inline table, or a table the API built).
 func (tp *tomlParser) line(path ...string) int {
-	if len(path) == 0 || tp.data == "" {
-		return 0
-	}
-	if len(path) == 2 && tp.headers != nil {
-		if l, ok := tp.headers[path[0]+"\x00"+path[1]]; ok {
-			return l
-		}
-	}
-	t := reflect.TypeFor[lineProbe]()
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == "" || path[i] == "-" || strings.ContainsAny(path[i], ",\"\\") {
-			return 0
-		}
-		t = reflect.StructOf([]reflect.StructField{{Name: "F", Type: t, Tag: reflect.StructTag(`toml:"` + path[i] + `"`)}})
-	}
-	_, err := toml.Decode(tp.data, reflect.New(t).Interface())
-	var pe toml.ParseError
-	if errors.As(err, &pe) && pe.Message == errLineProbe.Error() {
-		return pe.Position.Line
-	}
-	return 0
-}
-
-type lineProbe struct{}
-
-var errLineProbe = errors.New("line probe")
-
-func (lineProbe) UnmarshalTOML(any) error { return errLineProbe }
-
-// tomlHeaders finds the lines of simple "[a.b]" table headers in one pass.
-func tomlHeaders(data string) map[string]int {
-	h := make(map[string]int)
-	for i, line := range strings.Split(data, "\n") {
-		l := strings.TrimSpace(line)
-		if !strings.HasPrefix(l, "[") || strings.HasPrefix(l, "[[") {
-			continue
-		}
-		end := strings.IndexByte(l, ']')
-		if end < 0 {
-			continue
-		}
-		parts := strings.Split(l[1:end], ".")
-		if len(parts) != 2 {
-			continue
-		}
-		key := ""
-		ok := true
-		for j, p := range parts {
-			p = strings.TrimSpace(p)
-			if len(p) >= 2 && (p[0] == '"' || p[0] == '\'') && p[len(p)-1] == p[0] && !strings.ContainsAny(p, "\\") {
-				p = p[1 : len(p)-1]
-			} else if strings.ContainsAny(p, "\"' \\") || p == "" {
-				ok = false
-			}
-			if j > 0 {
-				key += "\x00"
-			}
-			key += p
-		}
-		if _, dup := h[key]; ok && !dup {
-			h[key] = i + 1
-		}
-	}
-	return h
+	return tp.lines[strings.Join(path, "\x00")]
 }
 
 func (tp *tomlParser) tables(v any, what string) (map[string]map[string]any, error) {

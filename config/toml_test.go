@@ -198,7 +198,7 @@ func TestTOMLErrors(t *testing.T) {
 		name, src string
 		want      string // the whole message
 	}{
-		{"syntax", "[program.web\ncommand = 1", "corral.toml:2: expected '.' or ']' to end table name"},
+		{"syntax", "[program.web\ncommand = 1", "corral.toml:1: expected ']' to close table name"},
 		{"unknown top-level", "[program.web]\ncommand = \"x\"\n[deamon]\nsocket = \"x\"", `corral.toml:3: key "deamon": unknown section or key "deamon" (want daemon, program or group)`},
 		{"unknown program key", "[program.web]\ncommand = \"x\"\nautorestart = true", `corral.toml:3: program "web": key "autorestart": unknown key`},
 		{"bad signal", "[program.web]\ncommand = \"x\"\n\nstop_signal = \"TERMX\"", `corral.toml:4: program "web": key "stop_signal": unknown signal "TERMX"`},

@@ -29,7 +29,7 @@ func TestCorralInitLinksNoDaemonPackages(t *testing.T) {
 		"github.com/corralhq/corral/initmode/programs",
 		"github.com/spf13/cobra",
 		"github.com/spf13/pflag",
-		"github.com/BurntSushi/toml",
+		"github.com/pelletier/go-toml/v2",
 		"github.com/prometheus/client_golang/prometheus",
 		"go.etcd.io/bbolt",
 		"net",
