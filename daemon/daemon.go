@@ -79,10 +79,13 @@ type Daemon struct {
 	cg      cgroups  // this run's cgroup subtree (see cgroup.go)
 	// adding, while New registers the configuration's programs, collects
 	// their specs for one AddEach; nil otherwise (register adds each).
-	adding  []monitor.Spec
-	pumpEnd chan struct{}
-	opts    Options
-	up      upgradeState
+	adding []monitor.Spec
+	// logDirsMade are the log directories made while New opens the
+	// programs' streams (one mkdir for all the programs logging there).
+	logDirsMade map[string]bool
+	pumpEnd     chan struct{}
+	opts        Options
+	up          upgradeState
 
 	// supervisordLog: the configuration is supervisord's, whose log is
 	// its activity log (activitylog.go). Set by New, never changed.
@@ -213,6 +216,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	// Each log directory is resolved once for all programs, not per stream,
 	// and the monitor is asked once per batch of processes (AddEach).
 	release := d.capture.HoldDirs()
+	d.logDirsMade = map[string]bool{}
+	defer func() { d.logDirsMade = nil }()
 	d.adding = []monitor.Spec{}
 	for i := range cfg.Programs {
 		if err := d.addProgram(&cfg.Programs[i], false); err != nil {

@@ -109,9 +109,15 @@ func (d *Daemon) openStream(proc, stream string, ls config.LogSpec) (*logs.Strea
 // makeLogDir creates the directory of AUTO logs, 0750 and with the log
 // group, so that not every local user can read the programs' output.
 func (d *Daemon) makeLogDir(proc, dir string) {
+	if d.logDirsMade[dir] {
+		return // made during this burst of opens (New)
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		d.log.Error("cannot create log directory", "program", proc, "dir", dir, "err", err)
 		return
+	}
+	if d.logDirsMade != nil {
+		d.logDirsMade[dir] = true
 	}
 	gid := d.capture.Group()
 	if gid <= 0 {

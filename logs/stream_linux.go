@@ -230,19 +230,21 @@ func (s *Stream) open() error {
 // now, so that a bad path is still refused here: its directory must exist,
 // be one the daemon may trust, and be writable.
 func (s *Stream) openOrDefer() error {
-	d, name, done, err := s.c.parents.open(s.path)
+	d, name, held, done, err := s.c.parents.open(s.path)
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
 	defer done()
-	if _, err := d.Lstat(name); !errors.Is(err, unix.ENOENT) {
-		return s.open() // there is something: open it, or say why not
+	if !held.absent(name) {
+		if _, err := d.Lstat(name); !errors.Is(err, unix.ENOENT) {
+			return s.open() // there is something: open it, or say why not
+		}
 	}
-	if err := unix.Faccessat(d.Fd(), ".", unix.W_OK, unix.AT_EACCESS); err != nil {
+	if err := held.canCreate(d); err != nil {
 		return fmt.Errorf("logs: %w", &os.PathError{Op: "create", Path: s.path, Err: err})
 	}
 	s.regular = true
-	s.place(d, name, 0)
+	s.placeHeld(d, held, name, 0)
 	return nil
 }
 
@@ -250,12 +252,21 @@ func (s *Stream) openOrDefer() error {
 // in d, and of its backups already on disk, which come before it. A nil d
 // means the backups cannot be looked for.
 func (s *Stream) place(d *safefs.Dir, name string, size int64) {
+	s.placeHeld(d, nil, name, size)
+}
+
+// placeHeld is place, asking held first whether a backup can exist.
+func (s *Stream) placeHeld(d *safefs.Dir, held *heldDir, name string, size int64) {
 	s.size = size
 	s.splice = s.tap == nil
 	var sizes []int64
 	if d != nil {
 		for i := 1; i <= s.backups; i++ {
-			st, err := d.Lstat(name + "." + strconv.Itoa(i))
+			backup := name + "." + strconv.Itoa(i)
+			if held.absent(backup) {
+				break
+			}
+			st, err := d.Lstat(backup)
 			if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 				break
 			}

@@ -276,6 +276,25 @@ func (d *Dir) Lstat(name string) (unix.Stat_t, error) {
 	return st, nil
 }
 
+// Names returns the names of d's entries ("." and ".." left out).
+func (d *Dir) Names() (map[string]bool, error) {
+	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: d.path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), d.path)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	return set, nil
+}
+
 // Rename renames from to to, both in d. Neither is followed if a symlink.
 func (d *Dir) Rename(from, to string) error {
 	if err := unix.Renameat(d.fd, from, d.fd, to); err != nil {
