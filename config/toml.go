@@ -25,16 +25,16 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 		}
 		return nil, &Error{Pos: Position{File: name}, Err: err}
 	}
-	tp.lines = doc.lines
-	raw := doc.root
+	tp.doc = doc
+	raw := doc.values()
 	cfg := &Config{File: name, Daemon: DefaultDaemon()}
 	cfg.keyStateDir() // unless [daemon] state_dir says otherwise
-	for _, k := range doc.keys[""] {
+	for _, k := range doc.keys() {
 		if k != "daemon" && k != "program" && k != "group" {
 			return nil, tp.errAt(nil, "", fmt.Errorf("unknown section or key %q (want daemon, program or group)", k), k)
 		}
 	}
-	progNames, groupNames := doc.keys["program"], doc.keys["group"]
+	progNames, groupNames := doc.keys("program"), doc.keys("group")
 	if err := tp.daemon(&cfg.Daemon, raw["daemon"]); err != nil {
 		return nil, err
 	}
@@ -100,8 +100,7 @@ func ProgramFromTable(name string, table map[string]any) (Program, error) {
 
 type tomlParser struct {
 	file, base string
-	// lines are the line of each key path's first definition (tomlDoc).
-	lines map[string]int
+	doc        *tomlDoc // nil for a table the API built
 }
 
 // errAt builds an error for key (a dotted TOML key below section) with the
@@ -118,7 +117,10 @@ func (tp *tomlParser) errAt(path []string, section string, err error, key ...str
 // line is the line where the key path was first defined, or 0 (a key of
 // an inline table, or a table the API built).
 func (tp *tomlParser) line(path ...string) int {
-	return tp.lines[strings.Join(path, "\x00")]
+	if tp.doc == nil {
+		return 0
+	}
+	return tp.doc.line(path...)
 }
 
 func (tp *tomlParser) tables(v any, what string) (map[string]map[string]any, error) {

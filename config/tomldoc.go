@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,12 +31,50 @@ import (
 
 // tomlDoc is a decoded TOML document.
 type tomlDoc struct {
-	root map[string]any
-	// keys are the keys of each table, by table path (joined with NUL), in
-	// the order they first appear in the file: the order of programs.
-	keys map[string][]string
-	// lines are the line of each key path's first definition.
-	lines map[string]int
+	root *docTable
+}
+
+// values returns the document's top-level table.
+func (d *tomlDoc) values() map[string]any { return d.root.vals }
+
+// table returns the table at path (the first of an array of tables), or
+// nil.
+func (d *tomlDoc) table(path ...string) *docTable {
+	t := d.root
+	for _, k := range path {
+		if t = t.subs[k]; t == nil {
+			return nil
+		}
+		if t.kind == kindArray {
+			t = t.elems[0]
+		}
+	}
+	return t
+}
+
+// keys returns the keys of the table at path in the order they first
+// appear in the file (the order of programs), or nil.
+func (d *tomlDoc) keys(path ...string) []string {
+	if t := d.table(path...); t != nil {
+		return t.order
+	}
+	return nil
+}
+
+// line returns the line where the key path was first defined, or 0 (no
+// such key, or one inside an inline table).
+func (d *tomlDoc) line(path ...string) int {
+	if len(path) == 0 {
+		return 0
+	}
+	t := d.table(path[:len(path)-1]...)
+	if t == nil {
+		return 0
+	}
+	if i := slices.Index(t.order, path[len(path)-1]); i >= 0 {
+		return int(t.lines[i])
+	}
+	return 0
 }
 
 // tomlError is a syntax or definition error at a line.
@@ -62,35 +101,42 @@ const (
 	kindValue
 )
 
-// docTable is a table while the document is read.
+// docTable is a table of the document.
 type docTable struct {
-	path     string // key path, joined with NUL
 	kind     keyKind
 	explicit bool // defined by its own header (or [[...]] element)
-	vals     map[string]any
-	kinds    map[string]keyKind
-	order    []string
+	// inline is set in an inline table and below it: its keys are part of
+	// a value, with no order or lines kept.
+	inline bool
+	// vals are the table's values as ParseTOML reads them: a sub-table as
+	// its vals, an array of tables as a []map[string]any.
+	vals map[string]any
+	// subs are the tables among them (nil until the first), whose kind
+	// tells what may be added to them; any other key is a kindValue.
+	subs map[string]*docTable
+	// order holds the keys in the order of their first definition, and
+	// lines the line of each.
+	order []string
+	lines []int32
 	// elems are an array of tables' tables (kind kindArray).
 	elems []*docTable
-	// inline is set in an inline table and below it: its keys are part of
-	// a value, not of the document's lines and orders.
-	inline bool
 }
 
-func newDocTable(path string, kind keyKind) *docTable {
-	return &docTable{path: path, kind: kind, vals: map[string]any{}, kinds: map[string]keyKind{}}
+func newDocTable(kind keyKind, inline bool) *docTable {
+	return &docTable{kind: kind, inline: inline, vals: map[string]any{}}
 }
 
-// sub makes the table for key k of t.
-func (t *docTable) sub(k string, kind keyKind) *docTable {
-	s := newDocTable(subPath(t.path, k), kind)
-	s.inline = t.inline
-	return s
+// kindOf returns the kind of key k of t, and whether t has it.
+func (t *docTable) kindOf(k string) (keyKind, bool) {
+	if sub, ok := t.subs[k]; ok {
+		return sub.kind, true
+	}
+	_, ok := t.vals[k]
+	return kindValue, ok
 }
 
 type docReader struct {
 	p    *unstable.Parser
-	doc  *tomlDoc
 	root *docTable
 	cur  *docTable
 	// lineOff is the offset whose line is lineNo (lineAt).
@@ -99,10 +145,9 @@ type docReader struct {
 
 // decodeTOML reads data as a TOML document.
 func decodeTOML(data []byte) (*tomlDoc, error) {
-	r := &docReader{p: &unstable.Parser{}, doc: &tomlDoc{keys: map[string][]string{}, lines: map[string]int{}}}
-	r.root = newDocTable("", kindTable)
+	r := &docReader{p: &unstable.Parser{}, lineNo: 1}
+	r.root = newDocTable(kindTable, false)
 	r.cur = r.root
-	r.lineNo = 1
 	r.p.Reset(data)
 	for r.p.NextExpression() {
 		e := r.p.Expression()
@@ -126,8 +171,7 @@ func decodeTOML(data []byte) (*tomlDoc, error) {
 		}
 		return nil, err
 	}
-	r.doc.root = r.finish(r.root)
-	return r.doc, nil
+	return &tomlDoc{root: r.root}, nil
 }
 
 func (r *docReader) lineOfBytes(b []byte) int {
@@ -174,24 +218,22 @@ func keyOf(n *unstable.Node) ([]string, []*unstable.Node) {
 	return parts, nodes
 }
 
-func subPath(parent, key string) string {
-	if parent == "" {
-		return key
+// add defines key k of t: a value v, or the table sub (v nil).
+func (t *docTable) add(k string, v any, sub *docTable, line int) {
+	if sub != nil {
+		if t.subs == nil {
+			t.subs = map[string]*docTable{}
+		}
+		t.subs[k] = sub
+		v = sub.vals
+		if sub.kind == kindArray {
+			v = []map[string]any{}
+		}
 	}
-	return parent + "\x00" + key
-}
-
-// add defines key in t, recording its line and its place in t's order.
-func (r *docReader) add(t *docTable, key string, v any, kind keyKind, line int) {
-	t.vals[key] = v
-	t.kinds[key] = kind
-	if t.inline {
-		return
-	}
-	t.order = append(t.order, key)
-	path := subPath(t.path, key)
-	if _, ok := r.doc.lines[path]; !ok {
-		r.doc.lines[path] = line
+	t.vals[k] = v
+	if !t.inline {
+		t.order = append(t.order, k)
+		t.lines = append(t.lines, int32(line))
 	}
 }
 
@@ -202,33 +244,32 @@ func (r *docReader) header(e *unstable.Node, array bool) error {
 	line := r.line(nodes[0]) // a header node has no range of its own
 	for i, k := range parts {
 		last := i == len(parts)-1
-		v, ok := t.vals[k]
+		kind, ok := t.kindOf(k)
 		if !ok {
 			switch {
 			case !last:
-				sub := t.sub(k, kindTable)
-				r.add(t, k, sub, kindTable, line)
+				sub := newDocTable(kindTable, false)
+				t.add(k, nil, sub, line)
 				t = sub
 			case array:
-				arr := t.sub(k, kindArray)
-				r.add(t, k, arr, kindArray, line)
-				t = arr.push()
+				arr := newDocTable(kindArray, false)
+				t.add(k, nil, arr, line)
+				t = t.push(k, arr)
 			default:
-				sub := t.sub(k, kindTable)
+				sub := newDocTable(kindTable, false)
 				sub.explicit = true
-				r.add(t, k, sub, kindTable, line)
+				t.add(k, nil, sub, line)
 				t = sub
 			}
 			continue
 		}
-		kind := t.kinds[k]
 		if kind == kindValue && last && array {
 			return r.errorf(nodes[i], "key %s is already defined, and not as an array of tables", describeKey(parts))
 		}
 		if kind == kindValue {
 			return r.errorf(nodes[i], "key %s already has a value that is not a table", describeKey(parts[:i+1]))
 		}
-		sub := v.(*docTable)
+		sub := t.subs[k]
 		if !last {
 			t = sub
 			if kind == kindArray {
@@ -240,7 +281,7 @@ func (r *docReader) header(e *unstable.Node, array bool) error {
 		case array && kind != kindArray:
 			return r.errorf(nodes[i], "key %s is already defined, and not as an array of tables", describeKey(parts))
 		case array:
-			t = sub.push()
+			t = t.push(k, sub)
 		case kind == kindArray:
 			return r.errorf(nodes[i], "table %s is already defined as an array of tables", describeKey(parts))
 		case kind == kindDotted:
@@ -256,12 +297,14 @@ func (r *docReader) header(e *unstable.Node, array bool) error {
 	return nil
 }
 
-// push adds a table to an array of tables and returns it.
-func (a *docTable) push() *docTable {
-	t := newDocTable(a.path, kindTable)
-	t.explicit = true
-	a.elems = append(a.elems, t)
-	return t
+// push adds a table to arr, the array of tables at key k of t, and
+// returns it.
+func (t *docTable) push(k string, arr *docTable) *docTable {
+	e := newDocTable(kindTable, false)
+	e.explicit = true
+	arr.elems = append(arr.elems, e)
+	t.vals[k] = append(t.vals[k].([]map[string]any), e.vals)
+	return e
 }
 
 // keyValue defines a (possibly dotted) key of t.
@@ -275,17 +318,17 @@ func (r *docReader) keyValue(t *docTable, e *unstable.Node) error {
 		line, keyLine = r.line(nodes[0]), r.line(nodes[len(nodes)-1])
 	}
 	for i, k := range parts[:len(parts)-1] {
-		v, ok := t.vals[k]
+		kind, ok := t.kindOf(k)
 		if !ok {
-			sub := t.sub(k, kindDotted)
-			r.add(t, k, sub, kindDotted, line)
+			sub := newDocTable(kindDotted, t.inline)
+			t.add(k, nil, sub, line)
 			t = sub
 			continue
 		}
-		if t.kinds[k] != kindDotted {
+		if kind != kindDotted {
 			return r.errorf(nodes[i], "key %s is already defined", describeKey(parts[:i+1]))
 		}
-		t = v.(*docTable)
+		t = t.subs[k]
 	}
 	k := parts[len(parts)-1]
 	if _, ok := t.vals[k]; ok {
@@ -295,7 +338,7 @@ func (r *docReader) keyValue(t *docTable, e *unstable.Node) error {
 	if err != nil {
 		return err
 	}
-	r.add(t, k, v, kindValue, keyLine)
+	t.add(k, v, nil, keyLine)
 	return nil
 }
 
@@ -324,15 +367,14 @@ func (r *docReader) value(n *unstable.Node) (any, error) {
 		}
 		return out, nil
 	case unstable.InlineTable:
-		t := newDocTable("", kindValue)
-		t.inline = true
+		t := newDocTable(kindValue, true)
 		it := n.Children()
 		for it.Next() {
 			if err := r.keyValue(t, it.Node()); err != nil {
 				return nil, err
 			}
 		}
-		return r.finish(t), nil
+		return t.vals, nil
 	}
 	return nil, r.errorf(n, "unexpected %s", n.Kind)
 }
@@ -479,32 +521,6 @@ func digits(s string) int {
 
 func daysIn(m time.Month, year int) int {
 	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
-}
-
-// finish turns t into the map of its values, recording the order of its
-// keys.
-func (r *docReader) finish(t *docTable) map[string]any {
-	if !t.inline {
-		r.doc.keys[t.path] = t.order
-	}
-	out := make(map[string]any, len(t.vals))
-	for k, v := range t.vals {
-		switch x := v.(type) {
-		case *docTable:
-			if x.kind == kindArray {
-				arr := make([]map[string]any, len(x.elems))
-				for i, e := range x.elems {
-					arr[i] = r.finish(e)
-				}
-				out[k] = arr
-				continue
-			}
-			out[k] = r.finish(x)
-		default:
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // describeKey writes a key path as TOML would.

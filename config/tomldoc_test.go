@@ -100,7 +100,7 @@ func checkAgainstGoTOML(t *testing.T, data []byte) {
 	case werr != nil:
 		t.Fatalf("%q: decodeTOML reads it; go-toml: %v", data, werr)
 	}
-	if got, exp := canonical(doc.root), canonical(want); !reflect.DeepEqual(got, exp) {
+	if got, exp := canonical(doc.values()), canonical(want); !reflect.DeepEqual(got, exp) {
 		t.Fatalf("%q:\ndecodeTOML %#v\ngo-toml    %#v", data, got, exp)
 	}
 }
@@ -163,13 +163,13 @@ func TestTOMLDocKeepsOrderAndLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := doc.keys["program"], []string{"zeta", "mid"}; !slices.Equal(got, want) {
+	if got, want := doc.keys("program"), []string{"zeta", "mid"}; !slices.Equal(got, want) {
 		t.Errorf("program order %q, want %q", got, want)
 	}
-	if got, want := doc.keys[""], []string{"program", "group"}; !slices.Equal(got, want) {
+	if got, want := doc.keys(), []string{"program", "group"}; !slices.Equal(got, want) {
 		t.Errorf("top-level order %q, want %q", got, want)
 	}
-	if got, want := doc.keys["program\x00zeta"], []string{"command", "program", "x"}; !slices.Equal(got, want) {
+	if got, want := doc.keys("program", "zeta"), []string{"command", "program", "x"}; !slices.Equal(got, want) {
 		t.Errorf("program.zeta order %q, want %q", got, want)
 	}
 	for path, want := range map[string]int{
@@ -182,11 +182,11 @@ func TestTOMLDocKeepsOrderAndLines(t *testing.T) {
 		"group\x00g\x00programs":              8,
 		"program\x00zeta\x00x":                9,
 	} {
-		if got := doc.lines[path]; got != want {
+		if got := doc.line(strings.Split(path, "\x00")...); got != want {
 			t.Errorf("line of %q = %d, want %d", strings.ReplaceAll(path, "\x00", "."), got, want)
 		}
 	}
-	if _, ok := doc.lines["program\x00mid\x00env\x00A"]; ok {
+	if doc.line("program", "mid", "env", "A") != 0 {
 		t.Error("a key of an inline table has a line of its own")
 	}
 }
