@@ -89,6 +89,10 @@ func startDaemonCmd(t testing.TB, dir, cfg string, args []string, opts ...func(*
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// Stopping 10,000 processes and removing their cgroups takes 14 s
+		// on a quiet machine and minutes on a loaded one: the guard grows
+		// with the processes to stop, as waitRunning's does.
+		guard := hang + time.Duration(len(childPids(cmd.Process.Pid)))*10*time.Millisecond
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -97,10 +101,10 @@ func startDaemonCmd(t testing.TB, dir, cfg string, args []string, opts ...func(*
 			if err != nil {
 				t.Errorf("daemon exited with %v after SIGTERM", err)
 			}
-		case <-time.After(hang):
+		case <-time.After(guard):
 			_ = cmd.Process.Kill()
 			<-done
-			t.Errorf("daemon did not exit within %v of SIGTERM", hang)
+			t.Errorf("daemon did not exit within %v of SIGTERM", guard)
 		}
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
@@ -333,4 +337,11 @@ func runCLI(td *testDaemon, args ...string) ([]byte, error) {
 		return out, fmt.Errorf("%v: %s", err, stderr.Bytes())
 	}
 	return out, nil
+}
+
+// childPids returns the pids of the children of pid's main thread, where
+// the daemon's spawner thread forks its programs.
+func childPids(pid int) []string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	return strings.Fields(string(b))
 }
