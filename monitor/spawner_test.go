@@ -600,7 +600,7 @@ func spawnerLookupChild() int {
 	}
 	var names []string
 	for _, s := range specs {
-		s.StopTimeout = 5 * time.Second
+		s.StopTimeout, s.DeathSignal = 5*time.Second, syscall.SIGKILL
 		if err := m.Add(s); err != nil {
 			fmt.Println(err)
 			return 1
@@ -674,7 +674,8 @@ func spawnerPipelineChild() int {
 	sub, _ := m.Subscribe(16 * n)
 	var names []string
 	for i := range n {
-		spec := Spec{Name: fmt.Sprintf("s%03d", i), Path: "/bin/sleep", Args: []string{"sleep", "1000"}, StopTimeout: 5 * time.Second}
+		// The death signal: none is left behind if this child fails.
+		spec := Spec{Name: fmt.Sprintf("s%03d", i), Path: "/bin/sleep", Args: []string{"sleep", "1000"}, StopTimeout: 5 * time.Second, DeathSignal: syscall.SIGKILL}
 		switch {
 		case i%100 == 50:
 			spec.Path, spec.Args = bad, nil
