@@ -6,6 +6,9 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // procStat is the part of /proc/PID/stat the harness needs.
@@ -203,6 +206,27 @@ func (m *markerScanner) count(dead map[int]uint64) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// lastStart returns the start time of the latest marker count has seen,
+// as a time on CLOCK_BOOTTIME: the middle of its tick (USER_HZ, 100 on
+// Linux), as /proc gives it no finer.
+func (m *markerScanner) lastStart() time.Duration {
+	var last uint64
+	for _, t := range m.known {
+		last = max(last, t)
+	}
+	return time.Duration(last)*10*time.Millisecond + 5*time.Millisecond
+}
+
+// bootTime reads CLOCK_BOOTTIME, the clock of /proc/PID/stat's start
+// times.
+func bootTime() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 // markers returns pid -> starttime of every live marker (a full scan).
