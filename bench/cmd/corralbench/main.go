@@ -275,10 +275,10 @@ type result struct {
 	// come every 10 ms or more (five times the cost of a scan), so the
 	// phase times above are late by up to a poll.
 	startForked, recoveryForked time.Duration
-	zombies     int
-	survived    bool
-	death       string // how it died, from its output
-	measured    bool   // memory, threads and idle CPU were measured
+	zombies                     int
+	survived                    bool
+	death                       string // how it died, from its output
+	measured                    bool   // memory, threads and idle CPU were measured
 }
 
 func (r *result) summary() string {
