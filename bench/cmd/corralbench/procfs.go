@@ -208,15 +208,16 @@ func (m *markerScanner) count(dead map[int]uint64) (int, error) {
 	return n, nil
 }
 
-// lastStart returns the start time of the latest marker count has seen,
-// as a time on CLOCK_BOOTTIME: the middle of its tick (USER_HZ, 100 on
-// Linux), as /proc gives it no finer.
-func (m *markerScanner) lastStart() time.Duration {
-	var last uint64
+// startRange returns the start times of the earliest and the latest
+// marker count has seen, as times on CLOCK_BOOTTIME: the middle of their
+// tick (USER_HZ, 100 on Linux), as /proc gives them no finer.
+func (m *markerScanner) startRange() (first, last time.Duration) {
+	lo, hi := ^uint64(0), uint64(0)
 	for _, t := range m.known {
-		last = max(last, t)
+		lo, hi = min(lo, t), max(hi, t)
 	}
-	return time.Duration(last)*10*time.Millisecond + 5*time.Millisecond
+	at := func(t uint64) time.Duration { return time.Duration(t)*10*time.Millisecond + 5*time.Millisecond }
+	return at(lo), at(hi)
 }
 
 // bootTime reads CLOCK_BOOTTIME, the clock of /proc/PID/stat's start
