@@ -278,10 +278,10 @@ type result struct {
 	// firstForked is when the first program started, from the same
 	// clock: the supervisor's own start before it forks anything.
 	firstForked time.Duration
-	zombies                     int
-	survived                    bool
-	death                       string // how it died, from its output
-	measured                    bool   // memory, threads and idle CPU were measured
+	zombies     int
+	survived    bool
+	death       string // how it died, from its output
+	measured    bool   // memory, threads and idle CPU were measured
 }
 
 func (r *result) summary() string {
