@@ -52,68 +52,49 @@ func (l *loop) startEach(names []string, errs []error) {
 	}
 }
 
-// spawnMany spawns each of ps as spawn does, through the spawner thread,
-// and returns spawn's error for each. Batches are prepared (stdio,
-// lookups) and finished (pids watched, events) while the spawner thread
-// forks the batch before: the loop does not reap until all are done, so
-// it knows every pid before it can see its exit.
+// spawnMany spawns each of ps as spawn does, in one request to the spawner
+// thread, and returns spawn's error for each.
 func (l *loop) spawnMany(ps []*process) []error {
 	errs := make([]error, len(ps))
 	type pending struct {
 		i       int
 		p       *process
+		job     *spawnJob
 		release func()
 	}
-	byJob := map[*spawnJob]pending{}
+	var batch []pending
+	var jobs []*spawnJob
 	seen := resolved{}
-	next := 0
-	var carried *spawnJob // prepared, but over the last batch's descriptors
-	// The first batch is small, so that the first fork comes early; the
-	// next ones fill a message.
-	limit := 16
-	prepare := func() []*spawnJob {
-		var jobs []*spawnJob
-		fds := 0
-		if carried != nil {
-			jobs, fds, carried = append(jobs, carried), jobFds(carried), nil
+	for i, p := range ps {
+		if p.spec.PreStart != nil {
+			// Its hook first: spawned by the hook's end (hooks.go).
+			errs[i] = l.spawn(p)
+			continue
 		}
-		for next < len(ps) && len(jobs) < limit {
-			i, p := next, ps[next]
-			next++
-			if p.spec.PreStart != nil {
-				// Its hook first: spawned by the hook's end (hooks.go).
-				errs[i] = l.spawn(p)
-				continue
-			}
-			spec := &p.spec
-			if p.cgKills > 0 && spec.Cgroup != "" {
-				spec = l.freshCgroup(p) // see spawnMain
-			}
-			j, release, err := l.prepareProcess(spec, seen)
-			if err != nil {
-				errs[i] = l.spawned(p, 0, err)
-				continue
-			}
-			byJob[j] = pending{i, p, release}
-			if fds+jobFds(j) > maxRights {
-				carried = j
-				break
-			}
-			fds += jobFds(j)
-			jobs = append(jobs, j)
+		spec := &p.spec
+		if p.cgKills > 0 && spec.Cgroup != "" {
+			spec = l.freshCgroup(p) // see spawnMain
 		}
-		limit = maxRights
-		return jobs
+		j, release, err := l.prepareProcess(spec, seen)
+		if err != nil {
+			errs[i] = l.spawned(p, 0, err)
+			continue
+		}
+		batch = append(batch, pending{i, p, j, release})
+		jobs = append(jobs, j)
 	}
-	spawner.spawnBatches(prepare, func(jobs []*spawnJob) {
-		for _, j := range jobs {
-			b := byJob[j]
-			delete(byJob, j)
-			b.release()
-			pid, ticks, err := l.spawnedBySpawner(j, l.watch)
-			errs[b.i] = l.spawnedAt(b.p, pid, ticks, err)
+	if len(jobs) == 0 {
+		return errs
+	}
+	err := spawner.spawn(jobs)
+	for _, b := range batch {
+		b.release()
+		if err != nil && b.job.pid == 0 && b.job.err == nil {
+			b.job.err = err // the request itself failed
 		}
-	})
+		pid, ticks, err := l.spawnedBySpawner(b.job, l.watch)
+		errs[b.i] = l.spawnedAt(b.p, pid, ticks, err)
+	}
 	return errs
 }
 

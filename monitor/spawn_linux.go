@@ -199,7 +199,9 @@ func (l *loop) startProcessTicks(s *Spec, watch func(pid, pidfd int)) (pid int, 
 	}
 	defer release()
 	if spawner != nil {
-		spawner.spawn([]*spawnJob{j}) // a failed request is j.err
+		if err := spawner.spawn([]*spawnJob{j}); err != nil {
+			return 0, 0, fmt.Errorf("exec %s: %w", j.path, err)
+		}
 		return l.spawnedBySpawner(j, watch)
 	}
 	if l.helper != nil && s.DeathSignal == 0 && j.notify < 0 && !j.sys.UseCgroupFD {

@@ -429,21 +429,10 @@ func (sp *spawnerThread) send(fds []int) error {
 
 // do runs one request on the spawner thread and waits for it.
 func (sp *spawnerThread) do(req *spawnerRequest, fds []int) error {
-	req.nfds = len(fds)
-	req.reply = make(chan error, 1)
-	if err := sp.handOver(req, fds); err != nil {
-		<-req.reply
-		return err
-	}
-	return <-req.reply
-}
-
-// handOver gives req to the spawner thread and sends it fds, its
-// descriptors, under the lock that keeps each request's descriptors
-// together on the socket. It does not wait for the reply.
-func (sp *spawnerThread) handOver(req *spawnerRequest, fds []int) error {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
+	req.nfds = len(fds)
+	req.reply = make(chan error, 1)
 	// The spawner receives while the descriptors are sent: an exec may
 	// carry more messages than the socket queues (net.unix.max_dgram_qlen).
 	sp.reqs <- req
@@ -453,69 +442,29 @@ func (sp *spawnerThread) handOver(req *spawnerRequest, fds []int) error {
 		// got.
 		for unix.Sendmsg(sp.conn, []byte{0}, nil, nil, 0) == unix.EINTR {
 		}
+		<-req.reply
 		return err
 	}
-	return nil
+	return <-req.reply
 }
 
 // spawn forks and execs jobs on the spawner thread; each job gets its pid
 // or its error.
-func (sp *spawnerThread) spawn(jobs []*spawnJob) {
-	sp.spawnBatches(func() []*spawnJob {
-		n, fds := 0, 0
-		for n < len(jobs) && fds+jobFds(jobs[n]) <= maxRights {
-			fds += jobFds(jobs[n])
+func (sp *spawnerThread) spawn(jobs []*spawnJob) error {
+	// A request's descriptors fit in one message.
+	for len(jobs) > 0 {
+		var fds []int
+		n := 0
+		for n < len(jobs) && len(fds)+jobFds(jobs[n]) <= maxRights {
+			fds = append(fds, jobs[n].sent()...)
 			n++
 		}
-		batch := jobs[:n]
+		if err := sp.do(&spawnerRequest{jobs: jobs[:n]}, fds); err != nil {
+			return err
+		}
 		jobs = jobs[n:]
-		return batch
-	}, nil)
-}
-
-// spawnBatches runs the batches next returns on the spawner thread until
-// it returns none, each batch's descriptors in one message (at most
-// maxRights). It is a pipeline: next prepares a batch, and done finishes
-// one, while the spawner thread forks the batch before (a thousand
-// programs' pipes and stream lookups no longer come before the first
-// fork). done(batch) is called in order, once each job of the batch has
-// its pid or its error; a request that failed as a whole gives its error
-// to the jobs it did not spawn. Every batch is done when it returns. next
-// and done may spawn too (a hook, a dependent started): the spawner lock
-// is held only while a request is handed over.
-func (sp *spawnerThread) spawnBatches(next func() []*spawnJob, done func([]*spawnJob)) {
-	var inFlight *spawnerRequest
-	finish := func(req *spawnerRequest) {
-		if err := <-req.reply; err != nil {
-			for _, j := range req.jobs {
-				if j.pid == 0 && j.err == nil {
-					j.err = err
-				}
-			}
-		}
-		if done != nil {
-			done(req.jobs)
-		}
 	}
-	for {
-		jobs := next()
-		if len(jobs) == 0 {
-			break
-		}
-		var fds []int
-		for _, j := range jobs {
-			fds = append(fds, j.sent()...)
-		}
-		req := &spawnerRequest{jobs: jobs, nfds: len(fds), reply: make(chan error, 1)}
-		sp.handOver(req, fds) // taken when the spawner is done with the one in flight
-		if inFlight != nil {
-			finish(inFlight) // while the spawner forks req
-		}
-		inFlight = req
-	}
-	if inFlight != nil {
-		finish(inFlight)
-	}
+	return nil
 }
 
 // exec asks the spawner thread to execve: see execJob. It returns only on

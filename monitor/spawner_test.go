@@ -58,8 +58,6 @@ func TestMain(m *testing.M) {
 		RunSpawner(spawnerTicksChild)
 	case "lookup":
 		RunSpawner(spawnerLookupChild)
-	case "pipeline":
-		RunSpawner(spawnerPipelineChild)
 	}
 	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
 	os.Exit(2)
@@ -462,9 +460,8 @@ func spawnerCgroupChild() int {
 	in := &spawnJob{path: "/bin/sleep", argv: []string{"sleep", "1000"}, files: [3]int{null, null, null},
 		sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, UseCgroupFD: true, CgroupFD: cg}}
 	out := &spawnJob{path: "/bin/sleep", argv: []string{"sleep", "1000"}, files: [3]int{null, null, null}, sys: sys}
-	spawner.spawn([]*spawnJob{in, out})
-	if in.err != nil || out.err != nil {
-		fmt.Println(in.err, out.err)
+	if err := spawner.spawn([]*spawnJob{in, out}); err != nil || in.err != nil || out.err != nil {
+		fmt.Println(err, in.err, out.err)
 		return 1
 	}
 	name := dir[strings.LastIndexByte(dir, '/'):]
@@ -600,7 +597,7 @@ func spawnerLookupChild() int {
 	}
 	var names []string
 	for _, s := range specs {
-		s.StopTimeout, s.DeathSignal = 5*time.Second, syscall.SIGKILL
+		s.StopTimeout = 5 * time.Second
 		if err := m.Add(s); err != nil {
 			fmt.Println(err)
 			return 1
@@ -634,93 +631,6 @@ func spawnerLookupChild() int {
 	if err := m.Shutdown(ctx); err != nil {
 		fmt.Println("shutdown:", err)
 		return 1
-	}
-	return 0
-}
-
-// TestSpawnerPipelineSpawnsFromItsCallbacks: a StartEach batch is
-// pipelined (the loop prepares and finishes batches while the spawner
-// thread forks), and a PreStart hook the loop spawns while it prepares a
-// batch goes to the spawner thread between the batches, without a
-// deadlock. Execs that fail in the child, on the spawner thread, are
-// failed starts (FATAL: no format the kernel runs is not retried). Every
-// other process gets one pid.
-func TestSpawnerPipelineSpawnsFromItsCallbacks(t *testing.T) {
-	lines := spawnerChildLines(t, "pipeline")
-	wantLines(t, lines, []string{"297 started once, 3 hooks ran, 3 FATAL at their first exec"})
-}
-
-func spawnerPipelineChild() int {
-	m := spawnerChildMonitor()
-	if m == nil {
-		return 1
-	}
-	fail := func(format string, args ...any) int {
-		fmt.Printf(format+"\n", args...)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "corral-pipeline")
-	if err != nil {
-		return fail("%v", err)
-	}
-	defer os.RemoveAll(dir)
-	// Executable, but no format the kernel runs: the exec fails in the
-	// child, on the spawner thread.
-	bad := filepath.Join(dir, "bad")
-	if err := os.WriteFile(bad, []byte{0, 0, 0, 0}, 0o755); err != nil {
-		return fail("%v", err)
-	}
-	const n = 300
-	sub, _ := m.Subscribe(16 * n)
-	var names []string
-	for i := range n {
-		// The death signal: none is left behind if this child fails.
-		spec := Spec{Name: fmt.Sprintf("s%03d", i), Path: "/bin/sleep", Args: []string{"sleep", "1000"}, StopTimeout: 5 * time.Second, DeathSignal: syscall.SIGKILL}
-		switch {
-		case i%100 == 50:
-			spec.Path, spec.Args = bad, nil
-		case i%100 == 0:
-			spec.PreStart = &Hook{Args: []string{"/bin/sh", "-c", `echo >> "$1"`, "sh", filepath.Join(dir, "hooks")}}
-		}
-		if err := m.Add(spec); err != nil {
-			return fail("%v", err)
-		}
-		names = append(names, spec.Name)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), hang)
-	defer cancel()
-	m.StartEach(names) // the failed execs are errors here
-	pids := map[string]int{}
-	failures := map[string]int{}
-	fatal := 0
-	for len(pids) < n-3 || fatal < 3 {
-		e, err := sub.Next(ctx)
-		if err != nil {
-			return fail("%d started, %d FATAL: %v", len(pids), fatal, err)
-		}
-		switch e.Type {
-		case EventStarting:
-			if _, again := pids[e.Name]; again {
-				return fail("%s started twice", e.Name)
-			}
-			pids[e.Name] = e.Pid
-		case EventBackoff:
-			failures[e.Name]++
-		case EventFatal:
-			failures[e.Name]++
-			fatal++
-		}
-	}
-	b, _ := os.ReadFile(filepath.Join(dir, "hooks"))
-	first := "at their first exec"
-	for name, f := range failures {
-		if f != 1 {
-			first = fmt.Sprintf("(%s after %d failures)", name, f)
-		}
-	}
-	fmt.Printf("%d started once, %d hooks ran, %d FATAL %s\n", len(pids), strings.Count(string(b), "\n"), fatal, first)
-	if err := m.Shutdown(ctx); err != nil {
-		return fail("shutdown: %v", err)
 	}
 	return 0
 }
