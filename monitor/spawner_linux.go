@@ -22,10 +22,13 @@ import (
 // RunSpawner gives the process's main thread its own descriptor table,
 // holding nothing but a socket and the runtime's poller, and forks every
 // program from there: each fork copies a handful of descriptors whatever
-// the daemon holds. The loop sends a batch of spawns by channel and their
-// stdio descriptors by SCM_RIGHTS over an in-process SOCK_SEQPACKET pair;
-// the spawner forks, closes its copies and replies with the pids. The loop
-// waits for the reply, so it knows every pid before it can reap its exit.
+// the daemon holds. The loop sends a batch of spawns by channel and each
+// spawn's stdio descriptors by SCM_RIGHTS over an in-process SOCK_SEQPACKET
+// pair, a message per spawn; the spawner takes one spawn's descriptors,
+// forks, closes its copies and takes the next, so each fork copies (and
+// each exec closes) that spawn's descriptors only, not the batch's. It
+// replies with the pids. The loop waits for the reply, so it knows every
+// pid before it can reap its exit.
 //
 // Programs are children of the main thread, which ends only when the
 // process ends: a death signal (Spec.DeathSignal) still fires on a crash or
@@ -71,10 +74,11 @@ type execJob struct {
 }
 
 type spawnerRequest struct {
+	// jobs' descriptors come a message per job, in order (job.sent).
 	jobs  []*spawnJob
 	exec  *execJob
 	stdio bool // the descriptors sent become the spawner's 0, 1 and 2
-	nfds  int  // descriptors sent ahead of the request, in order
+	nfds  int  // for exec and stdio: descriptors sent with the request, in order
 	reply chan error
 }
 
@@ -248,6 +252,10 @@ func (sp *spawnerThread) serve() {
 	sp.buf = make([]byte, 16)
 	sp.oob = make([]byte, unix.CmsgSpace(maxRights*4))
 	for req := range sp.reqs {
+		if req.jobs != nil {
+			req.reply <- sp.forkJobs(req.jobs)
+			continue
+		}
 		fds, err := sp.receive(req.nfds)
 		switch {
 		case err != nil:
@@ -259,31 +267,46 @@ func (sp *spawnerThread) serve() {
 					err = fmt.Errorf("spawner: standard descriptor %d: %w", i, e)
 				}
 			}
-		default:
-			at := 0
-			for _, j := range req.jobs {
-				n := jobFds(j)
-				mine := fds[at : at+n]
-				sys := *j.sys
-				if sys.UseCgroupFD {
-					sys.CgroupFD = mine[n-1]
-				}
-				j.startTicks = forkTicks(func() {
-					j.pid, _, j.err = syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
-						Dir:   j.dir,
-						Env:   j.env,
-						Files: j.childFiles(mine),
-						Sys:   &sys,
-					})
-				})
-				at += n
-			}
 		}
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
 		req.reply <- err
 	}
+}
+
+// forkJobs forks and execs each job with the descriptors of its message.
+// A receive that fails ends the request: the loop sends nothing more
+// (do), and the jobs not forked get the error.
+func (sp *spawnerThread) forkJobs(jobs []*spawnJob) error {
+	for k, j := range jobs {
+		mine, err := sp.receive(len(j.sent()))
+		if err != nil {
+			for _, fd := range mine {
+				unix.Close(fd)
+			}
+			for _, j := range jobs[k:] {
+				j.err = err
+			}
+			return err
+		}
+		sys := *j.sys
+		if sys.UseCgroupFD {
+			sys.CgroupFD = mine[len(mine)-1]
+		}
+		j.startTicks = forkTicks(func() {
+			j.pid, _, j.err = syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
+				Dir:   j.dir,
+				Env:   j.env,
+				Files: j.childFiles(mine),
+				Sys:   &sys,
+			})
+		})
+		for _, fd := range mine {
+			unix.Close(fd)
+		}
+	}
+	return nil
 }
 
 // receive takes n descriptors from the socket into the spawner's table.
@@ -380,9 +403,6 @@ func (sp *spawnerThread) execve(j *execJob, fds []int) error {
 	return fmt.Errorf("exec %s: %w", j.path, err)
 }
 
-// jobFds is how many descriptors a job sends: see sent.
-func jobFds(j *spawnJob) int { return len(j.sent()) }
-
 // sent is the descriptors of the shared table a job sends to the spawner,
 // in order: its stdio, its notification descriptor when it has one, and its
 // cgroup directory when it has one (always last).
@@ -427,16 +447,29 @@ func (sp *spawnerThread) send(fds []int) error {
 	return nil
 }
 
-// do runs one request on the spawner thread and waits for it.
+// do runs one request on the spawner thread and waits for it: fds are an
+// exec's or stdio's descriptors; a batch of jobs sends each job's own.
 func (sp *spawnerThread) do(req *spawnerRequest, fds []int) error {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	req.nfds = len(fds)
 	req.reply = make(chan error, 1)
-	// The spawner receives while the descriptors are sent: an exec may
-	// carry more messages than the socket queues (net.unix.max_dgram_qlen).
+	// The spawner receives while the descriptors are sent: a batch or an
+	// exec may carry more messages than the socket queues
+	// (net.unix.max_dgram_qlen).
 	sp.reqs <- req
-	if err := sp.send(fds); err != nil {
+	send := func() error { return sp.send(fds) }
+	if req.jobs != nil {
+		send = func() error {
+			for _, j := range req.jobs {
+				if err := sp.send(j.sent()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if err := send(); err != nil {
 		// The spawner still waits for the rest: a message without
 		// descriptors ends its wait with an error, and it closes what it
 		// got.
@@ -451,20 +484,10 @@ func (sp *spawnerThread) do(req *spawnerRequest, fds []int) error {
 // spawn forks and execs jobs on the spawner thread; each job gets its pid
 // or its error.
 func (sp *spawnerThread) spawn(jobs []*spawnJob) error {
-	// A request's descriptors fit in one message.
-	for len(jobs) > 0 {
-		var fds []int
-		n := 0
-		for n < len(jobs) && len(fds)+jobFds(jobs[n]) <= maxRights {
-			fds = append(fds, jobs[n].sent()...)
-			n++
-		}
-		if err := sp.do(&spawnerRequest{jobs: jobs[:n]}, fds); err != nil {
-			return err
-		}
-		jobs = jobs[n:]
+	if len(jobs) == 0 {
+		return nil
 	}
-	return nil
+	return sp.do(&spawnerRequest{jobs: jobs}, nil)
 }
 
 // exec asks the spawner thread to execve: see execJob. It returns only on

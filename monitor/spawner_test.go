@@ -58,6 +58,8 @@ func TestMain(m *testing.M) {
 		RunSpawner(spawnerTicksChild)
 	case "lookup":
 		RunSpawner(spawnerLookupChild)
+	case "table":
+		RunSpawner(spawnerTableChild)
 	}
 	fmt.Fprintln(os.Stderr, "unknown", spawnerTestEnv)
 	os.Exit(2)
@@ -630,6 +632,100 @@ func spawnerLookupChild() int {
 	defer cancel()
 	if err := m.Shutdown(ctx); err != nil {
 		fmt.Println("shutdown:", err)
+		return 1
+	}
+	return 0
+}
+
+// TestSpawnerForkCopiesOneSpawnsDescriptors: the spawner thread's table
+// holds one spawn's descriptors when it forks, not its batch's, so a fork
+// copies (and an exec closes) a handful whatever the batch. Each program
+// counts the spawner's table (/proc/PPID/fd lists the main thread's) while
+// the batches of StartEach go on; when the spawner held a batch's
+// descriptors until its last fork, the programs of a batch saw up to 3 per
+// spawn of the batch.
+func TestSpawnerForkCopiesOneSpawnsDescriptors(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "counts")
+	lines := spawnerChildLines(t, "table", "TABLE_OUT="+out)
+	wantLines(t, lines, []string{"128 exits"})
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := strings.Fields(string(b))
+	if len(counts) != 128 {
+		t.Fatalf("%d counts, want 128: %q", len(counts), b)
+	}
+	most := 0
+	for _, c := range counts {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			t.Fatalf("count %q: %v", c, err)
+		}
+		most = max(most, n)
+	}
+	t.Logf("at most %d descriptors in the spawner's table", most)
+	// stdio, the runtime's poller and the socket (6), a fork's error pipe
+	// (2) and one spawn's stdio (3), with room to spare: a batch of 64
+	// spawns would be 192 more.
+	if most > 16 {
+		t.Fatalf("a program saw %d descriptors in the spawner's table, want at most 16 (counts %v)", most, counts)
+	}
+}
+
+func spawnerTableChild() int {
+	m := spawnerChildMonitor()
+	if m == nil {
+		return 1
+	}
+	f, err := os.OpenFile(os.Getenv("TABLE_OUT"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer f.Close()
+	const n = 128
+	sub, _ := m.Subscribe(8 * n)
+	var names []string
+	for i := range n {
+		name := fmt.Sprint("p", i)
+		// Each its own pipe as stdin, as a daemon's programs have
+		// theirs: a batch's spawns hold distinct descriptors.
+		r, w, err := os.Pipe()
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		defer r.Close()
+		defer w.Close()
+		if err := m.Add(Spec{Name: name, Path: "/bin/sh", Args: []string{"sh", "-c", "ls /proc/$PPID/fd | wc -l"},
+			Stdin: r, Stdout: f, Stderr: f}); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		names = append(names, name)
+	}
+	for i, err := range m.StartEach(names) {
+		if err != nil {
+			fmt.Println(names[i], err)
+			return 1
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	for exits := 0; exits < n; {
+		e, err := sub.Next(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		if e.Type == EventExited {
+			exits++
+		}
+	}
+	fmt.Printf("%d exits\n", n)
+	if err := m.Shutdown(ctx); err != nil {
+		fmt.Println(err)
 		return 1
 	}
 	return 0
