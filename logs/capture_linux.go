@@ -177,16 +177,22 @@ func (c *Capture) Close() error {
 	return nil
 }
 
-// do queues f to run on the loop goroutine.
+// do queues f to run on the loop goroutine. Only the command that finds
+// the queue empty wakes the loop: the loop reads the wake before it takes
+// the queue, and takes all of it, so a command queued behind another is
+// run with it (a batch of spawns makes one wake, not one per pipe).
 func (c *Capture) do(f func()) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
+	first := len(c.cmds) == 0
 	c.cmds = append(c.cmds, f)
 	c.mu.Unlock()
-	c.wake()
+	if first {
+		c.wake()
+	}
 	return nil
 }
 
