@@ -218,7 +218,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	release := d.capture.HoldDirs()
 	d.logDirsMade = map[string]bool{}
 	defer func() { d.logDirsMade = nil }()
-	d.adding = []monitor.Spec{}
+	d.adding = make([]monitor.Spec, 0, len(cfg.Programs)) // one per program, most often
 	for i := range cfg.Programs {
 		if err := d.addProgram(&cfg.Programs[i], false); err != nil {
 			release()

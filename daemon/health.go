@@ -19,6 +19,17 @@ type healthState struct {
 	mu      sync.Mutex
 	hooks   []func(health.Change)
 	subs    map[*HealthEvents]struct{}
+	// probed names the processes that have a check: the checker is told
+	// of the spawns and stops of those only (it has nothing to do with the
+	// others', and a message wakes it).
+	probed map[string]bool
+}
+
+// hasProbe reports whether the process name has a check.
+func (d *Daemon) hasProbe(name string) bool {
+	d.health.mu.Lock()
+	defer d.health.mu.Unlock()
+	return d.health.probed[name]
 }
 
 func (d *Daemon) startHealth(opts Options) {
@@ -57,8 +68,21 @@ func (d *Daemon) HealthSnapshot() map[string]health.State {
 // setHealth gives a process the check of its program (or none). Caller
 // holds d.mu.
 func (d *Daemon) setHealth(name string, h *config.Health, spec monitor.Spec) {
+	d.health.mu.Lock()
+	had := d.health.probed[name]
 	if h == nil {
-		d.health.checker.Set(name, nil)
+		delete(d.health.probed, name)
+	} else {
+		if d.health.probed == nil {
+			d.health.probed = map[string]bool{}
+		}
+		d.health.probed[name] = true
+	}
+	d.health.mu.Unlock()
+	if h == nil {
+		if had {
+			d.health.checker.Set(name, nil)
+		}
 		return
 	}
 	p := &health.Probe{
@@ -82,6 +106,9 @@ func (d *Daemon) setHealth(name string, h *config.Health, spec monitor.Spec) {
 // starting, and a process that stops (or starts stopping) has none, so a
 // probe failing during a stop never triggers on_unhealthy.
 func (d *Daemon) healthEvent(e monitor.Event) {
+	if !d.hasProbe(e.Name) {
+		return
+	}
 	switch e.Type {
 	case monitor.EventStarting:
 		d.health.checker.Spawned(e.Name, e.Pid, e.Time)
@@ -169,6 +196,9 @@ func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 // may be a new one whose spawn was missed, so its health starts over.
 func (d *Daemon) healthResync(infos []monitor.ProcessInfo) {
 	for _, i := range infos {
+		if !d.hasProbe(i.Name) {
+			continue
+		}
 		if i.State == monitor.StateStarting || i.State == monitor.StateRunning {
 			d.health.checker.Spawned(i.Name, i.Pid, i.Started)
 		} else {
