@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ type options struct {
 	poll       time.Duration
 	peersLarge bool
 	keep       bool
+	rounds     int
 }
 
 func main() {
@@ -55,7 +57,11 @@ func main() {
 	flag.DurationVar(&opt.poll, "poll", 10*time.Millisecond, "/proc polling interval")
 	flag.BoolVar(&opt.peersLarge, "peers-large", false, "also run supervisord, runit and s6 when N > 1000")
 	flag.BoolVar(&opt.keep, "keep", false, "keep the temporary directory (configs, logs)")
+	flag.IntVar(&opt.rounds, "rounds", 1, "run every subject this many times, alternating, and summarize each subject's ratios to spawnloop's run of the same round (median and range)")
 	flag.Parse()
+	if opt.rounds < 1 {
+		fatalf("bad -rounds %d", opt.rounds)
+	}
 	for _, f := range strings.Split(*nFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -138,11 +144,6 @@ func run(opt options) (err error) {
 	if err := os.MkdirAll(env.bin, 0o755); err != nil {
 		return err
 	}
-	type prepared struct {
-		s       subject
-		version string
-		err     error
-	}
 	var subs []prepared
 	for _, s := range allSubjects() {
 		if opt.only != nil && !opt.only[s.Name()] {
@@ -170,32 +171,55 @@ func run(opt options) (err error) {
 	fmt.Println()
 
 	for _, n := range opt.ns {
-		var results []*result
-		var limit, cgLimit *result
-		for _, p := range subs {
-			name := p.s.Name()
-			if n > 1000 && !opt.peersLarge && (name == "supervisord" || name == "runit" || name == "s6") {
-				continue
+		var rounds [][]*result
+		for round := 1; round <= opt.rounds; round++ {
+			if opt.rounds > 1 {
+				fmt.Printf("Round %d of %d.\n\n", round, opt.rounds)
 			}
-			if p.err != nil {
-				results = append(results, &result{name: name, n: n, err: "not available"})
-				continue
-			}
-			logf("%s N=%d ...", name, n)
-			r := measure(tr, p.s, n, base, opt)
-			logf("%s N=%d: %s", name, n, r.summary())
-			switch name {
-			case "spawnloop":
-				limit = r
-			case "spawnloop-cg":
-				cgLimit = r
-			}
-			results = append(results, r)
-			time.Sleep(opt.settle) // let the kernel finish tearing down
+			rounds = append(rounds, runRound(tr, subs, n, base, opt))
 		}
-		printTable(n, results, limit, cgLimit, opt)
+		if opt.rounds > 1 {
+			printRounds(n, rounds)
+		}
 	}
 	return nil
+}
+
+// prepared is a subject, ready to run or not available.
+type prepared struct {
+	s       subject
+	version string
+	err     error
+}
+
+// runRound runs every subject once with n programs, spawnloop first, and
+// prints their table.
+func runRound(tr *tracker, subs []prepared, n int, base string, opt options) []*result {
+	var results []*result
+	var limit, cgLimit *result
+	for _, p := range subs {
+		name := p.s.Name()
+		if n > 1000 && !opt.peersLarge && (name == "supervisord" || name == "runit" || name == "s6") {
+			continue
+		}
+		if p.err != nil {
+			results = append(results, &result{name: name, n: n, err: "not available"})
+			continue
+		}
+		logf("%s N=%d ...", name, n)
+		r := measure(tr, p.s, n, base, opt)
+		logf("%s N=%d: %s", name, n, r.summary())
+		switch name {
+		case "spawnloop":
+			limit = r
+		case "spawnloop-cg":
+			cgLimit = r
+		}
+		results = append(results, r)
+		time.Sleep(opt.settle) // let the kernel finish tearing down
+	}
+	printTable(n, results, limit, cgLimit, opt)
+	return results
 }
 
 // moduleRoot walks up from the working directory to corral's go.mod.
@@ -621,4 +645,66 @@ func printTable(n int, results []*result, limit, cgLimit *result, opt options) {
 		fmt.Printf("| %s | %.3f s | %.3f s | %s | %s | %s |\n", r.name, r.firstForked.Seconds(), r.startForked.Seconds(), ratio(r, limit, forkedStart), rec, recRatio)
 	}
 	fmt.Println()
+}
+
+// printRounds summarizes rounds of the same n: for each subject, the ratio
+// of each phase (ended at its last program's start time) to spawnloop's in
+// the same round, as a median and a range, and its first program's median.
+// A machine shared with others makes single runs vary by tens of percent;
+// the baseline of the same round shares most of a round's noise.
+func printRounds(n int, rounds [][]*result) {
+	fmt.Printf("### N = %d, %d rounds: ratios to spawnloop's run of the same round\n\n", n, len(rounds))
+	fmt.Println("| subject | first program, median | start, last program: median (range) | recovery, last program: median (range) | rounds |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	type series struct{ first, start, rec []float64 }
+	var names []string
+	byName := map[string]*series{}
+	for _, results := range rounds {
+		var limit *result
+		for _, r := range results {
+			if r.name == "spawnloop" && r.err == "" {
+				limit = r
+			}
+		}
+		if limit == nil || limit.startForked <= 0 {
+			continue
+		}
+		for _, r := range results {
+			if r.err != "" || r.startForked <= 0 {
+				continue
+			}
+			s := byName[r.name]
+			if s == nil {
+				s = &series{}
+				byName[r.name] = s
+				names = append(names, r.name)
+			}
+			s.first = append(s.first, r.firstForked.Seconds())
+			s.start = append(s.start, float64(r.startForked)/float64(limit.startForked))
+			if r.recoveryForked > 0 && limit.recoveryForked > 0 {
+				s.rec = append(s.rec, float64(r.recoveryForked)/float64(limit.recoveryForked))
+			}
+		}
+	}
+	spread := func(v []float64) string {
+		if len(v) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2fx (%.2f-%.2f)", median(v), slices.Min(v), slices.Max(v))
+	}
+	for _, name := range names {
+		s := byName[name]
+		fmt.Printf("| %s | %.3f s | %s | %s | %d |\n", name, median(s.first), spread(s.start), spread(s.rec), len(s.start))
+	}
+	fmt.Println()
+}
+
+// median returns the middle value of v (the mean of the two middle ones
+// for an even count).
+func median(v []float64) float64 {
+	w := slices.Sorted(slices.Values(v))
+	if len(w)%2 == 1 {
+		return w[len(w)/2]
+	}
+	return (w[len(w)/2-1] + w[len(w)/2]) / 2
 }
