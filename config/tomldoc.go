@@ -71,7 +71,28 @@ func (d *tomlDoc) line(path ...string) int {
 	if t == nil {
 		return 0
 	}
-	if i := slices.Index(t.order, path[len(path)-1]); i >= 0 {
+	return t.lineOf(path[len(path)-1])
+}
+
+// lineOf returns the line of t's key k, or 0. A table of many keys (the
+// programs of a large file) gets an index at its first question, rather
+// than a scan of its keys for each.
+func (t *docTable) lineOf(k string) int {
+	if len(t.order) <= 16 {
+		if i := slices.Index(t.order, k); i >= 0 {
+			return int(t.lines[i])
+		}
+		return 0
+	}
+	if t.index == nil {
+		t.index = make(map[string]int, len(t.order))
+	}
+	for ; t.indexed < len(t.order); t.indexed++ {
+		if _, ok := t.index[t.order[t.indexed]]; !ok {
+			t.index[t.order[t.indexed]] = t.indexed
+		}
+	}
+	if i, ok := t.index[k]; ok {
 		return int(t.lines[i])
 	}
 	return 0
@@ -118,6 +139,10 @@ type docTable struct {
 	// lines the line of each.
 	order []string
 	lines []int32
+	// index maps a key to its place in order, from lineOf's first use on
+	// a table of many keys; it holds the first indexed keys of order.
+	index   map[string]int
+	indexed int
 	// elems are an array of tables' tables (kind kindArray).
 	elems []*docTable
 }
