@@ -22,12 +22,12 @@ import (
 // RunSpawner gives the process's main thread its own descriptor table,
 // holding nothing but a socket and the runtime's poller, and forks every
 // program from there: each fork copies a handful of descriptors whatever
-// the daemon holds. The loop sends a batch of spawns by channel and each
-// spawn's stdio descriptors by SCM_RIGHTS over an in-process SOCK_SEQPACKET
-// pair, a message per spawn; the spawner takes one spawn's descriptors,
-// forks, closes its copies and takes the next, so each fork copies (and
-// each exec closes) that spawn's descriptors only, not the batch's. It
-// replies with the pids. The loop waits for the reply, so it knows every
+// the daemon holds. The loop sends a batch of spawns by channel and their
+// stdio descriptors by SCM_RIGHTS over an in-process SOCK_SEQPACKET pair,
+// a message per 8 spawns; the spawner takes a message's descriptors and
+// closes each spawn's own after its fork, so a fork copies (and an exec
+// closes) a few spawns' descriptors, not the batch's. It replies with the
+// pids. The loop waits for the reply, so it knows every
 // pid before it can reap its exit.
 //
 // Programs are children of the main thread, which ends only when the
@@ -275,38 +275,72 @@ func (sp *spawnerThread) serve() {
 	}
 }
 
-// forkJobs forks and execs each job with the descriptors of its message.
-// A receive that fails ends the request: the loop sends nothing more
-// (do), and the jobs not forked get the error.
+// jobsPerMessage is how many jobs' descriptors one message carries. The
+// spawner holds one message's at a time, each job's until its fork: at
+// most 8 jobs', 3 to 5 each, where a fork copies them and an exec closes
+// them. Fewer per message costs more messages, and a batch of more than
+// net.unix.max_dgram_qlen (10 by default) messages makes the sender wait
+// for the spawner, a wake-up of each side per message past the tenth.
+const jobsPerMessage = 8
+
+// messages splits jobs into the groups whose descriptors travel together.
+func messages(jobs []*spawnJob) [][]*spawnJob {
+	var groups [][]*spawnJob
+	for len(jobs) > 0 {
+		n := min(len(jobs), jobsPerMessage)
+		groups = append(groups, jobs[:n])
+		jobs = jobs[n:]
+	}
+	return groups
+}
+
+// forkJobs forks and execs each job with its descriptors, a message of
+// them at a time (messages). A receive that fails ends the request: the
+// loop sends nothing more (do), and the jobs not forked get the error.
 func (sp *spawnerThread) forkJobs(jobs []*spawnJob) error {
-	for k, j := range jobs {
-		mine, err := sp.receive(len(j.sent()))
+	done := 0
+	for _, group := range messages(jobs) {
+		n := 0
+		for _, j := range group {
+			n += len(j.sent())
+		}
+		fds, err := sp.receive(n)
 		if err != nil {
-			for _, fd := range mine {
+			for _, fd := range fds {
 				unix.Close(fd)
 			}
-			for _, j := range jobs[k:] {
+			for _, j := range jobs[done:] {
 				j.err = err
 			}
 			return err
 		}
-		sys := *j.sys
-		if sys.UseCgroupFD {
-			sys.CgroupFD = mine[len(mine)-1]
-		}
-		j.startTicks = forkTicks(func() {
-			j.pid, _, j.err = syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
-				Dir:   j.dir,
-				Env:   j.env,
-				Files: j.childFiles(mine),
-				Sys:   &sys,
-			})
-		})
-		for _, fd := range mine {
-			unix.Close(fd)
+		for _, j := range group {
+			mine := fds[:len(j.sent())]
+			fds = fds[len(mine):]
+			sp.fork(j, mine)
+			for _, fd := range mine {
+				unix.Close(fd)
+			}
+			done++
 		}
 	}
 	return nil
+}
+
+// fork forks and execs j with fds, its descriptors in the spawner's table.
+func (sp *spawnerThread) fork(j *spawnJob, fds []int) {
+	sys := *j.sys
+	if sys.UseCgroupFD {
+		sys.CgroupFD = fds[len(fds)-1]
+	}
+	j.startTicks = forkTicks(func() {
+		j.pid, _, j.err = syscall.StartProcess(j.path, j.argv, &syscall.ProcAttr{
+			Dir:   j.dir,
+			Env:   j.env,
+			Files: j.childFiles(fds),
+			Sys:   &sys,
+		})
+	})
 }
 
 // receive takes n descriptors from the socket into the spawner's table.
@@ -461,8 +495,12 @@ func (sp *spawnerThread) do(req *spawnerRequest, fds []int) error {
 	send := func() error { return sp.send(fds) }
 	if req.jobs != nil {
 		send = func() error {
-			for _, j := range req.jobs {
-				if err := sp.send(j.sent()); err != nil {
+			for _, group := range messages(req.jobs) {
+				var fds []int
+				for _, j := range group {
+					fds = append(fds, j.sent()...)
+				}
+				if err := sp.send(fds); err != nil {
 					return err
 				}
 			}
