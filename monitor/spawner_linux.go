@@ -302,7 +302,7 @@ func (sp *spawnerThread) forkJobs(jobs []*spawnJob) error {
 	for _, group := range messages(jobs) {
 		n := 0
 		for _, j := range group {
-			n += len(j.sent())
+			n += j.nsent()
 		}
 		fds, err := sp.receive(n)
 		if err != nil {
@@ -315,7 +315,7 @@ func (sp *spawnerThread) forkJobs(jobs []*spawnJob) error {
 			return err
 		}
 		for _, j := range group {
-			mine := fds[:len(j.sent())]
+			mine := fds[:j.nsent()]
 			fds = fds[len(mine):]
 			sp.fork(j, mine)
 			for _, fd := range mine {
@@ -440,8 +440,11 @@ func (sp *spawnerThread) execve(j *execJob, fds []int) error {
 // sent is the descriptors of the shared table a job sends to the spawner,
 // in order: its stdio, its notification descriptor when it has one, and its
 // cgroup directory when it has one (always last).
-func (j *spawnJob) sent() []int {
-	fds := append(make([]int, 0, 5), j.files[:]...)
+func (j *spawnJob) sent() []int { return j.appendSent(make([]int, 0, 5)) }
+
+// appendSent appends sent's descriptors to fds.
+func (j *spawnJob) appendSent(fds []int) []int {
+	fds = append(fds, j.files[:]...)
 	if j.notify >= 0 {
 		fds = append(fds, j.notify)
 	}
@@ -449,6 +452,18 @@ func (j *spawnJob) sent() []int {
 		fds = append(fds, j.sys.CgroupFD)
 	}
 	return fds
+}
+
+// nsent is len(j.sent()), without making the list.
+func (j *spawnJob) nsent() int {
+	n := len(j.files)
+	if j.notify >= 0 {
+		n++
+	}
+	if j.sys.UseCgroupFD {
+		n++
+	}
+	return n
 }
 
 // childFiles lays out fds, the job's sent descriptors as numbered in the
@@ -496,9 +511,9 @@ func (sp *spawnerThread) do(req *spawnerRequest, fds []int) error {
 	if req.jobs != nil {
 		send = func() error {
 			for _, group := range messages(req.jobs) {
-				var fds []int
+				fds := make([]int, 0, 5*len(group))
 				for _, j := range group {
-					fds = append(fds, j.sent()...)
+					fds = j.appendSent(fds)
 				}
 				if err := sp.send(fds); err != nil {
 					return err
