@@ -647,27 +647,37 @@ func printTable(n int, results []*result, limit, cgLimit *result, opt options) {
 	fmt.Println()
 }
 
-// printRounds summarizes rounds of the same n: for each subject, the ratio
+// printRounds summarizes rounds of the same n: for each subject, its
+// first program's and last program's start times (medians), and the ratio
 // of each phase (ended at its last program's start time) to spawnloop's in
-// the same round, as a median and a range, and its first program's median.
-// A machine shared with others makes single runs vary by tens of percent;
-// the baseline of the same round shares most of a round's noise.
+// the same round, and to spawnloop-cg's when it ran, as a median and a
+// range. A machine shared with others makes single runs vary by tens of
+// percent; the baseline of the same round shares most of a round's noise.
 func printRounds(n int, rounds [][]*result) {
-	fmt.Printf("### N = %d, %d rounds: ratios to spawnloop's run of the same round\n\n", n, len(rounds))
-	fmt.Println("| subject | first program, median | start, last program: median (range) | recovery, last program: median (range) | rounds |")
-	fmt.Println("|---|---:|---:|---:|---:|")
-	type series struct{ first, start, rec []float64 }
+	fmt.Printf("### N = %d, %d rounds: ratios to the baselines' runs of the same round\n\n", n, len(rounds))
+	fmt.Println("| subject | first program, median | start, last program, median | start x limit: median (range) | recovery x limit: median (range) | start x cg | recovery x cg | rounds |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	type series struct{ first, at, start, rec, startCg, recCg []float64 }
 	var names []string
 	byName := map[string]*series{}
-	for _, results := range rounds {
-		var limit *result
-		for _, r := range results {
-			if r.name == "spawnloop" && r.err == "" {
-				limit = r
-			}
+	ratio := func(r, base *result, get func(*result) time.Duration) (float64, bool) {
+		if base == nil || base.err != "" || get(r) <= 0 || get(base) <= 0 {
+			return 0, false
 		}
-		if limit == nil || limit.startForked <= 0 {
-			continue
+		return float64(get(r)) / float64(get(base)), true
+	}
+	startOf := func(r *result) time.Duration { return r.startForked }
+	recOf := func(r *result) time.Duration { return r.recoveryForked }
+	for _, results := range rounds {
+		var limit, cg *result
+		for _, r := range results {
+			switch {
+			case r.err != "":
+			case r.name == "spawnloop":
+				limit = r
+			case r.name == "spawnloop-cg":
+				cg = r
+			}
 		}
 		for _, r := range results {
 			if r.err != "" || r.startForked <= 0 {
@@ -680,9 +690,15 @@ func printRounds(n int, rounds [][]*result) {
 				names = append(names, r.name)
 			}
 			s.first = append(s.first, r.firstForked.Seconds())
-			s.start = append(s.start, float64(r.startForked)/float64(limit.startForked))
-			if r.recoveryForked > 0 && limit.recoveryForked > 0 {
-				s.rec = append(s.rec, float64(r.recoveryForked)/float64(limit.recoveryForked))
+			s.at = append(s.at, r.startForked.Seconds())
+			for _, x := range []struct {
+				base *result
+				get  func(*result) time.Duration
+				into *[]float64
+			}{{limit, startOf, &s.start}, {limit, recOf, &s.rec}, {cg, startOf, &s.startCg}, {cg, recOf, &s.recCg}} {
+				if v, ok := ratio(r, x.base, x.get); ok {
+					*x.into = append(*x.into, v)
+				}
 			}
 		}
 	}
@@ -694,7 +710,8 @@ func printRounds(n int, rounds [][]*result) {
 	}
 	for _, name := range names {
 		s := byName[name]
-		fmt.Printf("| %s | %.3f s | %s | %s | %d |\n", name, median(s.first), spread(s.start), spread(s.rec), len(s.start))
+		fmt.Printf("| %s | %.3f s | %.3f s | %s | %s | %s | %s | %d |\n", name, median(s.first), median(s.at),
+			spread(s.start), spread(s.rec), spread(s.startCg), spread(s.recCg), len(s.at))
 	}
 	fmt.Println()
 }
