@@ -392,22 +392,20 @@ func spawnerBatchChild() int {
 	pids := map[string]int{}
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
-	for exits := 0; exits < n; {
-		e, err := sub.Next(ctx)
-		if err != nil {
-			fmt.Println(err)
-			return 1
-		}
+	err := awaitExits(ctx, sub, n, func(e Event) error {
 		switch e.Type {
 		case EventStarting:
 			pids[e.Name] = e.Pid
 		case EventExited:
 			if e.Exit.Pid != pids[e.Name] || e.Exit.Code != 7 {
-				fmt.Printf("%s: exit %+v, started as pid %d\n", e.Name, *e.Exit, pids[e.Name])
-				return 1
+				return fmt.Errorf("%s: exit %+v, started as pid %d", e.Name, *e.Exit, pids[e.Name])
 			}
-			exits++
 		}
+		return nil
+	})
+	if err != nil {
+		fmt.Println(err)
+		return 1
 	}
 	st, _ := m.Stats()
 	fmt.Printf("%d exits matched, %d orphans\n", n, st.OrphansReaped)
@@ -713,15 +711,9 @@ func spawnerTableChild() int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
-	for exits := 0; exits < n; {
-		e, err := sub.Next(ctx)
-		if err != nil {
-			fmt.Println(err)
-			return 1
-		}
-		if e.Type == EventExited {
-			exits++
-		}
+	if err := awaitExits(ctx, sub, n, func(Event) error { return nil }); err != nil {
+		fmt.Println(err)
+		return 1
 	}
 	fmt.Printf("%d exits\n", n)
 	if err := m.Shutdown(ctx); err != nil {
@@ -729,6 +721,24 @@ func spawnerTableChild() int {
 		return 1
 	}
 	return 0
+}
+
+// awaitExits reads sub until n processes exited, giving each event to
+// seen, whose error ends the wait.
+func awaitExits(ctx context.Context, sub *Subscription, n int, seen func(Event) error) error {
+	for exits := 0; exits < n; {
+		e, err := sub.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if err := seen(e); err != nil {
+			return err
+		}
+		if e.Type == EventExited {
+			exits++
+		}
+	}
+	return nil
 }
 
 // spawnerChildMonitor is a spawner child's monitor, or nil, once it printed
