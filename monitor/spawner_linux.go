@@ -27,8 +27,8 @@ import (
 // a message per 8 spawns; the spawner takes a message's descriptors and
 // closes each spawn's own after its fork, so a fork copies (and an exec
 // closes) a few spawns' descriptors, not the batch's. It replies with the
-// pids. The loop waits for the reply, so it knows every
-// pid before it can reap its exit.
+// pids. The loop waits for the reply, so it knows every pid before it can
+// reap its exit.
 //
 // Programs are children of the main thread, which ends only when the
 // process ends: a death signal (Spec.DeathSignal) still fires on a crash or
@@ -74,7 +74,8 @@ type execJob struct {
 }
 
 type spawnerRequest struct {
-	// jobs' descriptors come a message per job, in order (job.sent).
+	// jobs' descriptors come a message per jobsPerMessage jobs, in order
+	// (spawnJob.sent).
 	jobs  []*spawnJob
 	exec  *execJob
 	stdio bool // the descriptors sent become the spawner's 0, 1 and 2
