@@ -175,11 +175,19 @@ func daemonPrelude() error {
 
 const (
 	parseGCPercent = 400
+	startGCPercent = 400
 	// The daemon's heap is mostly long-lived records (a few KiB per
 	// program): a lower GC target keeps its memory near that, and costs
 	// nothing when idle because nothing allocates then.
 	steadyGCPercent = 50
 )
+
+// startGC sets the target of the start, unless GOGC chose one.
+func startGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(startGCPercent)
+	}
+}
 
 // settleGC sets the steady-state GC target, once the configuration is
 // read, unless GOGC chose one.
@@ -340,7 +348,15 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 		defer serveHealth(healthLn, d, log)()
 	}
 
+	// The start's allocations are nearly all garbage (spawn requests,
+	// events, state-file batches): a collection every few hundred spawns
+	// took CPU from the forks and stopped the world while the spawner
+	// thread sat in a vfork. The records the daemon keeps were made in
+	// New, at the steady target, so they are not spread among that
+	// garbage (see daemonPrelude).
+	startGC()
 	d.Start()
+	settleGC()
 	// Starting thousands of programs leaves garbage (the parsed config, event
 	// bursts) the runtime would return to the OS only slowly; return it once
 	// the start has settled, so the daemon's resident memory is what it keeps.
