@@ -205,10 +205,7 @@ func (d *Daemon) reclaim() []int {
 			}
 		}
 	}
-	if err := d.store.ClearRunning(); err != nil {
-		d.log.Error("state: clear live processes", "err", err)
-	}
-	if err := d.store.SetSession(store.Session{BootID: boot, Token: d.runID}); err != nil {
+	if err := d.store.BeginSession(store.Session{BootID: boot, Token: d.runID}); err != nil {
 		d.log.Error("state: cannot record this daemon run; if it is killed, the next daemon cannot find what it started", "err", err)
 	}
 	slices.Sort(killed)

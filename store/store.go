@@ -552,12 +552,27 @@ type Session struct {
 
 // SetSession records the daemon run that now owns the live processes.
 func (s *Store) SetSession(sess Session) error {
+	return s.update(func(tx *bolt.Tx) error { return putSession(tx, sess) })
+}
+
+func putSession(tx *bolt.Tx, sess Session) error {
+	data, err := json.Marshal(sess)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSession).Put(keySession, data)
+}
+
+// BeginSession forgets every live process the last run recorded and records
+// sess as the run that owns the live processes from now on: ClearRunning
+// and SetSession in one transaction (one write, not two, before a daemon
+// starts anything).
+func (s *Store) BeginSession(sess Session) error {
 	return s.update(func(tx *bolt.Tx) error {
-		data, err := json.Marshal(sess)
-		if err != nil {
+		if err := clearRunning(tx); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketSession).Put(keySession, data)
+		return putSession(tx, sess)
 	})
 }
 
@@ -576,16 +591,16 @@ func (s *Store) PreviousSession() (sess Session, ok bool, err error) {
 }
 
 // ClearRunning forgets every live process and the run that recorded them.
-func (s *Store) ClearRunning() error {
-	return s.update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRunning, bucketSession} {
-			if err := tx.DeleteBucket(b); err != nil {
-				return err
-			}
-			if _, err := tx.CreateBucket(b); err != nil {
-				return err
-			}
+func (s *Store) ClearRunning() error { return s.update(clearRunning) }
+
+func clearRunning(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bucketRunning, bucketSession} {
+		if err := tx.DeleteBucket(b); err != nil {
+			return err
 		}
-		return nil
-	})
+		if _, err := tx.CreateBucket(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -226,3 +226,29 @@ func TestReplaceRunningKeepsTheSession(t *testing.T) {
 		t.Errorf("running after ReplaceRunning: %+v %v, want only new", running, err)
 	}
 }
+
+// A daemon's start forgets the last run's live processes and records its
+// own run, in one write.
+func TestBeginSessionReplacesTheLastRun(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SetSession(Session{BootID: "b", Token: "old"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRunning("p", &Running{Pid: 7, StartTicks: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginSession(Session{BootID: "b", Token: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if running, err := s.RunningProcesses(); err != nil || len(running) != 0 {
+		t.Errorf("live processes after BeginSession: %v %v, want none", running, err)
+	}
+	sess, ok, err := s.PreviousSession()
+	if err != nil || !ok || sess != (Session{BootID: "b", Token: "new"}) {
+		t.Errorf("session after BeginSession: %+v %v %v, want the new one", sess, ok, err)
+	}
+}
