@@ -180,12 +180,17 @@ func (b Budget) Check(lim Limits) error {
 			// The kernel does not hold root to RLIMIT_NPROC, but a process
 			// root starts as another user fails its execve once that
 			// user has more processes than the limit.
-			for _, u := range slices.Sorted(maps.Keys(b.ByUser)) {
-				if n := b.ByUser[u]; u != "" && u != "root" && u != "0" && uint64(n) > lim.NProc {
-					msgs = append(msgs, fmt.Sprintf(
-						"%d processes run as user %s but RLIMIT_NPROC allows %d; %s",
-						n, u, lim.NProc, remedy))
+			var over []string // sorted only when some user is over
+			for u, n := range b.ByUser {
+				if u != "" && u != "root" && u != "0" && uint64(n) > lim.NProc {
+					over = append(over, u)
 				}
+			}
+			slices.Sort(over)
+			for _, u := range over {
+				msgs = append(msgs, fmt.Sprintf(
+					"%d processes run as user %s but RLIMIT_NPROC allows %d; %s",
+					b.ByUser[u], u, lim.NProc, remedy))
 			}
 		}
 	}
@@ -233,22 +238,24 @@ func (bs *budgetState) release(p config.Program) { bs.used.add(p, bs.opts, -1) }
 // that the daemon refuses to start with one message rather than let some
 // programs fail.
 func (d *Daemon) checkStartBudget(programs []config.Program) error {
-	all := slices.Clone(programs)
-	if saved, err := d.store.Programs(); err == nil {
-		names := map[string]bool{}
+	b := ComputeBudget(programs, d.budget.opts)
+	added := 0
+	if saved, err := d.store.Programs(); err == nil && len(saved) > 0 {
+		names := make(map[string]bool, len(programs))
 		for _, p := range programs {
 			names[p.Name] = true
 		}
 		for _, raw := range saved {
 			var p config.Program
 			if json.Unmarshal(raw, &p) == nil && !names[p.Name] {
-				all = append(all, p)
+				b.add(p, d.budget.opts, 1)
+				added++
 			}
 		}
 	}
-	if err := ComputeBudget(all, d.budget.opts).Check(d.budget.lim); err != nil {
-		if len(all) > len(programs) {
-			return fmt.Errorf("config %s (with %d programs added at run time): %w", d.cfg.File, len(all)-len(programs), err)
+	if err := b.Check(d.budget.lim); err != nil {
+		if added > 0 {
+			return fmt.Errorf("config %s (with %d programs added at run time): %w", d.cfg.File, added, err)
 		}
 		return fmt.Errorf("config %s: %w", d.cfg.File, err)
 	}
