@@ -163,11 +163,11 @@ func daemonPrelude() error {
 		// INI library's tree, a few KiB per program, of which the daemon
 		// keeps the program structs): a target of 5x the live heap lets a
 		// collection or two run where the steady-state target below would
-		// run a dozen. Only there: during New and the start, a high target
-		// mixed the daemon's long-lived records with garbage in the same
-		// spans, and cost the daemon 0.3-0.5 KiB more per program
-		// (docs/BENCHMARKS.md). runDaemonConfig sets the steady-state
-		// target first (settleGC).
+		// run a dozen. Not during New: a high target mixed the daemon's
+		// long-lived records with garbage in the same spans, and cost the
+		// daemon 0.3-0.5 KiB more per program (docs/BENCHMARKS.md).
+		// runDaemonConfig sets the steady-state target first (settleGC),
+		// and this one again for the spawns of the start (startGC).
 		debug.SetGCPercent(parseGCPercent)
 	}
 	return nil
@@ -352,8 +352,10 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	// events, state-file batches): a collection every few hundred spawns
 	// took CPU from the forks and stopped the world while the spawner
 	// thread sat in a vfork. The records the daemon keeps were made in
-	// New, at the steady target, so they are not spread among that
-	// garbage (see daemonPrelude).
+	// New, at the steady target (see daemonPrelude); what the start keeps
+	// (each running process's pipe, timers) lands among its garbage, at
+	// about 0.15 KiB more per program (docs/BENCHMARKS.md, issue 14 at
+	// e412025).
 	startGC()
 	d.Start()
 	settleGC()
