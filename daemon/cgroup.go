@@ -157,12 +157,7 @@ func limitsOf(p config.Program) []limit {
 // for its leaves and writes its limits.
 func (d *Daemon) makeProgramCgroup(p config.Program) error {
 	dir := d.programCgroup(p.Name)
-	if dir == "" || len(d.cg.controllers) == 0 {
-		// Without controllers there is nothing to write in it (no limit
-		// either: checkLimits refused those). The monitor makes it with
-		// the leaf of the program's first process, at its first spawn
-		// (cgroup.Make makes missing parents): the mkdirs of a start of
-		// many programs go beside the forks, not before the first.
+	if dir == "" {
 		return nil
 	}
 	if err := cgroup.Make(dir); err != nil {

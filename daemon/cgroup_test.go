@@ -2,10 +2,8 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -279,46 +277,6 @@ func TestCgroupLimitsAppliedOrRefusedByName(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), strconv.Quote(name)) || !strings.Contains(err.Error(), l.key) {
 			t.Errorf("%s without the %s controller: error %v, want one naming program %q and %s", l.key, controller, err, name, l.key)
 		}
-	}
-}
-
-// TestCgroupProgramDirectoryBeforeItsFirstSpawn: a program's directory
-// exists from its registration when controllers are enabled for its
-// processes (limits are written there), and otherwise from its first spawn
-// (the monitor makes it with the process's leaf); either way the process
-// runs in its leaf, and removing the program removes the directory.
-func TestCgroupProgramDirectoryBeforeItsFirstSpawn(t *testing.T) {
-	dir := t.TempDir()
-	d := startDaemon(t, writeConfig(t, dir, ""))
-	needCgroups(t, d)
-	ctx := context.Background()
-	p := testProgram(t, "lazy", "", "")
-	if _, err := d.AddProgram(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	pdir := d.programCgroup("lazy")
-	_, err := os.Stat(pdir)
-	if len(d.cg.controllers) > 0 && err != nil {
-		t.Errorf("controllers %q enabled, but the program's directory is missing before its first spawn: %v", d.cg.controllers, err)
-	}
-	if len(d.cg.controllers) == 0 && !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("no controllers: the program's directory exists before its first spawn (%v), want it made at the spawn", err)
-	}
-	if _, err := d.StartProcesses(ctx, []string{"lazy"}, true); err != nil {
-		t.Fatal(err)
-	}
-	st, err := d.Status("lazy")
-	if err != nil || len(st) == 0 || st[0].Pid == 0 {
-		t.Fatalf("status %+v %v, want lazy running", st, err)
-	}
-	if got, want := cgroupOf(t, st[0].Pid), d.processCgroup("lazy", "lazy"); got != want {
-		t.Errorf("the process runs in cgroup %s, want its leaf %s", got, want)
-	}
-	if err := d.RemoveProgram(ctx, "lazy"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(pdir); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("the program's directory after its removal: %v, want it gone", err)
 	}
 }
 
