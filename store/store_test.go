@@ -203,17 +203,7 @@ func TestFirstStartLeavesNoTemporaryFile(t *testing.T) {
 // replaces them all and keeps the session, so that a crash afterwards still
 // lets the next run reclaim them.
 func TestReplaceRunningKeepsTheSession(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.SetSession(Session{BootID: "b", Token: "t"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetRunning("old", &Running{Pid: 1, StartTicks: 1}); err != nil {
-		t.Fatal(err)
-	}
+	s := storeOfRun(t, Session{BootID: "b", Token: "t"}, "old", Running{Pid: 1, StartTicks: 1})
 	if err := s.ReplaceRunning(map[string]*Running{"new": {Pid: 2, StartTicks: 2}}); err != nil {
 		t.Fatal(err)
 	}
@@ -230,17 +220,7 @@ func TestReplaceRunningKeepsTheSession(t *testing.T) {
 // A daemon's start forgets the last run's live processes and records its
 // own run, in one write.
 func TestBeginSessionReplacesTheLastRun(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.SetSession(Session{BootID: "b", Token: "old"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetRunning("p", &Running{Pid: 7, StartTicks: 9}); err != nil {
-		t.Fatal(err)
-	}
+	s := storeOfRun(t, Session{BootID: "b", Token: "old"}, "p", Running{Pid: 7, StartTicks: 9})
 	if err := s.BeginSession(Session{BootID: "b", Token: "new"}); err != nil {
 		t.Fatal(err)
 	}
@@ -251,4 +231,22 @@ func TestBeginSessionReplacesTheLastRun(t *testing.T) {
 	if err != nil || !ok || sess != (Session{BootID: "b", Token: "new"}) {
 		t.Errorf("session after BeginSession: %+v %v %v, want the new one", sess, ok, err)
 	}
+}
+
+// storeOfRun opens a new store holding a daemon run, sess, and one live
+// process of it; the store is closed when the test ends.
+func storeOfRun(t *testing.T, sess Session, name string, r Running) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.SetSession(sess); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRunning(name, &r); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
