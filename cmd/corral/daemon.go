@@ -158,18 +158,15 @@ func daemonPrelude() error {
 	if err := monitor.CloseOnExecInherited(); err != nil {
 		return err
 	}
-	if os.Getenv("GOGC") == "" {
-		// Reading the configuration is nearly all garbage (the TOML or
-		// INI library's tree, a few KiB per program, of which the daemon
-		// keeps the program structs): a target of 5x the live heap lets a
-		// collection or two run where the steady-state target below would
-		// run a dozen. Not during New: a high target mixed the daemon's
-		// long-lived records with garbage in the same spans, and cost the
-		// daemon 0.3-0.5 KiB more per program (docs/BENCHMARKS.md).
-		// runDaemonConfig sets the steady-state target first (settleGC),
-		// and this one again for the spawns of the start (startGC).
-		debug.SetGCPercent(parseGCPercent)
-	}
+	// Reading the configuration is nearly all garbage (the TOML or INI
+	// library's tree, a few KiB per program, of which the daemon keeps the
+	// program structs): a target of 5x the live heap lets a collection or
+	// two run where the steady-state target below would run a dozen. Not
+	// during New: a high target mixed the daemon's long-lived records with
+	// garbage in the same spans, and cost the daemon 0.3-0.5 KiB more per
+	// program (docs/BENCHMARKS.md). runDaemonConfig sets the steady-state
+	// target first, and this one again for the spawns of the start.
+	setGCTarget(parseGCPercent)
 	return nil
 }
 
@@ -182,18 +179,10 @@ const (
 	steadyGCPercent = 50
 )
 
-// startGC sets the target of the start, unless GOGC chose one.
-func startGC() {
+// setGCTarget sets the GC target, unless GOGC chose one.
+func setGCTarget(percent int) {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(startGCPercent)
-	}
-}
-
-// settleGC sets the steady-state GC target, once the configuration is
-// read, unless GOGC chose one.
-func settleGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(steadyGCPercent)
+		debug.SetGCPercent(percent)
 	}
 }
 
@@ -210,7 +199,7 @@ type daemonRun struct {
 // runDaemonConfig runs the daemon on a loaded configuration until a signal
 // or a shutdown request ends it.
 func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) error {
-	settleGC()
+	setGCTarget(steadyGCPercent)
 	socketFlag, stateDir, stderr := run.socket, run.stateDir, run.stderr
 	handedOff := takeHandoff(stderr) // first: it clears its environment variable
 	if stateDir != "" {
@@ -356,9 +345,9 @@ func runDaemonConfig(ctx context.Context, cfg *config.Config, run daemonRun) err
 	// (each running process's pipe, timers) lands among its garbage, at
 	// about 0.15 KiB more per program (docs/BENCHMARKS.md, issue 14 at
 	// e412025).
-	startGC()
+	setGCTarget(startGCPercent)
 	d.Start()
-	settleGC()
+	setGCTarget(steadyGCPercent)
 	// Starting thousands of programs leaves garbage (the parsed config, event
 	// bursts) the runtime would return to the OS only slowly; return it once
 	// the start has settled, so the daemon's resident memory is what it keeps.
