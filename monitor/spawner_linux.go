@@ -455,16 +455,10 @@ func (j *spawnJob) appendSent(fds []int) []int {
 	return fds
 }
 
-// nsent is len(j.sent()), without making the list.
+// nsent is len(j.sent()), counted in a buffer on the stack.
 func (j *spawnJob) nsent() int {
-	n := len(j.files)
-	if j.notify >= 0 {
-		n++
-	}
-	if j.sys.UseCgroupFD {
-		n++
-	}
-	return n
+	var buf [5]int
+	return len(j.appendSent(buf[:0]))
 }
 
 // childFiles lays out fds, the job's sent descriptors as numbered in the
@@ -497,6 +491,20 @@ func (sp *spawnerThread) send(fds []int) error {
 	return nil
 }
 
+// sendJobs sends jobs' descriptors, a message per group of messages.
+func (sp *spawnerThread) sendJobs(jobs []*spawnJob) error {
+	for _, group := range messages(jobs) {
+		fds := make([]int, 0, 5*len(group))
+		for _, j := range group {
+			fds = j.appendSent(fds)
+		}
+		if err := sp.send(fds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // do runs one request on the spawner thread and waits for it: fds are an
 // exec's or stdio's descriptors; a batch of jobs sends each job's own.
 func (sp *spawnerThread) do(req *spawnerRequest, fds []int) error {
@@ -508,22 +516,13 @@ func (sp *spawnerThread) do(req *spawnerRequest, fds []int) error {
 	// exec may carry more messages than the socket queues
 	// (net.unix.max_dgram_qlen).
 	sp.reqs <- req
-	send := func() error { return sp.send(fds) }
+	var err error
 	if req.jobs != nil {
-		send = func() error {
-			for _, group := range messages(req.jobs) {
-				fds := make([]int, 0, 5*len(group))
-				for _, j := range group {
-					fds = j.appendSent(fds)
-				}
-				if err := sp.send(fds); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
+		err = sp.sendJobs(req.jobs)
+	} else {
+		err = sp.send(fds)
 	}
-	if err := send(); err != nil {
+	if err != nil {
 		// The spawner still waits for the rest: a message without
 		// descriptors ends its wait with an error, and it closes what it
 		// got.
