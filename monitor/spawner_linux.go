@@ -441,7 +441,10 @@ func (sp *spawnerThread) execve(j *execJob, fds []int) error {
 // sent is the descriptors of the shared table a job sends to the spawner,
 // in order: its stdio, its notification descriptor when it has one, and its
 // cgroup directory when it has one (always last).
-func (j *spawnJob) sent() []int { return j.appendSent(make([]int, 0, 5)) }
+func (j *spawnJob) sent() []int { return j.appendSent(make([]int, 0, maxSent)) }
+
+// maxSent is the most descriptors a job sends: stdio, notification, cgroup.
+const maxSent = len(spawnJob{}.files) + 2
 
 // appendSent appends sent's descriptors to fds.
 func (j *spawnJob) appendSent(fds []int) []int {
@@ -457,7 +460,7 @@ func (j *spawnJob) appendSent(fds []int) []int {
 
 // nsent is len(j.sent()), counted in a buffer on the stack.
 func (j *spawnJob) nsent() int {
-	var buf [5]int
+	var buf [maxSent]int
 	return len(j.appendSent(buf[:0]))
 }
 
@@ -494,7 +497,7 @@ func (sp *spawnerThread) send(fds []int) error {
 // sendJobs sends jobs' descriptors, a message per group of messages.
 func (sp *spawnerThread) sendJobs(jobs []*spawnJob) error {
 	for _, group := range messages(jobs) {
-		fds := make([]int, 0, 5*len(group))
+		fds := make([]int, 0, maxSent*len(group))
 		for _, j := range group {
 			fds = j.appendSent(fds)
 		}
