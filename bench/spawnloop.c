@@ -15,6 +15,13 @@
  * child is a vfork-like copy (CLONE_VFORK without CLONE_VM: clone3 on the
  * parent's stack would need a stack of its own), then setpgid and execve.
  *
+ * With SPAWNLOOP_PROCS=K (K > 1) the N children are split among K loop
+ * processes, this one and K-1 forked copies, each spawning and respawning
+ * its own share in parallel (corralbench's spawnloop-2): what forking from
+ * more than one thread or process buys on this machine. A fork with
+ * CLONE_VFORK holds its parent until the child execs, so one loop's spawns
+ * are serial, however many CPUs there are.
+ *
  * usage: spawnloop N PATH [ARG...]
  */
 #define _GNU_SOURCE
@@ -27,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -126,7 +134,32 @@ int main(int argc, char **argv)
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
 	posix_spawnattr_setpgroup(&attr, 0);
 
-	for (int i = 0; i < n; i++)
+	/* This process's share of the slots, [lo, hi). */
+	int lo = 0, hi = n;
+	const char *procs_env = getenv("SPAWNLOOP_PROCS");
+	int procs = procs_env != NULL ? atoi(procs_env) : 1;
+	if (procs > 1) {
+		pid_t leader = getpid();
+		for (int k = 1; k < procs; k++) {
+			pid_t pid = fork();
+			if (pid < 0) {
+				perror("spawnloop: fork");
+				return 1;
+			}
+			if (pid == 0) {
+				/* A copy ends with the first loop, as the harness expects. */
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				if (getppid() != leader)
+					return 1;
+				lo = (int)((long)n * k / procs);
+				hi = (int)((long)n * (k + 1) / procs);
+				break;
+			}
+			hi = (int)((long)n / procs);
+		}
+	}
+
+	for (int i = lo; i < hi; i++)
 		spawn(i);
 
 	for (;;) {

@@ -48,7 +48,7 @@ type options struct {
 func main() {
 	var (
 		nFlag    = flag.String("n", "1000", "comma-separated numbers of supervised programs")
-		onlyFlag = flag.String("only", "", "comma-separated subjects to run (default all): spawnloop,spawnloop-cg,goloop,gopersup,corral,supervisord,runit,s6; spawnloop always runs as the baseline")
+		onlyFlag = flag.String("only", "", "comma-separated subjects to run (default all): spawnloop,spawnloop-cg,spawnloop-2,goloop,gopersup,corral,supervisord,runit,s6; spawnloop always runs as the baseline")
 		opt      options
 	)
 	flag.DurationVar(&opt.idle, "idle", 10*time.Second, "idle window for the CPU measurement")

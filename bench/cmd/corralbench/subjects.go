@@ -37,6 +37,7 @@ func allSubjects() []subject {
 	return []subject{
 		&spawnLoop{},
 		&spawnLoop{cgroup: true},
+		&spawnLoop{procs: 2},
 		&goLoop{},
 		&goPerChild{},
 		&corralSubject{},
@@ -72,9 +73,16 @@ func programName(i int) string { return fmt.Sprintf("p%05d", i) }
 // its own (SPAWNLOOP_CGROUP, bench/spawnloop.c), what corral does by
 // default as root; a second baseline for corral with cgroups, never the
 // "x limit" one.
+//
+// With procs > 1 it is spawnloop-2 (or -K): the programs split among that
+// many loop processes forking in parallel (SPAWNLOOP_PROCS). One loop's
+// forks are serial (each holds the loop until its child execs); this says
+// what parallel forks would buy on the machine, a reference and not a
+// limit either.
 type spawnLoop struct {
 	path   string
 	cgroup bool
+	procs  int    // loop processes, when more than one
 	base   string // the cgroup Setup made, for Cleanup
 }
 
@@ -91,8 +99,11 @@ func (s *spawnLoop) Cleanup() {
 }
 
 func (s *spawnLoop) Name() string {
-	if s.cgroup {
+	switch {
+	case s.cgroup:
 		return "spawnloop-cg"
+	case s.procs > 1:
+		return fmt.Sprintf("spawnloop-%d", s.procs)
 	}
 	return "spawnloop"
 }
@@ -113,11 +124,17 @@ func (s *spawnLoop) Prepare(env *benchEnv) (string, error) {
 		}
 		how = "C clone3(CLONE_INTO_CGROUP), a cgroup per child"
 	}
+	if s.procs > 1 {
+		how = fmt.Sprintf("C posix_spawn from %d loop processes in parallel, N/%d each", s.procs, s.procs)
+	}
 	return fmt.Sprintf("%s, gcc %s, %s", how, strings.TrimSpace(string(gcc)), strings.TrimSpace(string(libc))), nil
 }
 
 func (s *spawnLoop) Setup(dir string, n int, argv []string) ([]string, []string, error) {
 	cmd := append([]string{s.path, fmt.Sprint(n)}, argv...)
+	if s.procs > 1 {
+		return cmd, []string{fmt.Sprintf("SPAWNLOOP_PROCS=%d", s.procs)}, nil
+	}
 	if !s.cgroup {
 		return cmd, nil, nil
 	}
