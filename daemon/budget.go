@@ -259,6 +259,9 @@ func (d *Daemon) checkStartBudget(programs []config.Program) error {
 		}
 		return fmt.Errorf("config %s: %w", d.cfg.File, err)
 	}
+	// The programs' pipes and the daemon's own descriptors, not the
+	// reserve for log files and connections the budget also counts.
+	go growDescriptorTable(b.Pipes + budgetFixed + budgetCaptureOwn)
 	return nil
 }
 
