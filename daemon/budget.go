@@ -259,9 +259,16 @@ func (d *Daemon) checkStartBudget(programs []config.Program) error {
 		}
 		return fmt.Errorf("config %s: %w", d.cfg.File, err)
 	}
-	// The programs' pipes and the daemon's own descriptors, not the
-	// reserve for log files and connections the budget also counts.
-	go growDescriptorTable(b.Pipes + budgetFixed + budgetCaptureOwn)
+	// One growth of the descriptor table instead of one per power of two
+	// crossed during the start, each a wait of 13-16 ms inside a batch's
+	// pipes (monitor.ReserveDescriptors). For the programs' pipes and the
+	// daemon's own descriptors, not the reserve for log files and
+	// connections the budget also counts.
+	go func() {
+		if err := monitor.ReserveDescriptors(b.Pipes + budgetFixed + budgetCaptureOwn); err != nil {
+			d.log.Debug("descriptor table not grown before the start", "err", err)
+		}
+	}()
 	return nil
 }
 
