@@ -259,17 +259,22 @@ func (d *Daemon) checkStartBudget(programs []config.Program) error {
 		}
 		return fmt.Errorf("config %s: %w", d.cfg.File, err)
 	}
-	// One growth of the descriptor table instead of one per power of two
-	// crossed during the start, each a wait of 13-16 ms inside a batch's
-	// pipes (monitor.ReserveDescriptors). For the programs' pipes and the
-	// daemon's own descriptors, not the reserve for log files and
-	// connections the budget also counts.
+	d.reserveDescriptors(b, "start")
+	return nil
+}
+
+// reserveDescriptors grows the descriptor table, from a goroutine of its
+// own, to hold what b's programs need while they run: one growth instead
+// of one per power of two their pipes cross, each a wait of 13-16 ms
+// inside a batch of spawns (monitor.ReserveDescriptors). The programs'
+// pipes and the daemon's own descriptors, not the reserve for log files
+// and connections the budget also counts.
+func (d *Daemon) reserveDescriptors(b Budget, before string) {
 	go func() {
 		if err := monitor.ReserveDescriptors(b.Pipes + budgetFixed + budgetCaptureOwn); err != nil {
-			d.log.Debug("descriptor table not grown before the start", "err", err)
+			d.log.Debug("descriptor table not grown before the "+before, "err", err)
 		}
 	}()
-	return nil
 }
 
 // checkReloadBudget checks the programs a reload would leave (those it
@@ -298,8 +303,10 @@ func (d *Daemon) checkReloadBudget(df Diff, cfg *config.Config, progs map[string
 			after = append(after, *progs[name])
 		}
 	}
-	if err := ComputeBudget(after, d.budget.opts).Check(d.budget.lim); err != nil {
+	b := ComputeBudget(after, d.budget.opts)
+	if err := b.Check(d.budget.lim); err != nil {
 		return fmt.Errorf("reload of %s refused, nothing changed: %w", cfg.File, err)
 	}
+	d.reserveDescriptors(b, "reload")
 	return nil
 }
