@@ -1,8 +1,10 @@
 package monitor
 
 import (
-	"bufio"
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -46,81 +48,104 @@ func TestCloseOnExecInheritedMarksEveryDescriptor(t *testing.T) {
 }
 
 // fdTableSize is the size of the calling thread's descriptor table
-// (FDSize in /proc/thread-self/status).
-func fdTableSize(t *testing.T) int {
-	t.Helper()
-	f, err := os.Open("/proc/thread-self/status")
+// (FDSize in /proc/thread-self/status), read with raw system calls.
+func fdTableSize() (int, error) {
+	fd, err := unix.Open("/proc/thread-self/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "FDSize:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
+	defer unix.Close(fd)
+	buf := make([]byte, 16<<10)
+	n, err := unix.Read(fd, buf)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(buf[:n]), "\n") {
+		if v, ok := strings.CutPrefix(line, "FDSize:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
 		}
 	}
-	t.Fatal("no FDSize in /proc/thread-self/status")
-	return 0
+	return 0, errors.New("no FDSize in /proc/thread-self/status")
 }
 
 // TestReserveDescriptorsGrowsTheTableAndReplacesNothing: the table holds the
 // descriptors asked for at once, and a descriptor already open at the
 // number ReserveDescriptors takes stays open and the same.
+//
+// It runs on a thread with a table of its own (unshare(CLONE_FILES)), sized
+// to the descriptors open now rather than to whatever the test process
+// grew its table to before (a table never shrinks). The thread ends with
+// the goroutine, locked, and its table with it.
 func TestReserveDescriptorsGrowsTheTableAndReplacesNothing(t *testing.T) {
-	runtime.LockOSThread() // FDSize is read from this thread's table
-	defer runtime.UnlockOSThread()
-	before := fdTableSize(t)
+	path := filepath.Join(t.TempDir(), "held")
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: see above
+		done <- reserveOnOwnTable(path)
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func reserveOnOwnTable(path string) error {
+	if err := unix.Unshare(unix.CLONE_FILES); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	before, err := fdTableSize()
+	if err != nil {
+		return err
+	}
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	want := 4 * before
 	if uint64(want) >= lim.Cur {
-		t.Fatalf("RLIMIT_NOFILE %d leaves no room to grow a table of %d to %d", lim.Cur, before, want)
+		return fmt.Errorf("RLIMIT_NOFILE %d leaves no room to grow a table of %d to %d", lim.Cur, before, want)
 	}
 	if err := ReserveDescriptors(want); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	size := fdTableSize(t)
+	size, err := fdTableSize()
+	if err != nil {
+		return err
+	}
 	if size < want {
-		t.Fatalf("table holds %d descriptors after growing to %d (was %d)", size, want, before)
+		return fmt.Errorf("table holds %d descriptors after growing to %d (was %d)", size, want, before)
 	}
 
 	// Again, to the size it has, with its last descriptor in use: where
 	// ReserveDescriptors would take its own.
 	held := size - 1
 	if _, err := unix.FcntlInt(uintptr(held), unix.F_GETFD, 0); err != unix.EBADF {
-		t.Fatalf("descriptor %d is already open (%v); the test needs it free", held, err)
+		return fmt.Errorf("descriptor %d is already open (%v); the test needs it free", held, err)
 	}
-	f, err := os.CreateTemp(t.TempDir(), "held")
+	f, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	defer f.Close()
-	if err := unix.Dup3(int(f.Fd()), held, unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
+	defer unix.Close(f)
+	if err := unix.Dup3(f, held, unix.O_CLOEXEC); err != nil {
+		return err
 	}
 	defer unix.Close(held)
 	if err := ReserveDescriptors(size); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	var a, b unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &a); err != nil {
-		t.Fatal(err)
+	if err := unix.Fstat(f, &a); err != nil {
+		return err
 	}
 	if err := unix.Fstat(held, &b); err != nil {
-		t.Fatalf("descriptor %d was closed: %v", held, err)
+		return fmt.Errorf("descriptor %d was closed: %w", held, err)
 	}
 	if a.Ino != b.Ino || a.Dev != b.Dev {
-		t.Fatalf("descriptor %d was replaced: inode %d, want %d", held, b.Ino, a.Ino)
+		return fmt.Errorf("descriptor %d was replaced: inode %d, want %d", held, b.Ino, a.Ino)
 	}
 	// Nothing is left open above it.
 	if _, err := unix.FcntlInt(uintptr(held+1), unix.F_GETFD, 0); err != unix.EBADF {
-		t.Fatalf("descriptor %d left open after growing (%v)", held+1, err)
+		return fmt.Errorf("descriptor %d left open after growing (%v)", held+1, err)
 	}
+	return nil
 }
