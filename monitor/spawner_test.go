@@ -609,9 +609,9 @@ func spawnerLookupChild() int {
 		switch {
 		case err == nil:
 			path := ""
-			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", info.Pid)); err == nil {
+			if b := cmdline(info.Pid); b != "" {
 				// a script's cmdline is the shell, then the script
-				args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+				args := strings.Split(b, "\x00")
 				path = args[len(args)-1]
 				if args[0] == "/bin/sleep" || args[0] == "sleep" {
 					path = "/bin/sleep"
@@ -633,6 +633,23 @@ func spawnerLookupChild() int {
 		return 1
 	}
 	return 0
+}
+
+// cmdline is pid's command line, its arguments separated by NULs, or ""
+// if it has none within a second. A vfork's parent resumes when the child's
+// execve has switched to the new memory, before the kernel sets up the
+// arguments there (load_elf_binary), so right after a spawn /proc/PID/cmdline
+// can still be empty.
+func cmdline(pid int) string {
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && len(b) > 0 {
+			return strings.TrimRight(string(b), "\x00")
+		}
+		if err != nil || time.Now().After(deadline) {
+			return ""
+		}
+	}
 }
 
 // TestSpawnerForkCopiesAFewSpawnsDescriptors: the spawner thread's table
