@@ -140,6 +140,7 @@ int main(int argc, char **argv)
 	int procs = procs_env != NULL ? atoi(procs_env) : 1;
 	if (procs > 1) {
 		pid_t leader = getpid();
+		hi = (int)((long)n / procs); /* the first share stays here */
 		for (int k = 1; k < procs; k++) {
 			pid_t pid = fork();
 			if (pid < 0) {
@@ -155,7 +156,6 @@ int main(int argc, char **argv)
 				hi = (int)((long)n * (k + 1) / procs);
 				break;
 			}
-			hi = (int)((long)n / procs);
 		}
 	}
 
